@@ -1,0 +1,188 @@
+"""The ``mnist-bench`` command: run, list, report, doctor. Options and messages only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+DEFAULT_OUT = "bench-out"
+EXPECTED = ("SettingsError", "SpecError", "DataError", "RecordError", "DeviceError",
+            "PytestJsonError")
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .settings import BACKENDS, DEVICES, MODES, PROFILES
+
+    p = argparse.ArgumentParser(prog="mnist-bench", description=(
+        "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
+        "and compare accuracy, epoch time and throughput."))
+    p.add_argument("--version", action="version", version=f"mnist-bench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train a matrix of specs x backends and write tables")
+    run.add_argument("--models", "--specs", dest="models", type=_csv, default=None,
+                     help="comma-separated spec names or path/file.py:builder (default: all built-in)")
+    run.add_argument("--backends", type=_csv, default=BACKENDS,
+                     help=f"comma-separated, of {','.join(BACKENDS)} (default: all)")
+    run.add_argument("--dataset", default=None, help="mnist or fashion_mnist (default: each spec's own)")
+    run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
+    run.add_argument("--epochs", type=int, default=None, help="override the profile's epoch count")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--repeats", type=int, default=1, help="runs of each cell, seeds seed..seed+N-1")
+    run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
+    run.add_argument("--modes", type=_csv, default=("default",),
+                     help=f"comma-separated, of {','.join(MODES)} (default: default)")
+    run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
+    run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
+    run.add_argument("--cell-timeout", type=float, default=None,
+                     help="seconds per cell before it is stopped (default: per profile)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --out: only cells with no complete record, same settings")
+
+    sub.add_parser("list", help="show every spec and its recipe")
+
+    rep = sub.add_parser("report", help="tables from record stores or pytest-benchmark JSON")
+    rep.add_argument("paths", nargs="+", help="result folders, records.jsonl or pytest-benchmark .json files")
+    rep.add_argument("--out", default=None, help="also write tables.md/.csv/.json into this folder")
+    rep.add_argument("--format", default="md", choices=("md", "csv", "json"))
+
+    sub.add_parser("doctor", help="what is installed, which devices and data are there")
+    return p
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from .specs import BUILTIN
+
+    rows = []
+    for s in BUILTIN.values():
+        r = s.recipe
+        lr = "" if r.learning_rate is None else f" lr={r.learning_rate:g}"
+        rows.append([s.name, s.kind, r.source, r.dataset, r.optimizer + lr, r.batch_size or "",
+                     r.epochs, "x".join(map(str, r.input_shape)), r.validation_split or "",
+                     r.reported_accuracy, r.reported_epoch_time or ""])
+    print(tabulate(rows, headers=["spec", "kind", "seed", "dataset", "optimizer", "batch", "epochs",
+                                  "input", "val split", "reported acc", "reported epoch time"]))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import report
+
+    t = report.tidy(report.load_any(args.paths))
+    if args.out:
+        for path in report.write_tables(t, Path(args.out)).values():
+            print(f"wrote {path}", file=sys.stderr)
+    if args.format == "md":
+        print(report.markdown(t))
+    elif args.format == "csv":
+        print(t.to_csv(index=False), end="")
+    else:
+        print(t.to_json(orient="records", indent=1))
+    return 0
+
+
+def _progress_printer(console, total: int):
+    state = {"n": 0, "t0": time.monotonic()}
+
+    def on_event(cell, event):
+        if event.get("event") == "epoch":
+            acc = event.get("accuracy")
+            console.print(
+                f"    epoch {event['epoch']}/{event['epochs']}  {event['seconds']:.2f} s"
+                + (f"  acc {acc:.4f}" if acc is not None else ""), highlight=False)
+
+    def on_start(cell):
+        state["n"] += 1
+        elapsed = time.monotonic() - state["t0"]
+        console.print(f"[{state['n']}/{total}] {cell.label()}  (run elapsed {elapsed:.0f} s)",
+                      highlight=False)
+
+    def on_record(cell, record):
+        if record["status"] == "ok":
+            steady = record.get("steady_epoch_s")
+            console.print(f"    ok: test acc {record['test_accuracy']:.4f}"
+                          + (f", steady epoch {steady:.3f} s" if steady else ""), highlight=False)
+        else:
+            console.print(f"    {record['status']}: {record.get('reason')}", highlight=False)
+
+    return on_start, on_event, on_record
+
+
+def cmd_run(args) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+
+    from . import data, matrix, records, report, specs
+
+    console = Console(stderr=True)
+    if args.resume:
+        if not args.out:
+            raise matrix.settings.SettingsError("--resume needs --out FOLDER, the run to continue")
+        rs = matrix.load_plan(Path(args.out))
+    else:
+        rs = matrix.RunSettings(
+            specs=args.models or tuple(specs.BUILTIN), backends=args.backends,
+            dataset=args.dataset, profile=args.profile, seed=args.seed, epochs=args.epochs,
+            device=args.device, modes=args.modes, repeats=args.repeats, data_dir=args.data_dir)
+    cells = matrix.plan(rs)
+    out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    for name in sorted({c.dataset for c in cells}):  # fetch and verify once, before any cell
+        ds = data.load(name, rs.data_dir)
+        console.print(f"data: {name} from {ds.source}", highlight=False)
+    matrix.save_plan(out, rs)
+    done = set()
+    if args.resume and records.store_file(out).is_file():
+        done = records.complete_keys(records.load(out))
+    todo = [c for c in cells if c.key() not in done]
+    console.print(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}",
+                  highlight=False)
+    on_start, on_event, on_record = _progress_printer(console, len(todo))
+    runner = matrix.Runner(out, args.cell_timeout, on_event=on_event, on_record=on_record)
+    resume_cmd = f"mnist-bench run --out {out} --resume"
+    try:
+        for cell in todo:
+            on_start(cell)
+            runner.run_cell(cell)
+    except KeyboardInterrupt:
+        console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n  {resume_cmd}")
+        return 130
+    t = report.tidy(records.load(out))
+    paths = report.write_tables(t, out)
+    print(report.markdown(t))
+    console.print(f"records: {records.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
+                  f"{paths['json']}", highlight=False)
+    bad = t[~t.status.isin(["ok", "skipped"])]
+    return 1 if len(bad) else 0
+
+
+def cmd_doctor(args) -> int:
+    from . import doctor
+
+    return doctor.main()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "doctor": cmd_doctor}[args.command]
+    try:
+        return command(args)
+    except Exception as exc:
+        if type(exc).__name__ not in EXPECTED:
+            raise
+        print(f"mnist-bench: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Facts about the machine, the libraries and the device a backend runs on.
+
+``machine()`` and ``versions()`` need no backend and run in the parent; ``backend_device()``
+and ``peak_device_memory()`` import the backend's library and run inside a worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PACKAGES = ("mnist-bench", "numpy", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
+            "torch", "scikit-learn")
+
+
+class DeviceError(RuntimeError):
+    """The device that was asked for is not there."""
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def versions() -> dict:
+    """Versions of Python and of every library a record depends on (None: not installed)."""
+    found = {name: package_version(name) for name in PACKAGES}
+    return {"python": platform.python_version(), **{k: v for k, v in found.items() if v}}
+
+
+@functools.cache
+def cpu() -> dict:
+    import cpuinfo  # py-cpuinfo: model names on x86 and ARM alike
+
+    info = cpuinfo.get_cpu_info()
+    return {
+        "model": info.get("brand_raw") or platform.processor() or "unknown",
+        "arch": info.get("arch_string_raw") or platform.machine(),
+        "cores": os.cpu_count(),
+        "flags": sorted(f for f in info.get("flags", []) if f.startswith(("avx", "amx", "fma", "sse4"))),
+    }
+
+
+@functools.cache
+def gpus() -> list[dict]:
+    """NVIDIA GPUs from nvidia-smi (name, memory, driver); empty where there is none."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [line.split(", ") for line in out.strip().splitlines() if line.count(", ") == 2]
+    return [{"name": n, "memory": m, "driver": d} for n, m, d in rows]
+
+
+@functools.cache
+def git_commit() -> dict:
+    """The commit of the checkout this package runs from, and whether it has local changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+        return {"commit": sha, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine() -> dict:
+    """Everything about the host that goes into each record."""
+    return {
+        "hostname": platform.node(),
+        "os": f"{platform.system()} {platform.release()}",
+        "cpu": cpu(),
+        "gpus": gpus(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+
+
+def device_env(device: str) -> dict:
+    """Environment variables that keep a worker off the GPU when ``device == "cpu"``."""
+    if device == "cpu":
+        return {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    return {}
+
+
+def backend_device(backend: str, requested: str) -> dict:
+    """What ``backend`` will run on in this process; DeviceError if a GPU was asked for and
+    there is none. Imports the backend's library."""
+    gpu = None
+    if backend == "jax":
+        import jax
+
+        d = jax.devices()[0]
+        if d.platform == "gpu":
+            stats = d.memory_stats() or {}
+            gpu = {"name": d.device_kind, "memory_bytes": stats.get("bytes_limit")}
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            gpu = {"name": props.name, "memory_bytes": props.total_memory, "cuda": torch.version.cuda}
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        found = tf.config.list_physical_devices("GPU")
+        if found:
+            details = tf.config.experimental.get_device_details(found[0])
+            gpu = {"name": details.get("device_name", found[0].name)}
+    if requested == "gpu" and gpu is None:
+        raise DeviceError(f"--device gpu: the {backend} backend sees no GPU here; valid here: cpu")
+    if gpu is not None:
+        driver = next((g["driver"] for g in gpus()), None)
+        return {"kind": "gpu", **gpu, "driver": driver}
+    c = cpu()
+    return {"kind": "cpu", "name": c["model"], "cores": c["cores"]}
+
+
+def peak_device_memory(backend: str, device: dict) -> int | None:
+    """Peak bytes the backend held on the GPU, where it can tell; None on the CPU."""
+    if device.get("kind") != "gpu":
+        return None
+    try:
+        if backend == "jax":
+            import jax
+
+            return (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.max_memory_allocated()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+    except Exception:  # a backend that cannot say is not an error
+        return None
+    return None
+
+
+def peak_host_rss() -> int:
+    """Peak resident memory of this process, in bytes."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024

@@ -1,0 +1,222 @@
+"""Plan the cells of a run, run each in its own worker process, and store every record.
+
+One process per cell: a cell that crashes, hangs or runs out of memory is recorded as failed or
+timed out with the tail of its output, and the run goes on. Each record is appended to the
+store as soon as its cell ends, so nothing measured is lost if the run is stopped.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import environment, records, settings, specs
+from .settings import BASELINE_BACKEND, Cell
+from .worker import MARK
+
+PLAN_FILE = "run.json"
+TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides which cells a run has (stored as run.json for --resume)."""
+
+    specs: tuple[str, ...] = tuple(specs.BUILTIN)
+    backends: tuple[str, ...] = settings.BACKENDS
+    dataset: str | None = None  # None: each spec's own default dataset
+    profile: str = "quick"
+    seed: int = 0
+    epochs: int | None = None
+    device: str = "cpu"
+    modes: tuple[str, ...] = ("default",)
+    repeats: int = 1
+    data_dir: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSettings":
+        d = dict(d)
+        for key in ("specs", "backends", "modes"):
+            d[key] = tuple(d[key])
+        return cls(**d)
+
+
+def plan(rs: RunSettings) -> list[Cell]:
+    """The cells of a run, validated: an unknown name raises a one-line error."""
+    settings.check("profile", rs.profile, settings.PROFILES)
+    settings.check("device", rs.device, settings.DEVICES)
+    for b in rs.backends:
+        settings.check("backend", b, settings.BACKENDS)
+    for m in rs.modes:
+        settings.check("mode", m, settings.MODES)
+    if rs.dataset is not None:
+        from .data import DATASETS
+
+        settings.check("dataset", rs.dataset, DATASETS)
+    if rs.repeats < 1:
+        raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
+    if rs.epochs is not None and rs.epochs < 1:
+        raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
+    cells = []
+    for repeat in range(rs.repeats):
+        for ref in rs.specs:
+            specs.check_ref(ref)
+            builtin = specs.BUILTIN.get(ref)
+            dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
+            common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
+                          epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
+            if builtin is not None and builtin.kind == "sklearn":
+                cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
+                continue
+            for backend in rs.backends:
+                for mode in rs.modes:
+                    cells.append(Cell(backend=backend, device=rs.device, mode=mode, **common))
+    return cells
+
+
+def backend_missing(backend: str) -> str | None:
+    package = settings.BACKEND_PACKAGE[backend]
+    if importlib.util.find_spec(package) is None:
+        return f"{package} is not installed in this Python ({sys.executable})"
+    if backend != BASELINE_BACKEND and importlib.util.find_spec("keras") is None:
+        return "keras is not installed"
+    return None
+
+
+@dataclass
+class Outcome:
+    result: dict | None = None
+    error: str | None = None
+    returncode: int | None = None
+    timed_out: bool = False
+    tail: list[str] = field(default_factory=list)
+
+
+def _reader(stream, q):
+    for line in stream:
+        q.put(line)
+    q.put(None)
+
+
+def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None) -> Outcome:
+    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if cell.backend != BASELINE_BACKEND:
+        env["KERAS_BACKEND"] = cell.backend
+    env.update(environment.device_env(cell.device))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True, cwd=os.getcwd())
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    outcome = Outcome()
+    tail = collections.deque(maxlen=TAIL_LINES)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                outcome.timed_out = True
+                break
+            if line is None:
+                break
+            if line.startswith(MARK):
+                event = json.loads(line[len(MARK):])
+                if event["event"] == "result":
+                    outcome.result = event["result"]
+                elif event["event"] == "error":
+                    outcome.error = event["reason"]
+                else:
+                    on_event(event)
+            elif line.strip():
+                tail.append(line.rstrip())
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        outcome.returncode = proc.wait()
+    outcome.tail = list(tail)
+    return outcome
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Runner:
+    """Runs planned cells one by one into a store, with progress callbacks."""
+
+    def __init__(self, store: Path, cell_timeout_s: float | None = None, on_event=None,
+                 on_record=None):
+        self.store = Path(store)
+        self.cell_timeout_s = cell_timeout_s
+        self.on_event = on_event or (lambda cell, event: None)
+        self.on_record = on_record or (lambda cell, record: None)
+        self.facts = {"machine": environment.machine(), "versions": environment.versions(),
+                      "git": environment.git_commit()}
+
+    def timeout_for(self, cell: Cell) -> float:
+        return self.cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
+
+    def run_cell(self, cell: Cell) -> dict:
+        missing = backend_missing(cell.backend)
+        if missing:
+            record = records.new(cell.to_dict(), status="skipped", reason=missing, **self.facts)
+        else:
+            timeout = self.timeout_for(cell)
+            out = run_worker(cell, timeout, lambda event: self.on_event(cell, event))
+            if out.result is not None:
+                record = records.new(cell.to_dict(), **out.result, **self.facts)
+            elif out.timed_out:
+                record = records.new(cell.to_dict(), status="timeout",
+                                     reason=f"stopped after the cell time limit of {timeout:g} s",
+                                     output_tail=out.tail, **self.facts)
+            else:
+                reason = out.error or f"worker {describe_exit(out.returncode)}"
+                if not out.error and out.tail:
+                    reason += f": {out.tail[-1]}"
+                record = records.new(cell.to_dict(), status="failed", reason=reason,
+                                     output_tail=out.tail, **self.facts)
+        records.append(self.store, record)
+        self.on_record(cell, record)
+        return record
+
+    def run(self, cells: list[Cell], resume: bool = False) -> list[dict]:
+        """Run ``cells``; with ``resume``, skip those with a complete record in the store."""
+        done = set()
+        if resume and records.store_file(self.store).is_file():
+            done = records.complete_keys(records.load(self.store))
+        return [self.run_cell(c) for c in cells if c.key() not in done]
+
+
+def save_plan(out: Path, rs: RunSettings) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (PLAN_FILE + ".tmp")
+    tmp.write_text(json.dumps(rs.to_dict(), indent=2) + "\n")
+    os.replace(tmp, out / PLAN_FILE)
+
+
+def load_plan(out: Path) -> RunSettings:
+    path = Path(out) / PLAN_FILE
+    if not path.is_file():
+        raise settings.SettingsError(f"--resume: {path} not found; nothing to resume in {out}")
+    return RunSettings.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,82 @@
+"""The names a run is made of: backends, devices, modes, profiles, and one cell of a matrix."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+BACKENDS = ("tensorflow", "jax", "torch")
+BASELINE_BACKEND = "sklearn"  # the "backend" column of the scikit-learn baseline
+DEVICES = ("cpu", "gpu", "auto")
+MODES = ("default", "tuned")
+BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
+
+
+class SettingsError(ValueError):
+    """A name that is not one of the valid ones."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much of the data and how many epochs a run uses."""
+
+    name: str
+    train_limit: int | None  # the first N training images; None: all 60,000
+    test_limit: int | None  # the first N test images; None: all 10,000
+    max_epochs: int | None  # cap on the recipe's epochs; None: the recipe's own count
+    cell_timeout_s: float  # default per-cell time limit
+    about: str
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        Profile("smoke", 1024, 512, 2, 600,
+                "1,024 train / 512 test images, 2 epochs: checks that everything runs"),
+        Profile("quick", None, None, 3, 1800,
+                "full data, at most 3 epochs: compile epoch + steady state (the default)"),
+        Profile("seed", None, None, None, 6 * 3600,
+                "full data, each source's own epoch count: reproduces the seed recipes"),
+    )
+}
+
+
+def check(kind: str, value: str, valid) -> str:
+    if value not in valid:
+        raise SettingsError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a spec trained on one backend, dataset and device, in one mode."""
+
+    spec: str  # a spec reference (a built-in name, an entry point, or file.py:attr)
+    backend: str  # one of BACKENDS, or BASELINE_BACKEND
+    dataset: str
+    profile: str = "quick"
+    seed: int = 0
+    epochs: int | None = None  # overrides the profile's epoch count
+    device: str = "cpu"
+    mode: str = "default"
+    repeat: int = 0
+    data_dir: str | None = None
+
+    def key(self) -> tuple:
+        """What makes two cells the same measurement (used by --resume)."""
+        return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
+                self.device, self.mode, self.repeat)
+
+    def label(self) -> str:
+        extra = "" if self.mode == "default" else f" [{self.mode}]"
+        rep = f" #{self.repeat + 1}" if self.repeat else ""
+        return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_epochs(recipe_epochs: int, profile: str, override: int | None) -> int:
+    if override is not None:
+        return override
+    cap = PROFILES[profile].max_epochs
+    return recipe_epochs if cap is None else min(recipe_epochs, cap)

@@ -43,7 +43,7 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
     return {
         "status": "ok",
         "reason": None,
-        "epochs": clf.max_iter,
+        "epochs_planned": clf.max_iter,
         "epochs_run": passes,
         "batch_size": None,
         "train_samples": len(x_fit),

@@ -53,6 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("paths", nargs="+", help="result folders, records.jsonl or pytest-benchmark .json files")
     rep.add_argument("--out", default=None, help="also write tables.md/.csv/.json into this folder")
     rep.add_argument("--format", default="md", choices=("md", "csv", "json"))
+    rep.add_argument("--html", action="store_true",
+                     help="also write report.html and the charts (PNG, SVG) into --out")
+    rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
+                     help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
+
+    cmp = sub.add_parser("compare", help="compare two result sets; exit 1 on a regression")
+    cmp.add_argument("old", help="the baseline results (folder, records.jsonl or pytest-benchmark .json)")
+    cmp.add_argument("new", help="the results to check")
+    cmp.add_argument("--max-slowdown", type=float, default=0.10,
+                     help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
+    cmp.add_argument("--max-accuracy-drop", type=float, default=0.01,
+                     help="allowed fall of the mean test accuracy (default 0.01)")
+
+    bench = sub.add_parser("bench", help="run the pytest-benchmark suite once per backend")
+    bench.add_argument("--backends", type=_csv, default=BACKENDS)
+    bench.add_argument("--out", default="results/pytest-benchmark",
+                       help="folder for one <backend>.json per backend (default: results/pytest-benchmark)")
+    bench.add_argument("--suite", default="benchmarks", help="the suite's folder (default: benchmarks)")
+    bench.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                       help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")
 
     sub.add_parser("doctor", help="what is installed, which devices and data are there")
     return p
@@ -75,13 +95,36 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _targets(items: list[str]) -> dict:
+    from .settings import SettingsError
+
+    targets = {}
+    for item in items:
+        spec, _, value = item.partition("=")
+        try:
+            targets[spec] = float(value)
+        except ValueError:
+            raise SettingsError(f"--target {item!r}: expected SPEC=ACCURACY, e.g. mlp_512=0.97") from None
+        if not 0 < targets[spec] <= 1:
+            raise SettingsError(f"--target {item!r}: the accuracy must be in (0, 1]")
+    return targets
+
+
 def cmd_report(args) -> int:
     from . import report
+    from .settings import SettingsError
 
-    t = report.tidy(report.load_any(args.paths))
+    if args.html and not args.out:
+        raise SettingsError("--html needs --out FOLDER for the page and its charts")
+    recs = report.load_any(args.paths)
+    t = report.tidy(recs, _targets(args.target))
     if args.out:
         for path in report.write_tables(t, Path(args.out)).values():
             print(f"wrote {path}", file=sys.stderr)
+    if args.html:
+        from . import plots
+
+        print(f"wrote {plots.html_report(t, recs, Path(args.out))}", file=sys.stderr)
     if args.format == "md":
         print(report.markdown(t))
     elif args.format == "csv":
@@ -125,7 +168,7 @@ def cmd_run(args) -> int:
 
     from . import data, matrix, records, report, specs
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     if args.resume:
         if not args.out:
             raise matrix.settings.SettingsError("--resume needs --out FOLDER, the run to continue")
@@ -157,13 +200,56 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n  {resume_cmd}")
         return 130
-    t = report.tidy(records.load(out))
+    recs = records.load(out)
+    t = report.tidy(recs)
     paths = report.write_tables(t, out)
+    if any(r["status"] == "ok" for r in recs):
+        from . import plots
+
+        plots.html_report(t, recs, out)
     print(report.markdown(t))
     console.print(f"records: {records.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
-                  f"{paths['json']}", highlight=False)
+                  f"{paths['json']}, {out / 'report.html'}", highlight=False)
     bad = t[~t.status.isin(["ok", "skipped"])]
     return 1 if len(bad) else 0
+
+
+def cmd_compare(args) -> int:
+    from . import compare, report
+
+    df = compare.compare(report.load_any([args.old]), report.load_any([args.new]),
+                         args.max_slowdown, args.max_accuracy_drop)
+    print(compare.markdown(df))
+    bad = df[df.get("regression", False) == True]  # noqa: E712
+    print(f"{len(bad)} regression(s) in {len(df)} cells", file=sys.stderr)
+    return 1 if len(bad) else 0
+
+
+def cmd_bench(args) -> int:
+    import os
+    import subprocess
+
+    from . import settings
+
+    for b in args.backends:
+        settings.check("backend", b, settings.BACKENDS)
+    if not Path(args.suite, "conftest.py").is_file():
+        raise settings.SettingsError(f"--suite {args.suite}: no benchmark suite there "
+                                     "(run from the mnist-bench checkout, or pass --suite)")
+    extra = [a for a in args.pytest_args if a != "--"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    worst = 0
+    for i, b in enumerate(args.backends):
+        cmd = [sys.executable, "-m", "pytest", args.suite, "--benchmark-only",
+               f"--benchmark-json={out / (b + '.json')}", *(["--mnist-bench-baseline"] if i == 0 else []),
+               *extra]
+        print(f"+ KERAS_BACKEND={b} {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+        worst = max(worst, subprocess.call(cmd, env={**os.environ, "KERAS_BACKEND": b}))
+    files = " ".join(str(out / f"{b}.json") for b in args.backends)
+    print(f"compare: pytest-benchmark compare {files} --group-by=group\n"
+          f"tables:  mnist-bench report {files}", file=sys.stderr)
+    return worst
 
 
 def cmd_doctor(args) -> int:
@@ -174,7 +260,8 @@ def cmd_doctor(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "doctor": cmd_doctor}[args.command]
+    command = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "bench": cmd_bench, "compare": cmd_compare,
+               "doctor": cmd_doctor}[args.command]
     try:
         return command(args)
     except Exception as exc:

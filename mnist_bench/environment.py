@@ -156,3 +156,22 @@ def peak_host_rss() -> int:
     """Peak resident memory of this process, in bytes."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 7) -> float:
+    """The machine's measured float32 matrix-product rate on the CPU (numpy's BLAS, all cores):
+    the best of ``repeats`` n x n products, in GFLOP/s. The yardstick for utilisation."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32)
+    b = rng.random((n, n), dtype=np.float32)
+    a @ b  # warm-up: thread pool start, page faults
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9

@@ -171,7 +171,8 @@ class Runner:
         self.cell_timeout_s = cell_timeout_s
         self.on_event = on_event or (lambda cell, event: None)
         self.on_record = on_record or (lambda cell, record: None)
-        self.facts = {"machine": environment.machine(), "versions": environment.versions(),
+        machine = {**environment.machine(), "matmul_peak_gflops": environment.matmul_peak_gflops()}
+        self.facts = {"machine": machine, "versions": environment.versions(),
                       "git": environment.git_commit()}
 
     def timeout_for(self, cell: Cell) -> float:
@@ -180,21 +181,24 @@ class Runner:
     def run_cell(self, cell: Cell) -> dict:
         missing = backend_missing(cell.backend)
         if missing:
-            record = records.new(cell.to_dict(), status="skipped", reason=missing, **self.facts)
+            record = records.new(records.cell_fields(cell), status="skipped", reason=missing, **self.facts)
         else:
             timeout = self.timeout_for(cell)
             out = run_worker(cell, timeout, lambda event: self.on_event(cell, event))
             if out.result is not None:
-                record = records.new(cell.to_dict(), **out.result, **self.facts)
+                clash = set(out.result) & set(records.cell_fields(cell))
+                if clash:  # a result must never overwrite what identifies its cell
+                    raise RuntimeError(f"worker result overwrites cell fields {sorted(clash)}")
+                record = records.new(records.cell_fields(cell), **out.result, **self.facts)
             elif out.timed_out:
-                record = records.new(cell.to_dict(), status="timeout",
+                record = records.new(records.cell_fields(cell), status="timeout",
                                      reason=f"stopped after the cell time limit of {timeout:g} s",
                                      output_tail=out.tail, **self.facts)
             else:
                 reason = out.error or f"worker {describe_exit(out.returncode)}"
                 if not out.error and out.tail:
                     reason += f": {out.tail[-1]}"
-                record = records.new(cell.to_dict(), status="failed", reason=reason,
+                record = records.new(records.cell_fields(cell), status="failed", reason=reason,
                                      output_tail=out.tail, **self.facts)
         records.append(self.store, record)
         self.on_record(cell, record)

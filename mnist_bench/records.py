@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ def now_utc() -> str:
 
 
 def new(cell: dict, **fields) -> dict:
-    """A record for ``cell`` (a ``Cell.to_dict()``), stamped with schema, version and time."""
+    """A record for ``cell`` (``cell_fields(Cell)``), stamped with schema, version and time."""
     return {"schema": SCHEMA, "version": VERSION, "timestamp": now_utc(), **cell, **fields}
 
 
@@ -38,11 +39,22 @@ def store_file(path: str | os.PathLike) -> Path:
     return path / FILENAME if path.is_dir() or path.suffix != ".jsonl" else path
 
 
+def _finite(value):
+    """JSON has no NaN or infinity: store them as null (the record's reason says what happened)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def append(store: str | os.PathLike, record: dict) -> None:
     """Append one record, whole, to the store at ``store`` (a folder or a .jsonl file)."""
     path = store_file(store)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n").encode()
+    line = (json.dumps(_finite(record), sort_keys=True, allow_nan=False, default=str) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -87,10 +99,21 @@ def load(store: str | os.PathLike, warn=lambda msg: print(msg, file=sys.stderr))
     return records
 
 
-def complete_keys(records: list[dict]) -> set[tuple]:
-    """The cell keys that have a finished record (ok or diverged) in ``records``."""
+def cell_fields(cell) -> dict:
+    """A ``Cell`` as record fields: its requested device is ``device_requested``, because
+    ``device`` holds what the backend actually ran on."""
+    d = cell.to_dict()
+    d["device_requested"] = d.pop("device")
+    return d
+
+
+def cell_of(record: dict):
     from .settings import Cell
 
-    fields = Cell.__dataclass_fields__
-    return {Cell(**{k: r.get(k) for k in fields}).key() for r in records
-            if r.get("status") in ("ok", "diverged")}
+    fields = {k: record.get(k) for k in Cell.__dataclass_fields__ if k != "device"}
+    return Cell(device=record.get("device_requested"), **fields)
+
+
+def complete_keys(records: list[dict]) -> set[tuple]:
+    """The cell keys that have a finished record (ok or diverged) in ``records``."""
+    return {cell_of(r).key() for r in records if r.get("status") in ("ok", "diverged")}

@@ -1,92 +1,175 @@
-"""Tables from records: a tidy table (CSV/JSON, one row per cell group) and Markdown tables with
-one column group per backend, per dataset, device and mode. Tables are derived from records,
-never the other way round."""
+"""Tables from records (docs/method.md): a tidy table with one row per cell group (repeats
+together), Markdown tables with one column group per backend, and the recommendation table.
+Tables are derived from records, never the other way round."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
-from . import records
+from . import records, stats
 from .settings import BACKENDS, BASELINE_BACKEND
 from .specs import BUILTIN
 
-GROUP = ["dataset", "device_kind", "mode", "spec", "backend"]
-TIDY_COLUMNS = [
+GROUP = ("dataset", "device_kind", "mode", "spec", "backend")
+COLUMNS = [
     *GROUP, "device_name", "status", "runs", "test_accuracy", "test_accuracy_std",
-    "steady_epoch_s", "steady_epoch_iqr_s", "train_samples_per_s", "first_epoch_s",
-    "inference_samples_per_s", "vs_fastest", "split_accuracy", "jit_compile",
-    "steps_per_execution", "epochs_run", "reason",
+    "reported_accuracy", "parity", "steady_epoch_s", "steady_epoch_iqr_s", "train_samples_per_s",
+    "first_epoch_s", "inference_samples_per_s", "vs_fastest", "vs_fastest_p", "speed",
+    "target_accuracy", "time_to_target_s", "reached", "achieved_gflops", "utilisation",
+    "split_accuracy", "jit_compile", "steps_per_execution", "epochs_run", "reason", "steady_epochs",
 ]
+PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
 
 
-def frame(recs: list[dict]) -> pd.DataFrame:
-    """One row per record, with the fields the tables use."""
-    rows = []
+def device_kind(r: dict) -> str:
+    device = r.get("device")
+    return (device.get("kind") if isinstance(device, dict) else None) or \
+        r.get("device_requested") or "cpu"
+
+
+def group_key(r: dict) -> tuple:
+    return (r["dataset"], device_kind(r), r.get("mode") or "default", r["spec"], r["backend"])
+
+
+def target_for(spec: str, targets: dict | None) -> float | None:
+    if targets and spec in targets:
+        return targets[spec]
+    builtin = BUILTIN.get(spec)
+    return builtin.recipe.target_accuracy if builtin else None
+
+
+def _median(values):
+    vals = [v for v in values if v is not None]
+    return stats.median_iqr(vals)[0] if vals else None
+
+
+def _row(key: tuple, recs: list[dict], targets: dict | None) -> dict:
+    row = dict(zip(GROUP, key))
+    last = recs[-1]
+    row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
+        ((last.get("machine") or {}).get("cpu") or {}).get("model")
+    row["runs"] = len(recs)
+    good = [r for r in recs if r["status"] in ("ok", "diverged")]
+    if not good:
+        row.update(status=last["status"], reason=last.get("reason"))
+        return row
+    row["status"] = "ok" if all(r["status"] == "ok" for r in good) else "diverged"
+    row["reason"] = next((r.get("reason") for r in good if r.get("reason")), None)
+    row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
+    row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
+    # per-epoch steady times pooled over repeats (the baseline: one time per pass per run)
+    steady = [t for r in good for t in (r["epoch_s"] if r["backend"] == BASELINE_BACKEND
+                                        else r["epoch_s"][1:])]
+    row["steady_epochs"] = steady
+    row["steady_epoch_s"], row["steady_epoch_iqr_s"] = stats.median_iqr(steady)
+    if row["steady_epoch_s"]:
+        row["train_samples_per_s"] = good[0]["train_samples"] / row["steady_epoch_s"]
+    row["first_epoch_s"] = _median(r.get("first_epoch_s") for r in good)
+    row["inference_samples_per_s"] = _median(r.get("inference_samples_per_s") for r in good)
+    row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
+    row["epochs_run"] = max(r.get("epochs_run") or 0 for r in good)
+    row["jit_compile"] = good[0].get("jit_compile")
+    row["steps_per_execution"] = good[0].get("steps_per_execution")
+    flops = good[0].get("train_flops_per_sample")
+    if flops and row["steady_epoch_s"]:
+        row["achieved_gflops"] = flops * good[0]["train_samples"] / row["steady_epoch_s"] / 1e9
+        peak = ((good[0].get("machine") or {}).get("matmul_peak_gflops"))
+        if peak and row["device_kind"] == "cpu":
+            row["utilisation"] = row["achieved_gflops"] / peak
+    target = target_for(row["spec"], targets)
+    if target is not None and row["backend"] != BASELINE_BACKEND:
+        reached = [stats.time_to_target(r.get("curve") or [], target) for r in good]
+        hits = [t for t in reached if t is not None]
+        row["target_accuracy"] = target
+        row["reached"] = f"{len(hits)}/{len(reached)}"
+        row["time_to_target_s"] = _median(hits) if len(hits) == len(reached) else None
+    return row
+
+
+def _compare_backends(rows: list[dict]) -> None:
+    """Speed relative to the fastest Keras backend (with a rank test) and accuracy parity."""
+    by_spec = defaultdict(list)
+    for row in rows:
+        if row["backend"] != BASELINE_BACKEND and row.get("steady_epoch_s"):
+            by_spec[tuple(row[k] for k in GROUP[:4])].append(row)
+    for group in by_spec.values():
+        fastest = min(group, key=lambda r: r["steady_epoch_s"])
+        for row in group:
+            row["vs_fastest"] = row["steady_epoch_s"] / fastest["steady_epoch_s"]
+            if row is fastest:
+                row["speed"] = "fastest"
+                continue
+            p = stats.mann_whitney(row["steady_epochs"], fastest["steady_epochs"])
+            row["vs_fastest_p"] = p
+            row["speed"] = {"significant": "slower", "tied": "tied with fastest",
+                            "not tested": "not tested"}[stats.verdict(p)]
+        accs = {r["backend"]: r for r in group if r.get("test_accuracy") is not None}
+        stds = [r["test_accuracy_std"] for r in accs.values() if r.get("test_accuracy_std")]
+        for b, row in accs.items():
+            others = [r["test_accuracy"] for o, r in accs.items() if o != b]
+            if not others:
+                continue
+            if len(stds) < len(accs):  # the spread over seeds is unknown without repeats
+                row["parity"] = "n/a (1 run)"
+                continue
+            spread = math.sqrt(sum(s * s for s in stds) / len(stds))  # pooled over backends
+            diff = row["test_accuracy"] - sum(others) / len(others)
+            row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) \
+                else f"differs by {diff:+.4f}"
+
+
+def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
+    """One row per cell group: time medians and IQR over the pooled steady epochs, accuracy
+    mean and standard deviation over repeats, speed vs the fastest backend with a Mann-Whitney
+    test, accuracy parity, time to the target accuracy, and utilisation."""
+    groups = defaultdict(list)
     for r in recs:
-        device = r.get("device") or {}
-        rows.append({
-            "dataset": r["dataset"], "spec": r["spec"], "backend": r["backend"],
-            "mode": r.get("mode", "default"),
-            "device_kind": device.get("kind") or r.get("device_requested") or r.get("device_kind")
-            or ("cpu" if r.get("device") in (None, "cpu") else str(r.get("device"))),
-            "device_name": device.get("name") or (r.get("machine") or {}).get("cpu", {}).get("model"),
-            "status": r["status"], "reason": r.get("reason"),
-            **{k: r.get(k) for k in ("test_accuracy", "steady_epoch_s", "steady_epoch_iqr_s",
-                                     "train_samples_per_s", "first_epoch_s",
-                                     "inference_samples_per_s", "split_accuracy", "jit_compile",
-                                     "steps_per_execution", "epochs_run")},
-        })
-    return pd.DataFrame(rows, columns=[c for c in TIDY_COLUMNS if c not in
-                                       ("runs", "test_accuracy_std", "vs_fastest")])
-
-
-def _first(s: pd.Series):
-    s = s.dropna()
-    return s.iloc[0] if len(s) else None
-
-
-def tidy(recs: list[dict]) -> pd.DataFrame:
-    """Records grouped by cell (repeats together): medians of times, mean and spread of accuracy,
-    and each Keras backend's steady epoch time relative to the fastest of its group."""
-    df = frame(recs)
-    if df.empty:
-        return pd.DataFrame(columns=TIDY_COLUMNS)
-    ok = df[df.status.isin(["ok", "diverged"])]
-    agg = ok.groupby(GROUP, dropna=False).agg(
-        device_name=("device_name", _first), runs=("status", "size"),
-        test_accuracy=("test_accuracy", "mean"), test_accuracy_std=("test_accuracy", "std"),
-        steady_epoch_s=("steady_epoch_s", "median"),
-        steady_epoch_iqr_s=("steady_epoch_iqr_s", "median"),
-        train_samples_per_s=("train_samples_per_s", "median"),
-        first_epoch_s=("first_epoch_s", "median"),
-        inference_samples_per_s=("inference_samples_per_s", "median"),
-        split_accuracy=("split_accuracy", "mean"), jit_compile=("jit_compile", _first),
-        steps_per_execution=("steps_per_execution", _first), epochs_run=("epochs_run", "max"),
-        status=("status", lambda s: "ok" if (s == "ok").all() else "diverged"),
-    ).reset_index()
-    # cells with no usable record show their last status and reason instead of numbers
-    bad = df[~df.set_index(GROUP).index.isin(agg.set_index(GROUP).index)]
-    bad = bad.groupby(GROUP, dropna=False).agg(
-        device_name=("device_name", _first), status=("status", "last"),
-        reason=("reason", "last"), runs=("status", "size")).reset_index()
-    out = pd.concat([agg, bad], ignore_index=True) if len(bad) else agg
-    keras_rows = out.backend != BASELINE_BACKEND
-    fastest = out[keras_rows].groupby(["dataset", "device_kind", "mode", "spec"])["steady_epoch_s"]
-    out["vs_fastest"] = None
-    out.loc[keras_rows, "vs_fastest"] = out.loc[keras_rows, "steady_epoch_s"] / fastest.transform("min")
-    for col in TIDY_COLUMNS:
-        if col not in out:
-            out[col] = None
+        groups[group_key(r)].append(r)
+    rows = [_row(k, v, targets) for k, v in groups.items()]
+    _compare_backends(rows)
     order = {b: i for i, b in enumerate([*BACKENDS, BASELINE_BACKEND])}
     spec_order = {name: i for i, name in enumerate(BUILTIN)}
-    out["_o"] = out.backend.map(lambda b: order.get(b, 99))
-    out["_s"] = out.spec.map(lambda s: spec_order.get(s, len(spec_order)))
-    out = out.sort_values(["dataset", "device_kind", "mode", "_s", "spec", "_o"])
-    return out[TIDY_COLUMNS].reset_index(drop=True)
+    rows.sort(key=lambda r: (r["dataset"], r["device_kind"], r["mode"],
+                             spec_order.get(r["spec"], len(spec_order)), r["spec"],
+                             order.get(r["backend"], 99)))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def recommend(t: pd.DataFrame) -> pd.DataFrame:
+    """For each dataset, device, mode and spec, the Keras backend to pick: fastest to the
+    target accuracy where every run reached it, else fastest per steady epoch; with the margin
+    over the runner-up and whether the per-epoch times differ significantly."""
+    out = []
+    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    for key, g in keras_rows.groupby(list(GROUP[:4]), sort=False):
+        rows = list(g.itertuples())
+        reached = [r for r in rows if r.time_to_target_s == r.time_to_target_s
+                   and r.time_to_target_s is not None]
+        if reached:
+            by, rank = "time to target", sorted(reached, key=lambda r: r.time_to_target_s)
+            value = lambda r: r.time_to_target_s  # noqa: E731
+        else:
+            by, rank = "steady epoch", sorted(rows, key=lambda r: r.steady_epoch_s)
+            value = lambda r: r.steady_epoch_s  # noqa: E731
+        best = rank[0]
+        rec = dict(zip(GROUP[:4], key), pick=best.backend, by=by, value_s=value(best))
+        if len(rank) > 1:
+            second = rank[1]
+            p = stats.mann_whitney(best.steady_epochs, second.steady_epochs)
+            rec.update(runner_up=second.backend, margin=value(second) / value(best), p_value=p,
+                       verdict=stats.verdict(p))
+        if isinstance(best.parity, str) and best.parity.startswith("differs"):
+            rec["note"] = f"accuracy {best.parity}"
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+# --- Markdown ------------------------------------------------------------------------------
 
 
 def _num(v, fmt: str) -> str:
@@ -99,51 +182,89 @@ def _acc(row) -> str:
     if row.status not in ("ok", "diverged"):
         return row.status
     text = _num(row.test_accuracy, ".4f")
-    if row.runs and row.runs > 1 and row.test_accuracy_std == row.test_accuracy_std:
+    if row.runs > 1 and _num(row.test_accuracy_std, ".4f"):
         text += f" ± {row.test_accuracy_std:.4f}"
+    if isinstance(row.parity, str) and row.parity.startswith("differs"):
+        text += " ⚠"
     return text + (" (diverged)" if row.status == "diverged" else "")
 
 
-def _keras_row(r) -> dict:
-    vs = r.vs_fastest
-    return {"acc": _acc(r), "epoch s": _num(r.steady_epoch_s, ".3f"),
-            "vs fastest": "" if vs is None or vs != vs else f"{vs:.2f}x",
-            "samples/s": _num(r.train_samples_per_s, ",.0f"),
-            "1st epoch s": _num(r.first_epoch_s, ".2f")}
+def _time(row) -> str:
+    text = _num(row.steady_epoch_s, ".3f")
+    if row.runs > 1 or (isinstance(row.steady_epochs, list) and len(row.steady_epochs) > 1):
+        text += f" ±{_num(row.steady_epoch_iqr_s, '.3f')}" if text else ""
+    return text
 
 
-def _baseline_row(r) -> dict:
-    return {"test acc": _acc(r), "15k-split acc": _num(r.split_accuracy, ".4f"),
-            "passes": _num(r.epochs_run, ".0f"), "s/pass": _num(r.steady_epoch_s, ".3f"),
-            "samples/s": _num(r.train_samples_per_s, ",.0f")}
+def _vs(row) -> str:
+    if row.speed == "fastest":
+        return "1.00x"
+    text = _num(row.vs_fastest, ".2f")
+    return f"{text}x" + (" (tie)" if row.speed == "tied with fastest" else "") if text else ""
 
 
-def markdown(t: pd.DataFrame, notes: dict | None = None) -> str:
-    """Markdown tables, one per dataset x device x mode with one column group per Keras backend,
-    then the scikit-learn baseline. ``notes[(backend, device)]`` fills a backend with no rows."""
+def _keras_cells(row) -> dict:
+    return {"acc": _acc(row), "epoch s": _time(row), "vs fastest": _vs(row),
+            "samples/s": _num(row.train_samples_per_s, ",.0f"),
+            "1st epoch s": _num(row.first_epoch_s, ".2f")}
+
+
+def _detail_cells(row) -> dict:
+    tta = _num(row.time_to_target_s, ".2f")
+    return {"spec": row.spec, "backend": row.backend, "runs": row.runs, "acc": _acc(row),
+            "reported acc": _num(row.reported_accuracy, ".4f"), "parity": row.parity or "",
+            f"time to target s": (f"{tta} (≥{row.target_accuracy:.3f})" if tta else
+                                  (f"not reached (≥{row.target_accuracy:.3f}, {row.reached})"
+                                   if row.target_accuracy == row.target_accuracy
+                                   and row.target_accuracy is not None else "")),
+            "inference samples/s": _num(row.inference_samples_per_s, ",.0f"),
+            "GFLOP/s": _num(row.achieved_gflops, ".2f"),
+            "of peak": _num(None if row.utilisation is None or row.utilisation != row.utilisation
+                            else 100 * row.utilisation, ".1f") + ("%" if row.utilisation == row.utilisation and row.utilisation is not None else ""),
+            "jit": row.jit_compile, "steps/exec": row.steps_per_execution}
+
+
+def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True) -> str:
+    """Markdown: per dataset x device x mode, one column group per Keras backend, then the
+    scikit-learn baseline, the recommendation, and (``detail``) accuracy, time-to-target and
+    utilisation per cell. ``notes[(backend, device)]`` stands in for a backend with no rows."""
     parts = []
     keras_rows = t[t.backend != BASELINE_BACKEND]
     for (dataset, device, mode), g in keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False):
-        parts.append(f"### {dataset}, {device} ({_first(g.device_name) or device}), {mode} mode\n")
+        parts.append(f"### {dataset}, {device} ({g.device_name.dropna().iloc[0] if g.device_name.notna().any() else device}), {mode} mode\n")
         backends = [b for b in BACKENDS if b in set(g.backend) or (b, device) in (notes or {})]
+        backends += sorted(set(g.backend) - set(backends))
         rows = []
         for spec, sg in g.groupby("spec", sort=False):
             row = {"spec": spec}
             by = {r.backend: r for r in sg.itertuples()}
             for b in backends:
                 if b in by:
-                    row.update({f"{b} {k}": v for k, v in _keras_row(by[b]).items()})
+                    row.update({f"{b} {k}": v for k, v in _keras_cells(by[b]).items()})
                 else:
                     row[f"{b} acc"] = (notes or {}).get((b, device), "not run")
             rows.append(row)
         parts.append(pd.DataFrame(rows).fillna("").to_markdown(index=False) + "\n")
     base = t[t.backend == BASELINE_BACKEND]
     for dataset, g in base.groupby("dataset", sort=False):
-        parts.append(f"### {dataset}, scikit-learn baseline on cpu ({_first(g.device_name)})\n")
-        rows = [{"spec": r.spec, **_baseline_row(r)} for r in g.itertuples()]
+        parts.append(f"### {dataset}, scikit-learn baseline\n")
+        rows = [{"spec": r.spec, "runs": r.runs, "test acc": _acc(r),
+                 "15k-split acc": _num(r.split_accuracy, ".4f"),
+                 "reported (split)": _num(r.reported_accuracy, ".4f"),
+                 "passes": _num(r.epochs_run, ".0f"), "s/pass": _time(r),
+                 "samples/s": _num(r.train_samples_per_s, ",.0f")} for r in g.itertuples()]
         parts.append(pd.DataFrame(rows).to_markdown(index=False) + "\n")
     if not parts:
         return "No records.\n"
+    rec = recommend(t)
+    if len(rec):
+        parts.append("### Which backend\n")
+        parts.append(recommendation_markdown(rec) + "\n")
+    if detail and len(keras_rows):
+        for (dataset, device, mode), g in keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False):
+            parts.append(f"### {dataset}, {device}, {mode} mode: accuracy, time to target, utilisation\n")
+            parts.append(pd.DataFrame([_detail_cells(r) for r in g.itertuples()])
+                         .fillna("").to_markdown(index=False) + "\n")
     failed = t[~t.status.isin(["ok", "diverged"])]
     if len(failed):
         parts.append("Cells without a result:\n")
@@ -153,12 +274,34 @@ def markdown(t: pd.DataFrame, notes: dict | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_tables(t: pd.DataFrame, out: Path, stem: str = "tables", header: str = "") -> dict:
+def recommendation_markdown(rec: pd.DataFrame) -> str:
+    rows = []
+    for r in rec.itertuples():
+        margin = getattr(r, "margin", None)
+        verdict = getattr(r, "verdict", None)
+        if margin is None or margin != margin:
+            why = "only backend measured"
+        elif verdict == "tied":
+            why = f"tied with {r.runner_up} ({margin:.2f}x, p={r.p_value:.2f})"
+        elif verdict == "significant":
+            why = f"{margin:.2f}x ahead of {r.runner_up} (p={r.p_value:.3f})"
+        else:
+            why = f"{margin:.2f}x ahead of {r.runner_up} (too few epochs to test)"
+        note = getattr(r, "note", None)
+        rows.append({"dataset": r.dataset, "device": r.device_kind, "mode": r.mode, "spec": r.spec,
+                     "pick": r.pick, "by": f"{r.by} ({r.value_s:.2f} s)", "margin": why,
+                     "note": note if isinstance(note, str) else ""})
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def write_tables(t: pd.DataFrame, out: Path, stem: str = "tables", header: str = "",
+                 notes: dict | None = None) -> dict:
     """Write ``stem``.md / .csv / .json into ``out``; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {ext: out / f"{stem}.{ext}" for ext in ("md", "csv", "json")}
-    paths["md"].write_text(header + markdown(t))
-    t.to_csv(paths["csv"], index=False)
+    paths["md"].write_text(header + markdown(t, notes))
+    flat = t.drop(columns=["steady_epochs"])
+    flat.to_csv(paths["csv"], index=False)
     paths["json"].write_text(json.dumps(json.loads(t.to_json(orient="records")), indent=1) + "\n")
     return paths
 
@@ -170,7 +313,7 @@ def load_any(paths: list[str]) -> list[dict]:
     recs = []
     for p in paths:
         path = Path(p)
-        if path.suffix == ".json" and path.is_file():
+        if path.suffix == ".json":
             recs.extend(pytest_json.to_records(path))
         else:
             recs.extend(records.load(path))

@@ -41,6 +41,7 @@ class Recipe:
     source: str = ""  # the seed it comes from (docs/seeds.md)
     reported_accuracy: float | None = None  # the source's test accuracy
     reported_epoch_time: str | None = None  # the source's epoch time, as it said it
+    target_accuracy: float | None = None  # time-to-accuracy target (reachable in `quick`)
     notes: str = ""
 
     def to_dict(self) -> dict:
@@ -109,18 +110,18 @@ BUILTIN: dict[str, Spec] = {
     for s in (
         Spec("linear_sgd", _dense_stack([], input_shape=(28, 28)), Recipe(
             optimizer="sgd", learning_rate=1e-3, batch_size=64, epochs=100, input_shape=(28, 28),
-            validation_split=0.1, source="000", reported_accuracy=0.9078,
+            validation_split=0.1, source="000", target_accuracy=0.75, reported_accuracy=0.9078,
             reported_epoch_time="~2 s on a Colab GPU, 844 steps",
             notes="54k/6k train/validation split; val 0.9025 at epoch 100")),
         Spec("linear_rmsprop", _dense_stack([]), Recipe(
-            batch_size=128, epochs=30, source="001", reported_accuracy=0.9275,
+            batch_size=128, epochs=30, source="001", target_accuracy=0.91, reported_accuracy=0.9275,
             reported_epoch_time="1-2 s, 469 steps")),
         Spec("mlp_100x2", _dense_stack([100, 100]), Recipe(
-            batch_size=200, epochs=30, source="001", reported_accuracy=0.9789,
+            batch_size=200, epochs=30, source="001", target_accuracy=0.955, reported_accuracy=0.9789,
             reported_epoch_time="~1 s, 300 steps (4 ms/step)")),
         Spec("cnn_3conv", _cnn_3conv, Recipe(
             batch_size=200, epochs=30, input_shape=(28, 28, 1), source="001",
-            reported_accuracy=0.9912, reported_epoch_time="~2 s on GPU, 300 steps (8 ms/step)",
+            target_accuracy=0.98, reported_accuracy=0.9912, reported_epoch_time="~2 s on GPU, 300 steps (8 ms/step)",
             notes="61,514 params")),
         Spec("sgd_classifier", _sgd_classifier, Recipe(
             optimizer="SGDClassifier(max_iter=200)", batch_size=0, epochs=200,
@@ -128,19 +129,19 @@ BUILTIN: dict[str, Spec] = {
             notes="scikit-learn baseline; reported figure is on a 45k/15k split of train"),
             kind="sklearn"),
         Spec("mlp_512", _dense_stack([512]), Recipe(
-            batch_size=128, epochs=5, source="002", reported_accuracy=0.9799,
+            batch_size=128, epochs=5, source="002", target_accuracy=0.97, reported_accuracy=0.9799,
             reported_epoch_time="5-6 s, 469 steps")),
         Spec("fmnist_mlp_20", _dense_stack([20], input_shape=(28, 28)), Recipe(
             optimizer="adam", batch_size=32, epochs=10, dataset="fashion_mnist",
-            input_shape=(28, 28), source="003", reported_accuracy=0.8631,
+            input_shape=(28, 28), source="003", target_accuracy=0.835, reported_accuracy=0.8631,
             reported_epoch_time="5-7 s on CPU, 1875 steps", notes="15,910 params")),
         Spec("fmnist_mlp_50x2_dropout", _dense_stack([50, 50], input_shape=(28, 28), dropout=0.2),
              Recipe(optimizer="adam", batch_size=32, epochs=10, dataset="fashion_mnist",
-                    input_shape=(28, 28), source="003", reported_accuracy=0.8696,
+                    input_shape=(28, 28), source="003", target_accuracy=0.835, reported_accuracy=0.8696,
                     reported_epoch_time="~7 s on CPU, 1875 steps",
                     notes="42,310 params; a second run reported 0.8659")),
         Spec("mlp_256x4", _dense_stack([256] * 4), Recipe(
-            optimizer="adam", batch_size=100, epochs=20, source="004", reported_accuracy=0.9791,
+            optimizer="adam", batch_size=100, epochs=20, source="004", target_accuracy=0.97, reported_accuracy=0.9791,
             reported_epoch_time="~4 s, 600 steps")),
     )
 }

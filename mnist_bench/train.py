@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import environment, settings
+from . import environment, flops, settings
 from .data import Dataset
 from .specs import Recipe, Spec
 from .timing import Stopwatch, summarize_epochs
@@ -203,10 +203,14 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
             break
     test_loss, test_acc = session.evaluate("test")
     inference = session.inference_samples_per_s() if status == "ok" else None
+    step_flops, counted = flops.train_flops_per_sample(session.model)
+    summary = summarize_epochs(epoch_s, len(session.x_train))
+    achieved = (step_flops * len(session.x_train) / summary["steady_epoch_s"] / 1e9
+                if summary["steady_epoch_s"] else None)
     return {
         "status": status,
         "reason": reason,
-        "epochs": epochs,
+        "epochs_planned": epochs,
         "epochs_run": len(epoch_s),
         "batch_size": spec.recipe.batch_size,
         "train_samples": len(session.x_train),
@@ -217,7 +221,10 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
         "test_loss": test_loss,
         "epoch_s": epoch_s,
         "epoch_call_s": call_s,
-        **summarize_epochs(epoch_s, len(session.x_train)),
+        **summary,
+        "train_flops_per_sample": step_flops,
+        "flops_counted_layers": counted,
+        "achieved_gflops": achieved,
         "inference_samples_per_s": inference,
         "inference_batch_size": INFERENCE_BATCH,
         "curve": curve,

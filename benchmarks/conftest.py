@@ -1,0 +1,81 @@
+"""pytest-benchmark suite options, parametrisation and machine info.
+
+One pytest process per backend: set KERAS_BACKEND before running (``tox -e bench-jax``, or
+``mnist-bench bench`` for all three). Each round is one training epoch of the package's own
+``train.Session``; the first (compiling) epoch is a warm-up round that is not counted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mnist_bench import environment, settings, specs
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("mnist-bench", "mnist-bench: what the benchmark suite trains")
+    g.addoption("--mnist-bench-profile", default="quick", choices=list(settings.PROFILES),
+                help="data slice and epochs (default: quick)")
+    g.addoption("--mnist-bench-rounds", type=int, default=None,
+                help="timed epochs after the warm-up epoch (default: the profile's epochs - 1)")
+    g.addoption("--mnist-bench-models", default=",".join(specs.KERAS_SPECS),
+                help="comma-separated spec names or file.py:attr (default: every Keras spec)")
+    g.addoption("--mnist-bench-dataset", default=None, help="mnist or fashion_mnist (default: each spec's)")
+    g.addoption("--mnist-bench-mode", default="default", choices=list(settings.MODES))
+    g.addoption("--mnist-bench-device", default="cpu", choices=list(settings.DEVICES))
+    g.addoption("--mnist-bench-seed", type=int, default=0)
+    g.addoption("--mnist-bench-baseline", action="store_true",
+                help="also benchmark the scikit-learn baseline (run it in one backend's process)")
+
+
+def pytest_configure(config):
+    # before keras is imported anywhere in this process
+    os.environ.update(environment.device_env(config.getoption("--mnist-bench-device")))
+
+
+def backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def pytest_generate_tests(metafunc):
+    if "spec_ref" in metafunc.fixturenames:
+        refs = [r for r in metafunc.config.getoption("--mnist-bench-models").split(",") if r]
+        for ref in refs:
+            specs.check_ref(ref)
+        keras_refs = [r for r in refs if specs.BUILTIN.get(r) is None or specs.BUILTIN[r].kind == "keras"]
+        metafunc.parametrize("spec_ref", keras_refs)
+        metafunc.parametrize("backend_name", [backend()])
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--mnist-bench-baseline"):
+        return
+    keep = [i for i in items if "baseline" not in i.name]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+def pytest_report_header(config):
+    return f"mnist-bench: KERAS_BACKEND={backend()}, profile={config.getoption('--mnist-bench-profile')}"
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    device = environment.backend_device(backend(), config.getoption("--mnist-bench-device"))
+    machine_info["mnist_bench"] = {"backend": backend(), "device": device,
+                                   "versions": environment.versions(),
+                                   "machine": environment.machine()}
+
+
+@pytest.fixture
+def bench_options(request):
+    get = request.config.getoption
+    profile = get("--mnist-bench-profile")
+    rounds = get("--mnist-bench-rounds")
+    if rounds is None:
+        rounds = max(1, (settings.PROFILES[profile].max_epochs or 3) - 1)
+    return {"profile": profile, "rounds": rounds, "dataset": get("--mnist-bench-dataset"),
+            "mode": get("--mnist-bench-mode"), "device": get("--mnist-bench-device"),
+            "seed": get("--mnist-bench-seed")}

@@ -1,0 +1,49 @@
+"""Training throughput of every spec on this process's backend: one round = one epoch."""
+
+from mnist_bench import baseline, data, environment, specs, train
+from mnist_bench.settings import Cell
+from mnist_bench.timing import summarize_epochs
+
+
+def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
+    o = bench_options
+    spec = specs.load(spec_ref)
+    ds = data.load(o["dataset"] or spec.recipe.dataset)
+    session = train.Session(spec, ds, o["profile"], o["seed"], o["mode"])
+    assert session.backend == backend_name
+    device = environment.backend_device(session.backend, o["device"])
+    epochs = []
+    benchmark.group = f"{spec_ref} on {ds.name}"
+    benchmark.pedantic(lambda: epochs.append(session.epoch()), rounds=o["rounds"],
+                       warmup_rounds=1, iterations=1)
+    loss, acc = session.evaluate("test")
+    benchmark.extra_info.update({
+        "mnist_bench": 1, "spec": spec_ref, "dataset": ds.name, "backend": session.backend,
+        "profile": o["profile"], "mode": o["mode"], "seed": o["seed"], "device": device,
+        "device_requested": o["device"],
+        "test_accuracy": acc, "test_loss": loss, "data_source": ds.source,
+        "train_samples": len(session.x_train), "batch_size": spec.recipe.batch_size,
+        "epoch_s": [e.train_s for e in epochs], "epoch_call_s": [e.call_s for e in epochs],
+        **summarize_epochs([e.train_s for e in epochs], len(session.x_train)),
+        "inference_samples_per_s": session.inference_samples_per_s(),
+        **session.effective,
+    })
+    assert 0.0 <= acc <= 1.0
+
+
+def test_baseline_fit(benchmark, bench_options):
+    """The scikit-learn baseline: one round = one full fit (deselected unless --mnist-bench-baseline)."""
+    o = bench_options
+    spec = specs.BUILTIN["sgd_classifier"]
+    ds = data.load(o["dataset"] or spec.recipe.dataset)
+    cell = Cell("sgd_classifier", "sklearn", ds.name, profile=o["profile"], seed=o["seed"])
+    results = []
+    benchmark.group = f"sgd_classifier on {ds.name}"
+    benchmark.pedantic(lambda: results.append(baseline.run_cell(cell, spec, ds)), rounds=1,
+                       iterations=1)
+    r = results[-1]
+    benchmark.extra_info.update({"mnist_bench": 1, "spec": "sgd_classifier", "backend": "sklearn",
+                                 "profile": o["profile"], "mode": "default", "seed": o["seed"],
+                                 "data_source": ds.source, "dataset": ds.name,
+                                 **{k: v for k, v in r.items() if k not in ("curve", "status", "reason")}})
+    assert r["test_accuracy"] > 0.5

@@ -1,0 +1,144 @@
+"""Charts (PNG and SVG, matplotlib) and the self-contained static HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from . import report
+from .settings import BACKENDS, BASELINE_BACKEND
+
+COLORS = {"tensorflow": "#ff8f00", "jax": "#5c6bc0", "torch": "#e53935"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
+    """Steady epoch time per backend per spec (median, IQR as error bars), log scale."""
+    plt = _pyplot()
+    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    groups = list(keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False))
+    if not groups:
+        return []
+    fig, axes = plt.subplots(len(groups), 1, figsize=(10, 3.6 * len(groups)), squeeze=False)
+    for ax, ((dataset, device, mode), g) in zip(axes[:, 0], groups):
+        specs = list(dict.fromkeys(g.spec))
+        width = 0.8 / len(BACKENDS)
+        for i, b in enumerate(BACKENDS):
+            gb = g[g.backend == b].set_index("spec")
+            xs = [j + (i - 1) * width for j, s in enumerate(specs) if s in gb.index]
+            ys = [gb.loc[s, "steady_epoch_s"] for s in specs if s in gb.index]
+            err = [(gb.loc[s, "steady_epoch_iqr_s"] or 0) / 2 for s in specs if s in gb.index]
+            ax.bar(xs, ys, width, yerr=err, label=b, color=COLORS.get(b), capsize=2)
+        ax.set_xticks(range(len(specs)), specs, rotation=20, ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("steady epoch (s)")
+        ax.set_title(f"{dataset}, {device}, {mode} mode (median, IQR bars; lower is better)", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, stem, plt)
+
+
+def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
+    """Evaluated accuracy against cumulative training time, one panel per spec and dataset."""
+    plt = _pyplot()
+    panels = defaultdict(list)
+    for r in recs:
+        if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged"):
+            key = (r["spec"], r["dataset"], report.device_kind(r), r.get("mode"))
+            panels[key].append(r)
+    if not panels:
+        return []
+    cols = 3
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), squeeze=False)
+    for ax, ((spec, dataset, device, mode), rs) in zip(axes.flat, panels.items()):
+        seen = set()
+        for r in rs:
+            xs = [p["train_s"] for p in r["curve"]]
+            ys = [p.get("validation_accuracy", p.get("test_accuracy")) for p in r["curve"]]
+            label = r["backend"] if r["backend"] not in seen else None
+            seen.add(r["backend"])
+            ax.plot(xs, ys, marker="o", ms=3, lw=1, color=COLORS.get(r["backend"]), label=label)
+        target = report.target_for(spec, None)
+        if target:
+            ax.axhline(target, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"{spec} ({dataset}, {device}, {mode})", fontsize=9)
+        ax.set_xlabel("training time (s)", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return _save(fig, stem, plt)
+
+
+def _save(fig, stem: Path, plt) -> list[Path]:
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _facts(recs: list[dict]) -> str:
+    r = recs[-1]
+    m, v, g = r.get("machine") or {}, r.get("versions") or {}, r.get("git") or {}
+    cpu = m.get("cpu") or {}
+    items = [("CPU", f"{cpu.get('model')} ({cpu.get('cores')} cores, {cpu.get('arch')})"),
+             ("GPUs", ", ".join(f"{x['name']} (driver {x['driver']})" for x in m.get("gpus") or []) or "none"),
+             ("matmul peak", f"{m.get('matmul_peak_gflops', 0):.0f} GFLOP/s (float32, numpy)"
+              if m.get("matmul_peak_gflops") else "not measured"),
+             ("OS", m.get("os")), ("commit", f"{g.get('commit')}{' (dirty)' if g.get('dirty') else ''}"),
+             ("records", f"{len(recs)}, {min(x['timestamp'] for x in recs)} to "
+                         f"{max(x['timestamp'] for x in recs)}")]
+    items += [(k, val) for k, val in v.items()]
+    return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(val))}</td></tr>"
+                   for k, val in items)
+
+
+def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnist-bench results") -> Path:
+    """One static HTML file with the tables, the charts (embedded) and the machine facts."""
+    out.mkdir(parents=True, exist_ok=True)
+    charts = epoch_time_chart(t, out / "epoch_time") + curves_chart(recs, out / "accuracy_curves")
+    imgs = "".join(
+        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{p.stem.replace("_", " ")} '
+        f'(<a href="{p.with_suffix(".svg").name}">SVG</a>)</figcaption></figure>'
+        for p in charts if p.suffix == ".png")
+    import markdown as md  # tables rendered from the same Markdown as tables.md
+
+    body = md.markdown(report.markdown(t), extensions=["tables"])
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
+th {{ background: #f3f3f3; }} td:first-child {{ text-align: left; }}
+figure img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<h2>Machine and versions</h2><table class="facts">{_facts(recs)}</table>
+<h2>Charts</h2>{imgs}
+<h2>Tables</h2>{body}
+<p>Method: docs/method.md in the mnist-bench repository. Remake with <code>mnist-bench report
+--html</code> on the records.</p>
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

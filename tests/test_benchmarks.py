@@ -1,0 +1,95 @@
+"""The pytest-benchmark suite: collects every spec, runs on each backend, and its JSON feeds
+the same tables as the harness's records."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_bench import report, specs
+from mnist_bench.settings import BACKENDS
+
+from .conftest import ROOT, run_cli
+
+RUN_MODELS = "mlp_512,cnn_3conv,fmnist_mlp_20"
+
+
+def pytest_run(backend, *args, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks", "-p", "no:cacheprovider", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "KERAS_BACKEND": backend})
+
+
+def test_suite_collects_every_keras_spec():
+    proc = pytest_run("jax", "--collect-only", "-q", "--mnist-bench-baseline")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in specs.KERAS_SPECS:
+        assert f"test_train_epoch[{name}-jax]" in proc.stdout
+    assert "test_baseline_fit" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def bench_json(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = run_cli("bench", "--out", out, "--", "--mnist-bench-profile", "smoke",
+                   "--mnist-bench-rounds", "1", "--mnist-bench-models", RUN_MODELS)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, {b: json.loads((out / f"{b}.json").read_text()) for b in BACKENDS}
+
+
+def test_each_backend_writes_json_with_extra_info(bench_json):
+    _, docs = bench_json
+    for backend, doc in docs.items():
+        info = doc["machine_info"]["mnist_bench"]
+        assert info["backend"] == backend and info["device"]["kind"] == "cpu"
+        assert info["versions"]["keras"] and info["versions"]["numpy"] and info["versions"]["scikit-learn"]
+        names = {b["extra_info"]["spec"] for b in doc["benchmarks"]}
+        expected = set(RUN_MODELS.split(","))
+        assert names == (expected | {"sgd_classifier"} if backend == BACKENDS[0] else expected)
+        for b in doc["benchmarks"]:
+            x = b["extra_info"]
+            assert b["stats"]["rounds"] == 1  # the compiling epoch was a warm-up, not counted
+            for key in ("dataset", "device", "test_accuracy", "train_samples_per_s", "data_source"):
+                assert x[key] is not None, key
+            if x["backend"] != "sklearn":
+                assert x["backend"] == backend
+                assert x["first_epoch_s"] > 0 and len(x["epoch_s"]) == 2
+                assert x["jit_compile"] == (backend == "jax") and x["steps_per_execution"] == 1
+
+
+def test_tables_from_pytest_json_match_the_harness(bench_json, smoke_run):
+    out, _ = bench_json
+    from_bench = report.tidy(report.load_any([str(out / f"{b}.json") for b in BACKENDS]))
+    from_runs = report.tidy(report.load_any([str(smoke_run[0])]))
+    assert list(from_bench.columns) == list(from_runs.columns)
+    a = from_bench.set_index(["spec", "backend"])
+    b = from_runs.set_index(["spec", "backend"])
+    for key in a.index:
+        # same seed, same data slice, same epochs: the same training, on deterministic JAX and
+        # on the baseline to the last digit
+        if key[1] in ("jax", "sklearn"):
+            assert a.loc[key, "test_accuracy"] == b.loc[key, "test_accuracy"], key
+        assert a.loc[key, "dataset"] == b.loc[key, "dataset"]
+    md = run_cli("report", *[out / f"{b}.json" for b in BACKENDS])
+    assert md.returncode == 0 and "jax epoch s" in md.stdout and "mlp_512" in md.stdout
+
+
+def test_pytest_benchmark_compare_reads_the_files(bench_json):
+    out, _ = bench_json
+    cli = str(Path(sys.executable).parent / "pytest-benchmark")  # its console script
+    proc = subprocess.run([cli, "compare",
+                           *[str(out / f"{b}.json") for b in BACKENDS], "--group-by=group"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_train_epoch[cnn_3conv-torch]" in proc.stdout and "test_train_epoch[cnn_3conv-jax]" in proc.stdout
+
+
+def test_report_refuses_a_json_file_of_something_else(tmp_path):
+    f = tmp_path / "other.json"
+    f.write_text(json.dumps({"benchmarks": [{"name": "x", "extra_info": {}}]}))
+    proc = run_cli("report", f)
+    assert proc.returncode == 2 and "holds no mnist-bench benchmarks" in proc.stderr

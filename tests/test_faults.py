@@ -1,0 +1,61 @@
+"""One bad cell never costs the others: real crashes, hangs, NaNs and bad specs."""
+
+import pytest
+
+from mnist_bench import records
+
+from .conftest import FAULTY, run_cli
+
+ROOT_REL = "tests/faulty_specs.py"
+
+
+@pytest.fixture(scope="module")
+def fault_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faults")
+    models = ",".join(f"{ROOT_REL}:{name}" for name in (
+        "not_a_model", "wrong_shape", "segfault", "hang", "raises", "diverge", "not_callable"))
+    models += ",tests/broken_spec.py:build,mlp_512"
+    proc = run_cli("run", "--profile", "smoke", "--backends", "jax", "--models", models,
+                   "--cell-timeout", "25", "--out", out)
+    return proc, {r["spec"].rpartition(":")[2]: r for r in records.load(out)}
+
+
+def test_run_goes_on_and_exits_nonzero(fault_run):
+    proc, recs = fault_run
+    assert proc.returncode == 1
+    assert recs["mlp_512"]["status"] == "ok"  # the good cell after the bad ones still ran
+    assert len(recs) == 9
+
+
+def test_crash_is_recorded_with_its_signal(fault_run):
+    r = fault_run[1]["segfault"]
+    assert r["status"] == "failed" and "SIGSEGV" in r["reason"]
+
+
+def test_hang_is_stopped_by_the_cell_timeout(fault_run):
+    r = fault_run[1]["hang"]
+    assert r["status"] == "timeout" and "25 s" in r["reason"]
+
+
+def test_exception_is_recorded_with_the_output_tail(fault_run):
+    r = fault_run[1]["raises"]
+    assert r["status"] == "failed" and "boom in the builder" in r["reason"]
+    assert any("Traceback" in line for line in r["output_tail"])
+
+
+def test_nan_loss_stops_the_cell_as_diverged(fault_run):
+    r = fault_run[1]["diverge"]
+    assert r["status"] == "diverged" and "epoch 1" in r["reason"]
+    assert r["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("name, message", [
+    ("not_a_model", "built a str, not a keras.Model"),
+    ("wrong_shape", "input shape (32, 32, 3) does not fit 28x28 images (784 values); valid: (784,)"),
+    ("not_callable", "is a int, not a Spec or a callable"),
+    ("build", "failed to import: ImportError: this spec file is broken on purpose"),
+])
+def test_bad_user_specs_get_a_one_line_reason(fault_run, name, message):
+    r = fault_run[1][name]
+    assert r["status"] == "failed"
+    assert message in r["reason"] and "\n" not in r["reason"]

@@ -1,0 +1,76 @@
+"""An interrupted run (kill -9 or Ctrl-C of the harness) resumes to the same tables."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnist_bench import records, report
+
+from .conftest import ROOT, run_cli
+
+MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
+ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
+TIMES = ["steady_epoch_s", "steady_epoch_iqr_s", "train_samples_per_s", "first_epoch_s",
+         "inference_samples_per_s", "vs_fastest", "vs_fastest_p", "speed", "time_to_target_s",
+         "achieved_gflops", "utilisation", "steady_epochs"]
+
+
+def start(out):
+    return subprocess.Popen([sys.executable, "-m", "mnist_bench", *ARGS, "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_records(out, n, proc, limit=300):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        store = out / "records.jsonl"
+        if store.exists() and len(records.load(out)) >= n:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    pytest.fail(f"no {n} records in {limit} s")
+
+
+def cells(out):
+    t = report.tidy(records.load(out)).drop(columns=TIMES + ["device_name"])
+    return t.astype(object).where(t.notna(), None).to_dict(orient="records")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    proc = run_cli(*ARGS, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_kill_9_then_resume(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    proc = start(out)
+    wait_for_records(out, 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 1 <= len(records.load(out)) < 3
+    resumed = run_cli("run", "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    recs = records.load(out)
+    assert sorted(r["spec"] for r in recs) == sorted(MODELS.split(","))  # each cell once
+    assert cells(out) == cells(uninterrupted)
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    proc = start(out)
+    wait_for_records(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"mnist-bench run --out {out} --resume" in err
+    n = len(records.load(out))
+    resumed = run_cli("run", "--out", out, "--resume")
+    assert resumed.returncode == 0
+    assert f"{3 - n} cells to run ({n} already complete)" in resumed.stderr

@@ -1,0 +1,126 @@
+"""The whole matrix on the smoke profile, through the CLI, checked record by record."""
+
+import json
+import math
+
+import pytest
+
+from mnist_bench import records, report, specs
+from mnist_bench.settings import BACKENDS
+
+from .conftest import run_cli
+
+KERAS = [n for n, s in specs.BUILTIN.items() if s.kind == "keras"]
+CUSTOM = "examples/custom_spec.py:tiny_cnn"
+
+
+@pytest.fixture(scope="module")
+def recs(smoke_run):
+    out, proc, recs = smoke_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return recs
+
+
+def by_cell(recs):
+    return {(r["spec"], r["backend"]): r for r in recs}
+
+
+def test_every_spec_ran_on_every_backend(recs):
+    cells = by_cell(recs)
+    expected = {(s, b) for s in [*KERAS, CUSTOM] for b in BACKENDS} | {("sgd_classifier", "sklearn")}
+    assert set(cells) == expected
+    assert len(recs) == len(expected)
+    bad = {k: r["reason"] for k, r in cells.items() if r["status"] != "ok"}
+    assert not bad
+
+
+def test_records_hold_what_the_schema_promises(recs):
+    for r in recs:
+        assert r["schema"] == records.SCHEMA and r["version"] == records.VERSION
+        assert r["profile"] == "smoke" and r["seed"] == 0
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert r["test_samples"] == 512
+        assert r["data_source"]
+        assert r["versions"]["python"] and r["versions"]["numpy"] and r["versions"]["scikit-learn"]
+        assert r["machine"]["cpu"]["cores"] >= 1 and r["machine"]["cpu"]["model"]
+        assert len(r["git"]["commit"] or "") in (0, 40)
+        assert r["timestamp"].endswith("+00:00")
+        assert r["device"]["kind"] == "cpu"
+
+
+def test_keras_records_keep_compile_epoch_apart(recs):
+    for r in recs:
+        if r["backend"] == "sklearn":
+            continue
+        assert r["versions"]["keras"]
+        assert r["epochs"] is None and r["epochs_planned"] == 2 and len(r["epoch_s"]) == 2 and len(r["curve"]) == 2
+        assert r["first_epoch_s"] == r["epoch_s"][0]
+        assert r["steady_epoch_s"] == r["epoch_s"][1]
+        assert math.isclose(r["train_samples_per_s"], r["train_samples"] / r["steady_epoch_s"])
+        assert all(t > 0 for t in r["epoch_s"])
+        # the training clock never counts more than the whole fit() call around it
+        assert all(t <= c for t, c in zip(r["epoch_s"], r["epoch_call_s"]))
+        assert r["inference_samples_per_s"] > 0
+        assert r["import_s"] > 0
+        assert isinstance(r["jit_compile"], bool) and r["steps_per_execution"] == 1
+        assert r["jit_compile"] == (r["backend"] == "jax")  # Keras's "auto" on the CPU
+
+
+def test_recipes_are_followed(recs):
+    cells = by_cell(recs)
+    for name in KERAS:
+        for b in BACKENDS:
+            r = cells[(name, b)]
+            recipe = specs.BUILTIN[name].recipe
+            assert r["batch_size"] == recipe.batch_size
+            assert r["dataset"] == recipe.dataset
+            assert r["recipe"]["optimizer"] == recipe.optimizer
+    # the 000 recipe holds out 10% for validation; the rest train on the whole slice
+    assert cells[("linear_sgd", "jax")]["train_samples"] == 921
+    assert cells[("linear_sgd", "jax")]["curve_on"] == "validation"
+    assert cells[("mlp_512", "torch")]["train_samples"] == 1024
+    # parameter counts the sources printed, the same on every backend
+    for name, params in (("cnn_3conv", 61514), ("fmnist_mlp_20", 15910),
+                         ("fmnist_mlp_50x2_dropout", 42310), ("linear_rmsprop", 7850),
+                         ("mlp_100x2", 89610)):
+        assert {cells[(name, b)]["params"] for b in BACKENDS} == {params}
+
+
+def test_models_learn_something(recs):
+    # 2 epochs on 1,024 images: far from the seeds' figures, but well above chance (0.1)
+    for r in recs:
+        if r["spec"] not in ("linear_sgd",):  # SGD at lr 1e-3 barely moves in 32 steps
+            assert r["test_accuracy"] > 0.3, (r["spec"], r["backend"], r["test_accuracy"])
+
+
+def test_baseline_record(recs):
+    r = by_cell(recs)[("sgd_classifier", "sklearn")]
+    assert r["train_samples"] == 768 and r["split_samples"] == 256  # the seed's 75/25 split
+    assert 1 <= r["epochs_run"] <= 200
+    assert math.isclose(r["steady_epoch_s"] * r["epochs_run"], r["fit_s"])
+    assert r["test_accuracy"] > 0.6 and r["split_accuracy"] > 0.6
+
+
+def test_run_writes_tables(smoke_run):
+    out, proc, recs = smoke_run
+    md = (out / "tables.md").read_text()
+    for name in [*KERAS, "sgd_classifier", CUSTOM]:
+        assert name in md
+    for col in ("tensorflow acc", "jax epoch s", "torch samples/s", "jax 1st epoch s", "vs fastest"):
+        assert col in md
+    assert md.strip() in proc.stdout  # the main job prints the table it wrote
+    table = json.loads((out / "tables.json").read_text())
+    assert len(table) == len(recs)
+    fastest = {}
+    for row in table:
+        if row["backend"] != "sklearn":
+            fastest.setdefault(row["spec"], []).append(row["vs_fastest"])
+    assert all(min(v) == 1.0 for v in fastest.values())
+
+
+def test_report_rebuilds_the_same_tables(smoke_run, tmp_path):
+    out, _, recs = smoke_run
+    proc = run_cli("report", out, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tables.md").read_text() == (out / "tables.md").read_text()
+    assert report.tidy(recs).shape[0] == len(recs)

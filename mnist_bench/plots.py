@@ -44,6 +44,11 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
             ax.bar(xs, ys, width, yerr=err, label=b, color=COLORS.get(b), capsize=2)
         ax.set_xticks(range(len(specs)), specs, rotation=20, ha="right", fontsize=8)
         ax.set_yscale("log")
+        from matplotlib.ticker import FormatStrFormatter
+
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_ylabel("steady epoch (s)")
         ax.set_title(f"{dataset}, {device}, {mode} mode (median, IQR bars; lower is better)", fontsize=10)
         ax.legend(fontsize=8)

@@ -124,11 +124,13 @@ def _compare_backends(rows: list[dict]) -> None:
 
 
 def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
-    """One row per cell group: time medians and IQR over the pooled steady epochs, accuracy
+    """One row per cell group (a cell recorded twice, as after a resume that re-ran a failed
+    cell, counts once: its last record): time medians and IQR over the pooled steady epochs, accuracy
     mean and standard deviation over repeats, speed vs the fastest backend with a Mann-Whitney
     test, accuracy parity, time to the target accuracy, and utilisation."""
+    latest = {records.cell_of(r).key(): r for r in recs}  # a cell run again: its last record
     groups = defaultdict(list)
-    for r in recs:
+    for r in latest.values():
         groups[group_key(r)].append(r)
     rows = [_row(k, v, targets) for k, v in groups.items()]
     _compare_backends(rows)
@@ -158,14 +160,63 @@ def recommend(t: pd.DataFrame) -> pd.DataFrame:
             value = lambda r: r.steady_epoch_s  # noqa: E731
         best = rank[0]
         rec = dict(zip(GROUP[:4], key), pick=best.backend, by=by, value_s=value(best))
+        if by == "time to target" and len(rank) == 1 and len(rows) > 1:
+            rec["note"] = "the only backend that reached the target in every run"
         if len(rank) > 1:
             second = rank[1]
             p = stats.mann_whitney(best.steady_epochs, second.steady_epochs)
             rec.update(runner_up=second.backend, margin=value(second) / value(best), p_value=p,
                        verdict=stats.verdict(p))
         if isinstance(best.parity, str) and best.parity.startswith("differs"):
-            rec["note"] = f"accuracy {best.parity}"
+            rec["note"] = f"accuracy {best.parity}"  # a faster backend that learns worse
         out.append(rec)
+    return pd.DataFrame(out)
+
+
+def device_table(t: pd.DataFrame) -> pd.DataFrame:
+    """CPU and GPU side by side per spec, backend and mode: train and inference samples/s and
+    the GPU's speed-up over the CPU. Empty unless the records hold more than one device kind."""
+    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.train_samples_per_s.notna()]
+    if keras_rows.device_kind.nunique() < 2:
+        return pd.DataFrame()
+    out = []
+    for (dataset, spec, backend, mode), g in keras_rows.groupby(
+            ["dataset", "spec", "backend", "mode"], sort=False):
+        by = {r.device_kind: r for r in g.itertuples()}
+        cpu, gpu = by.get("cpu"), by.get("gpu")
+        row = {"dataset": dataset, "spec": spec, "backend": backend, "mode": mode}
+        for kind, r in (("cpu", cpu), ("gpu", gpu)):
+            row[f"{kind} train/s"] = r.train_samples_per_s if r else None
+            row[f"{kind} infer/s"] = r.inference_samples_per_s if r else None
+        row["gpu speed-up (train)"] = (gpu.train_samples_per_s / cpu.train_samples_per_s
+                                       if cpu and gpu else None)
+        row["gpu speed-up (infer)"] = (gpu.inference_samples_per_s / cpu.inference_samples_per_s
+                                       if cpu and gpu and cpu.inference_samples_per_s else None)
+        row["gpu"] = gpu.device_name if gpu else "not measured"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def mode_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Default against tuned mode per spec, backend and device: steady epoch times, the tuned
+    speed-up and whether the per-epoch times differ significantly. Empty without both modes."""
+    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    out = []
+    for (dataset, device, spec, backend), g in keras_rows.groupby(
+            ["dataset", "device_kind", "spec", "backend"], sort=False):
+        by = {r.mode: r for r in g.itertuples()}
+        if "default" not in by or "tuned" not in by:
+            continue
+        d, u = by["default"], by["tuned"]
+        p = stats.mann_whitney(d.steady_epochs, u.steady_epochs)
+        verdict = stats.verdict(p)
+        speedup = d.steady_epoch_s / u.steady_epoch_s
+        out.append({"dataset": dataset, "device": device, "spec": spec, "backend": backend,
+                    "default s": d.steady_epoch_s, "tuned s": u.steady_epoch_s,
+                    "tuned speed-up": speedup, "p": p,
+                    "verdict": ("tuned faster" if speedup > 1 else "tuned slower")
+                    if verdict == "significant" else verdict,
+                    "tuned settings": f"jit={u.jit_compile}, steps/exec={int(u.steps_per_execution)}"})
     return pd.DataFrame(out)
 
 
@@ -173,9 +224,7 @@ def recommend(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _num(v, fmt: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return format(v, fmt)
+    return "" if _missing(v) else format(v, fmt)
 
 
 def _acc(row) -> str:
@@ -209,26 +258,42 @@ def _keras_cells(row) -> dict:
             "1st epoch s": _num(row.first_epoch_s, ".2f")}
 
 
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _tta(row) -> str:
+    if _missing(row.target_accuracy):
+        return ""
+    if not _missing(row.time_to_target_s):
+        return f"{row.time_to_target_s:.2f} (≥{row.target_accuracy:.3f})"
+    return f"not reached (≥{row.target_accuracy:.3f}, {row.reached})"
+
+
 def _detail_cells(row) -> dict:
-    tta = _num(row.time_to_target_s, ".2f")
     return {"spec": row.spec, "backend": row.backend, "runs": row.runs, "acc": _acc(row),
             "reported acc": _num(row.reported_accuracy, ".4f"), "parity": row.parity or "",
-            f"time to target s": (f"{tta} (≥{row.target_accuracy:.3f})" if tta else
-                                  (f"not reached (≥{row.target_accuracy:.3f}, {row.reached})"
-                                   if row.target_accuracy == row.target_accuracy
-                                   and row.target_accuracy is not None else "")),
+            "time to target s": _tta(row),
             "inference samples/s": _num(row.inference_samples_per_s, ",.0f"),
             "GFLOP/s": _num(row.achieved_gflops, ".2f"),
-            "of peak": _num(None if row.utilisation is None or row.utilisation != row.utilisation
-                            else 100 * row.utilisation, ".1f") + ("%" if row.utilisation == row.utilisation and row.utilisation is not None else ""),
+            "of peak": "" if _missing(row.utilisation) else f"{100 * row.utilisation:.1f}%",
             "jit": row.jit_compile, "steps/exec": row.steps_per_execution}
+
+
+LEGEND = (
+    "acc: test accuracy, mean ± standard deviation over runs (⚠: differs from the other backends "
+    "by more than 3 standard deviations of the seeds); epoch s: median steady-state epoch ± "
+    "interquartile range, over every steady epoch of every run; vs fastest: steady epoch time over "
+    "the fastest backend's, '(tie)' when a Mann-Whitney U test on the epoch times gives p ≥ 0.05; "
+    "samples/s: training throughput at the median epoch; 1st epoch s: the compiling first epoch. "
+    "Method: docs/method.md.\n")
 
 
 def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True) -> str:
     """Markdown: per dataset x device x mode, one column group per Keras backend, then the
     scikit-learn baseline, the recommendation, and (``detail``) accuracy, time-to-target and
     utilisation per cell. ``notes[(backend, device)]`` stands in for a backend with no rows."""
-    parts = []
+    parts = [LEGEND]
     keras_rows = t[t.backend != BASELINE_BACKEND]
     for (dataset, device, mode), g in keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False):
         parts.append(f"### {dataset}, {device} ({g.device_name.dropna().iloc[0] if g.device_name.notna().any() else device}), {mode} mode\n")
@@ -254,8 +319,16 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True) ->
                  "passes": _num(r.epochs_run, ".0f"), "s/pass": _time(r),
                  "samples/s": _num(r.train_samples_per_s, ",.0f")} for r in g.itertuples()]
         parts.append(pd.DataFrame(rows).to_markdown(index=False) + "\n")
-    if not parts:
+    if len(parts) == 1:
         return "No records.\n"
+    modes = mode_table(t)
+    if len(modes):
+        parts.append("### Tuned against default mode\n")
+        parts.append(modes.to_markdown(index=False, floatfmt=".3g") + "\n")
+    dev = device_table(t)
+    if len(dev):
+        parts.append("### Throughput by device (samples/s)\n")
+        parts.append(dev.to_markdown(index=False, floatfmt=",.1f") + "\n")
     rec = recommend(t)
     if len(rec):
         parts.append("### Which backend\n")
@@ -280,7 +353,7 @@ def recommendation_markdown(rec: pd.DataFrame) -> str:
         margin = getattr(r, "margin", None)
         verdict = getattr(r, "verdict", None)
         if margin is None or margin != margin:
-            why = "only backend measured"
+            why = "no runner-up"
         elif verdict == "tied":
             why = f"tied with {r.runner_up} ({margin:.2f}x, p={r.p_value:.2f})"
         elif verdict == "significant":

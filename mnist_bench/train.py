@@ -182,8 +182,10 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
 
     ``emit(event=..., ...)`` receives progress after each epoch.
     """
+    import keras
+
+    device = environment.backend_device(keras.config.backend(), cell.device)  # fail fast
     session = Session(spec, ds, cell.profile, cell.seed, cell.mode)
-    device = environment.backend_device(session.backend, cell.device)
     epochs = settings.resolve_epochs(spec.recipe.epochs, cell.profile, cell.epochs)
     curve_on = "validation" if session.x_val is not None else "test"
     epoch_s, call_s, curve, status, reason = [], [], [], "ok", None

@@ -1,0 +1,85 @@
+"""Device selection and execution modes, on the CPU (no GPU where the tests run)."""
+
+import pytest
+
+from mnist_bench import environment, records, report, train
+from mnist_bench.settings import SettingsError
+
+from .conftest import run_cli
+
+
+def test_default_mode_is_keras_out_of_the_box():
+    for backend in ("tensorflow", "jax", "torch"):
+        assert train.mode_settings(backend, "default") == {
+            "jit_compile": "auto", "steps_per_execution": 1, "why": "Keras defaults"}
+
+
+def test_tuned_mode_asks_each_backend_for_what_it_accepts():
+    for backend in ("tensorflow", "jax"):
+        s = train.mode_settings(backend, "tuned")
+        assert s["jit_compile"] is True and s["steps_per_execution"] == train.TUNED_STEPS_PER_EXECUTION
+    torch = train.mode_settings("torch", "tuned")
+    assert torch["jit_compile"] is False and torch["steps_per_execution"] == 1
+    assert "rejects steps_per_execution > 1" in torch["why"]
+    with pytest.raises(SettingsError, match="unknown mode 'fast'; valid: default, tuned"):
+        train.mode_settings("jax", "fast")
+
+
+def test_cpu_device_hides_gpus_from_the_worker():
+    assert environment.device_env("cpu") == {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    assert environment.device_env("gpu") == {} and environment.device_env("auto") == {}
+
+
+@pytest.fixture(scope="module")
+def mode_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("modes")
+    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax,torch",
+                   "--modes", "default,tuned", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return {(r["backend"], r["mode"]): r for r in records.load(out)}
+
+
+def test_records_state_the_effective_settings(mode_run):
+    assert mode_run[("jax", "tuned")]["jit_compile"] is True
+    assert mode_run[("jax", "tuned")]["steps_per_execution"] == 32
+    assert mode_run[("torch", "tuned")]["steps_per_execution"] == 1
+    assert "rejects" in mode_run[("torch", "tuned")]["mode_note"]
+    assert mode_run[("torch", "default")]["jit_compile"] is False
+    for r in mode_run.values():
+        assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
+
+
+def test_both_modes_appear_in_the_tables(mode_run):
+    t = report.tidy(list(mode_run.values()))
+    assert set(t["mode"]) == {"default", "tuned"}
+    md = report.markdown(t)
+    assert "default mode" in md and "tuned mode" in md
+
+
+def test_gpu_that_is_not_there_is_a_clear_error(tmp_path):
+    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax",
+                   "--device", "gpu", "--out", tmp_path)
+    assert proc.returncode == 1
+    (r,) = records.load(tmp_path)
+    assert r["status"] == "failed"
+    assert r["reason"] == "--device gpu: the jax backend sees no GPU here; valid here: cpu"
+
+
+def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
+    # the table's logic on real CPU records, one set relabelled as if measured on a GPU
+    cpu = [r for r in mode_run.values() if r["mode"] == "default"]
+    gpu = [{**r, "device": {"kind": "gpu", "name": "a GPU"}, "device_requested": "gpu"}
+           for r in cpu if r["backend"] == "jax"]
+    table = report.device_table(report.tidy(cpu + gpu))
+    jax = table[table.backend == "jax"].iloc[0]
+    assert jax["gpu speed-up (train)"] == pytest.approx(1.0)
+    torch = table[table.backend == "torch"].iloc[0]
+    assert torch["gpu"] == "not measured"
+
+
+def test_mode_table_sets_tuned_against_default(mode_run):
+    table = report.mode_table(report.tidy(list(mode_run.values())))
+    assert set(table.backend) == {"jax", "torch"}
+    torch = table[table.backend == "torch"].iloc[0]
+    assert torch["tuned settings"] == "jit=False, steps/exec=1"
+    assert torch["verdict"] in ("tied", "not tested", "tuned faster", "tuned slower")

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write report.html and the charts (PNG, SVG) into --out")
     rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
                      help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
+    rep.add_argument("--note", action="append", default=[], metavar="BACKEND:DEVICE=TEXT",
+                     help="text shown for a backend with no results on a device, e.g. "
+                          "'tensorflow:gpu=no GPU build on this machine' (repeatable)")
 
     cmp = sub.add_parser("compare", help="compare two result sets; exit 1 on a regression")
     cmp.add_argument("old", help="the baseline results (folder, records.jsonl or pytest-benchmark .json)")
@@ -110,23 +113,38 @@ def _targets(items: list[str]) -> dict:
     return targets
 
 
+def _notes(items: list[str]) -> dict:
+    from .settings import BACKENDS, SettingsError
+
+    notes = {}
+    for item in items:
+        where, _, text = item.partition("=")
+        backend, _, device = where.partition(":")
+        if backend not in BACKENDS or device not in ("cpu", "gpu") or not text:
+            raise SettingsError(f"--note {item!r}: expected BACKEND:DEVICE=TEXT with BACKEND one of "
+                                f"{', '.join(BACKENDS)} and DEVICE cpu or gpu")
+        notes[(backend, device)] = text
+    return notes
+
+
 def cmd_report(args) -> int:
     from . import report
     from .settings import SettingsError
 
     if args.html and not args.out:
         raise SettingsError("--html needs --out FOLDER for the page and its charts")
+    notes = _notes(args.note)
     recs = report.load_any(args.paths)
     t = report.tidy(recs, _targets(args.target))
     if args.out:
-        for path in report.write_tables(t, Path(args.out)).values():
+        for path in report.write_tables(t, Path(args.out), notes=notes).values():
             print(f"wrote {path}", file=sys.stderr)
     if args.html:
         from . import plots
 
-        print(f"wrote {plots.html_report(t, recs, Path(args.out))}", file=sys.stderr)
+        print(f"wrote {plots.html_report(t, recs, Path(args.out), notes=notes)}", file=sys.stderr)
     if args.format == "md":
-        print(report.markdown(t))
+        print(report.markdown(t, notes))
     elif args.format == "csv":
         print(t.to_csv(index=False), end="")
     else:
@@ -180,6 +198,7 @@ def cmd_run(args) -> int:
             device=args.device, modes=args.modes, repeats=args.repeats, data_dir=args.data_dir)
     cells = matrix.plan(rs)
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    matrix.check_writable(out)
     for name in sorted({c.dataset for c in cells}):  # fetch and verify once, before any cell
         ds = data.load(name, rs.data_dir)
         console.print(f"data: {name} from {ds.source}", highlight=False)

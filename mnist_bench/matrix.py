@@ -212,6 +212,20 @@ class Runner:
         return [self.run_cell(c) for c in cells if c.key() not in done]
 
 
+def check_writable(out: Path) -> None:
+    """A one-line error now, rather than a traceback after the first cell, if ``out`` cannot
+    hold results."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise settings.SettingsError(
+            f"results folder {out} is not writable ({exc.strerror or exc}); pass --out with a "
+            "folder you can write to") from None
+
+
 def save_plan(out: Path, rs: RunSettings) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / (PLAN_FILE + ".tmp")

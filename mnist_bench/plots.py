@@ -115,7 +115,8 @@ def _facts(recs: list[dict]) -> str:
                    for k, val in items)
 
 
-def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnist-bench results") -> Path:
+def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnist-bench results",
+                notes: dict | None = None) -> Path:
     """One static HTML file with the tables, the charts (embedded) and the machine facts."""
     out.mkdir(parents=True, exist_ok=True)
     charts = epoch_time_chart(t, out / "epoch_time") + curves_chart(recs, out / "accuracy_curves")
@@ -126,7 +127,7 @@ def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnis
         for p in charts if p.suffix == ".png")
     import markdown as md  # tables rendered from the same Markdown as tables.md
 
-    body = md.markdown(report.markdown(t), extensions=["tables"])
+    body = md.markdown(report.markdown(t, notes), extensions=["tables"])
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

@@ -309,7 +309,7 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True) ->
                 else:
                     row[f"{b} acc"] = (notes or {}).get((b, device), "not run")
             rows.append(row)
-        parts.append(pd.DataFrame(rows).fillna("").to_markdown(index=False) + "\n")
+        parts.append(pd.DataFrame(rows).astype(object).fillna("").to_markdown(index=False) + "\n")
     base = t[t.backend == BASELINE_BACKEND]
     for dataset, g in base.groupby("dataset", sort=False):
         parts.append(f"### {dataset}, scikit-learn baseline\n")
@@ -337,7 +337,7 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True) ->
         for (dataset, device, mode), g in keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False):
             parts.append(f"### {dataset}, {device}, {mode} mode: accuracy, time to target, utilisation\n")
             parts.append(pd.DataFrame([_detail_cells(r) for r in g.itertuples()])
-                         .fillna("").to_markdown(index=False) + "\n")
+                         .astype(object).fillna("").to_markdown(index=False) + "\n")
     failed = t[~t.status.isin(["ok", "diverged"])]
     if len(failed):
         parts.append("Cells without a result:\n")

@@ -46,3 +46,21 @@ def test_report_refuses_a_file_that_is_not_records(tmp_path):
     bogus.write_text('{"hello": "world"}\n')
     proc = run_cli("report", bogus)
     assert proc.returncode == 2 and "is not a mnist-bench record" in proc.stderr
+
+
+def test_results_folder_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_cli("run", "--models", "mlp_512", "--out", blocker / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"mnist-bench: error: results folder {blocker / 'out'} is not writable (Not a directory); "
+        "pass --out with a folder you can write to"]
+
+
+def test_doctor_reports_backends_devices_and_data(mnist, fashion):
+    proc = run_cli("doctor", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for backend in ("tensorflow", "jax", "torch"):
+        assert f"  {backend:<11} " in proc.stdout and "-> cpu: " in proc.stdout
+    assert "mnist          verified" in proc.stdout and "fashion_mnist  verified" in proc.stdout

@@ -75,6 +75,9 @@ def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
     assert jax["gpu speed-up (train)"] == pytest.approx(1.0)
     torch = table[table.backend == "torch"].iloc[0]
     assert torch["gpu"] == "not measured"
+    md = report.markdown(report.tidy(cpu + gpu), {("tensorflow", "gpu"): "no GPU build here"})
+    gpu_table = md.split("### mnist, gpu (a GPU), default mode")[1].split("###")[0]
+    assert "no GPU build here" in gpu_table and "jax epoch s" in gpu_table
 
 
 def test_mode_table_sets_tuned_against_default(mode_run):

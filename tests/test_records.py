@@ -50,3 +50,29 @@ def test_complete_keys_ignore_failures(tmp_path):
     failed = records.new(_cell("mlp_256x4"), status="failed")
     keys = records.complete_keys([ok, failed])
     assert keys == {Cell(spec="mlp_512", backend="jax", dataset="mnist").key()}
+
+
+def _big_writer(path):
+    while True:  # killed from outside, sooner or later in the middle of a write
+        records.append(path, records.new(_cell(), status="ok", pad="x" * 20_000_000))
+
+
+def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
+    import os
+    import signal
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_big_writer, args=(str(tmp_path),))
+    proc.start()
+    store = tmp_path / "records.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not store.exists() or store.stat().st_size < 50_000_000):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    warnings = []
+    whole = records.load(tmp_path, warn=warnings.append)
+    assert len(whole) >= 2 and len(warnings) <= 1  # at most the one line being written
+    records.append(tmp_path, records.new(_cell("after"), status="ok"))
+    assert records.load(tmp_path, warn=warnings.append)[-1]["spec"] == "after"

@@ -163,7 +163,8 @@ def describe_exit(code: int) -> str:
 
 
 class Runner:
-    """Runs planned cells one by one into a store, with progress callbacks."""
+    """Runs cells one at a time into a store (``run_cell``), with progress callbacks; the CLI
+    decides which cells (``plan`` and, for --resume, ``records.complete_keys``)."""
 
     def __init__(self, store: Path, cell_timeout_s: float | None = None, on_event=None,
                  on_record=None):
@@ -203,13 +204,6 @@ class Runner:
         records.append(self.store, record)
         self.on_record(cell, record)
         return record
-
-    def run(self, cells: list[Cell], resume: bool = False) -> list[dict]:
-        """Run ``cells``; with ``resume``, skip those with a complete record in the store."""
-        done = set()
-        if resume and records.store_file(self.store).is_file():
-            done = records.complete_keys(records.load(self.store))
-        return [self.run_cell(c) for c in cells if c.key() not in done]
 
 
 def check_writable(out: Path) -> None:

@@ -180,26 +180,27 @@ class Runner:
         return self.cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
 
     def run_cell(self, cell: Cell) -> dict:
+        fields = records.cell_fields(cell)
         missing = backend_missing(cell.backend)
         if missing:
-            record = records.new(records.cell_fields(cell), status="skipped", reason=missing, **self.facts)
+            record = records.new(fields, status="skipped", reason=missing, **self.facts)
         else:
             timeout = self.timeout_for(cell)
             out = run_worker(cell, timeout, lambda event: self.on_event(cell, event))
             if out.result is not None:
-                clash = set(out.result) & set(records.cell_fields(cell))
+                clash = set(out.result) & set(fields)
                 if clash:  # a result must never overwrite what identifies its cell
                     raise RuntimeError(f"worker result overwrites cell fields {sorted(clash)}")
-                record = records.new(records.cell_fields(cell), **out.result, **self.facts)
+                record = records.new(fields, **out.result, **self.facts)
             elif out.timed_out:
-                record = records.new(records.cell_fields(cell), status="timeout",
+                record = records.new(fields, status="timeout",
                                      reason=f"stopped after the cell time limit of {timeout:g} s",
                                      output_tail=out.tail, **self.facts)
             else:
                 reason = out.error or f"worker {describe_exit(out.returncode)}"
                 if not out.error and out.tail:
                     reason += f": {out.tail[-1]}"
-                record = records.new(records.cell_fields(cell), status="failed", reason=reason,
+                record = records.new(fields, status="failed", reason=reason,
                                      output_tail=out.tail, **self.facts)
         records.append(self.store, record)
         self.on_record(cell, record)

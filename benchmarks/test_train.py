@@ -1,8 +1,9 @@
 """Training throughput of every spec on this process's backend: one round = one epoch."""
 
-from mnist_bench import baseline, data, environment, specs, train
+from mnist_bench import baseline, data, specs, train
+from mnist_bench.measure import environment
 from mnist_bench.settings import Cell
-from mnist_bench.timing import summarize_epochs
+from mnist_bench.measure.timing import summarize_epochs
 
 
 def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
@@ -22,7 +23,8 @@ def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
         "profile": o["profile"], "mode": o["mode"], "seed": o["seed"], "device": device,
         "device_requested": o["device"],
         "test_accuracy": acc, "test_loss": loss, "data_source": ds.source,
-        "train_samples": len(session.x_train), "batch_size": spec.recipe.batch_size,
+        "train_samples": len(session.x_train), "test_samples": len(session.x_test),
+        "batch_size": spec.recipe.batch_size,
         "epoch_s": [e.train_s for e in epochs], "epoch_call_s": [e.call_s for e in epochs],
         **summarize_epochs([e.train_s for e in epochs], len(session.x_train)),
         "inference_samples_per_s": session.inference_samples_per_s(),

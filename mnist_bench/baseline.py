@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import environment, settings
+from . import settings
+from .measure import environment
 from .data import Dataset
 from .specs import Spec
-from .timing import Stopwatch
+from .measure.timing import Stopwatch
 
 
 def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: None) -> dict:

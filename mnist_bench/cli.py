@@ -1,30 +1,75 @@
-"""The ``mnist-bench`` command: run, list, report, doctor. Options and messages only."""
+"""The ``mnist-bench`` command: run, list, report, compare, bench, doctor. Options and messages.
+
+Every option is checked before any work starts: a bad one gets one line saying what was wrong
+and what is valid, and exit status 2. An unexpected error gets one line naming it and exit
+status 1; ``--debug`` (or ``MNIST_BENCH_DEBUG=1``) shows its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
+from .errors import MnistBenchError
 
 DEFAULT_OUT = "bench-out"
-EXPECTED = ("SettingsError", "SpecError", "DataError", "RecordError", "DeviceError",
-            "PytestJsonError")
+MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and exit status 2."""
+
+    def error(self, message):
+        print(f"mnist-bench: error: {self.prog.removeprefix('mnist-bench ')}: {message}"
+              if self.prog != "mnist-bench" else f"mnist-bench: error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _csv(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+    items = tuple(x.strip() for x in text.split(","))
+    if not text.strip() or any(not x for x in items):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of names (empty names are not allowed)")
+    dupes = sorted({x for x in items if items.count(x) > 1})
+    if dupes:
+        raise argparse.ArgumentTypeError(f"{text!r} names {', '.join(dupes)} more than once")
+    return items
+
+
+def _number(kind, low=None, high=None, low_open=False):
+    """An argparse type: a finite ``kind`` (int or float) within [low, high]."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        bad = not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) \
+            or (high is not None and value > high)
+        if bad:
+            lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+            hi = "" if high is None else f"<= {high}"
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range; valid: a finite {'integer' if kind is int else 'number'} "
+                + " and ".join(x for x in (lo, hi) if x))
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .settings import BACKENDS, DEVICES, MODES, PROFILES
 
-    p = argparse.ArgumentParser(prog="mnist-bench", description=(
+    p = Parser(prog="mnist-bench", description=(
         "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
         "and compare accuracy, epoch time and throughput."))
     p.add_argument("--version", action="version", version=f"mnist-bench {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an unexpected error (also MNIST_BENCH_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train a matrix of specs x backends and write tables")
@@ -34,15 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"comma-separated, of {','.join(BACKENDS)} (default: all)")
     run.add_argument("--dataset", default=None, help="mnist or fashion_mnist (default: each spec's own)")
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
-    run.add_argument("--epochs", type=int, default=None, help="override the profile's epoch count")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--repeats", type=int, default=1, help="runs of each cell, seeds seed..seed+N-1")
+    run.add_argument("--epochs", type=_number(int, 2), default=None,
+                     help="override the profile's epoch count (at least 2: the first one compiles)")
+    run.add_argument("--seed", type=_number(int, 0, MAX_SEED), default=0)
+    run.add_argument("--repeats", type=_number(int, 1, 1000), default=1,
+                     help="blocks: runs of each cell, seeds seed..seed+N-1, each block in a fresh random order")
+    run.add_argument("--order-seed", type=_number(int, 0, MAX_SEED), default=None,
+                     help="seed of the random order within blocks (default: drawn and recorded)")
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
     run.add_argument("--modes", type=_csv, default=("default",),
                      help=f"comma-separated, of {','.join(MODES)} (default: default)")
     run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
-    run.add_argument("--cell-timeout", type=float, default=None,
+    run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,
                      help="seconds per cell before it is stopped (default: per profile)")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --out: only cells with no complete record, same settings")
@@ -64,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare two result sets; exit 1 on a regression")
     cmp.add_argument("old", help="the baseline results (folder, records.jsonl or pytest-benchmark .json)")
     cmp.add_argument("new", help="the results to check")
-    cmp.add_argument("--max-slowdown", type=float, default=0.10,
+    cmp.add_argument("--max-slowdown", type=_number(float, 0), default=0.10,
                      help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
-    cmp.add_argument("--max-accuracy-drop", type=float, default=0.01,
+    cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
 
     bench = sub.add_parser("bench", help="run the pytest-benchmark suite once per backend")
@@ -98,9 +147,10 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _targets(items: list[str]) -> dict:
+def _targets(items: list[str], recs: list[dict]) -> dict:
     from .settings import SettingsError
 
+    present = sorted({r["spec"] for r in recs})
     targets = {}
     for item in items:
         spec, _, value = item.partition("=")
@@ -110,6 +160,9 @@ def _targets(items: list[str]) -> dict:
             raise SettingsError(f"--target {item!r}: expected SPEC=ACCURACY, e.g. mlp_512=0.97") from None
         if not 0 < targets[spec] <= 1:
             raise SettingsError(f"--target {item!r}: the accuracy must be in (0, 1]")
+        if spec not in present:
+            raise SettingsError(f"--target {item!r}: no records of spec {spec!r}; specs in these "
+                                f"records: {', '.join(present) or 'none'}")
     return targets
 
 
@@ -120,7 +173,7 @@ def _notes(items: list[str]) -> dict:
     for item in items:
         where, _, text = item.partition("=")
         backend, _, device = where.partition(":")
-        if backend not in BACKENDS or device not in ("cpu", "gpu") or not text:
+        if backend not in BACKENDS or device not in ("cpu", "gpu") or not text.strip():
             raise SettingsError(f"--note {item!r}: expected BACKEND:DEVICE=TEXT with BACKEND one of "
                                 f"{', '.join(BACKENDS)} and DEVICE cpu or gpu")
         notes[(backend, device)] = text
@@ -129,26 +182,30 @@ def _notes(items: list[str]) -> dict:
 
 def cmd_report(args) -> int:
     from . import report
+    from .analysis import aggregate
+    from .render import tables
     from .settings import SettingsError
 
     if args.html and not args.out:
         raise SettingsError("--html needs --out FOLDER for the page and its charts")
     notes = _notes(args.note)
     recs = report.load_any(args.paths)
-    t = report.tidy(recs, _targets(args.target))
+    t = aggregate.tidy(recs, _targets(args.target, recs))
     if args.out:
-        for path in report.write_tables(t, Path(args.out), notes=notes).values():
+        for path in tables.write_tables(t, Path(args.out), notes=notes, recs=recs).values():
             print(f"wrote {path}", file=sys.stderr)
     if args.html:
-        from . import plots
+        from .render import plots
 
         print(f"wrote {plots.html_report(t, recs, Path(args.out), notes=notes)}", file=sys.stderr)
     if args.format == "md":
-        print(report.markdown(t, notes))
+        print(tables.markdown(t, notes, recs=recs))
     elif args.format == "csv":
-        print(t.to_csv(index=False), end="")
+        print(t.drop(columns=["run_epoch_s", "run_tta_s", "blocks"]).to_csv(index=False), end="")
     else:
-        print(t.to_json(orient="records", indent=1))
+        import json
+
+        print(json.dumps(tables._jsonable(t), indent=1))
     return 0
 
 
@@ -184,7 +241,9 @@ def cmd_run(args) -> int:
 
     from rich.console import Console
 
-    from . import data, matrix, records, report, specs
+    from . import data, matrix, records, specs
+    from .analysis import aggregate
+    from .render import tables
 
     console = Console(stderr=True, soft_wrap=True)
     if args.resume:
@@ -195,7 +254,8 @@ def cmd_run(args) -> int:
         rs = matrix.RunSettings(
             specs=args.models or tuple(specs.BUILTIN), backends=args.backends,
             dataset=args.dataset, profile=args.profile, seed=args.seed, epochs=args.epochs,
-            device=args.device, modes=args.modes, repeats=args.repeats, data_dir=args.data_dir)
+            device=args.device, modes=args.modes, repeats=args.repeats, data_dir=args.data_dir,
+            order_seed=args.order_seed).started()
     cells = matrix.plan(rs)
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     matrix.check_writable(out)
@@ -210,7 +270,8 @@ def cmd_run(args) -> int:
     console.print(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}",
                   highlight=False)
     on_start, on_event, on_record = _progress_printer(console, len(todo))
-    runner = matrix.Runner(out, args.cell_timeout, on_event=on_event, on_record=on_record)
+    runner = matrix.Runner(out, args.cell_timeout, on_event=on_event, on_record=on_record,
+                           run_id=rs.run_id, order_seed=rs.order_seed)
     resume_cmd = f"mnist-bench run --out {out} --resume"
     try:
         for cell in todo:
@@ -220,13 +281,13 @@ def cmd_run(args) -> int:
         console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n  {resume_cmd}")
         return 130
     recs = records.load(out)
-    t = report.tidy(recs)
-    paths = report.write_tables(t, out)
+    t = aggregate.tidy(recs)
+    paths = tables.write_tables(t, out, recs=recs)
     if any(r["status"] == "ok" for r in recs):
-        from . import plots
+        from .render import plots
 
         plots.html_report(t, recs, out)
-    print(report.markdown(t))
+    print(tables.markdown(t, recs=recs))
     console.print(f"records: {records.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
                   f"{paths['json']}, {out / 'report.html'}", highlight=False)
     bad = t[~t.status.isin(["ok", "skipped"])]
@@ -234,12 +295,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from . import compare, report
+    from . import report
+    from .analysis import compare
 
-    df = compare.compare(report.load_any([args.old]), report.load_any([args.new]),
-                         args.max_slowdown, args.max_accuracy_drop)
+    old, new = report.load_any([args.old]), report.load_any([args.new])
+    df = compare.compare(old, new, args.max_slowdown, args.max_accuracy_drop)
     print(compare.markdown(df))
-    bad = df[df.get("regression", False) == True]  # noqa: E712
+    change = compare.canary_change(old, new)
+    if change is not None:
+        print(f"drift canary: NEW's machine ran {abs(change):.0%} "
+              f"{'slower' if change > 0 else 'faster'} than OLD's (median canary time)",
+              file=sys.stderr)
+    bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
     print(f"{len(bad)} regression(s) in {len(df)} cells", file=sys.stderr)
     return 1 if len(bad) else 0
 
@@ -281,13 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = {"run": cmd_run, "list": cmd_list, "report": cmd_report, "bench": cmd_bench, "compare": cmd_compare,
                "doctor": cmd_doctor}[args.command]
+    debug = args.debug or os.environ.get("MNIST_BENCH_DEBUG", "") not in ("", "0")
     try:
         return command(args)
-    except Exception as exc:
-        if type(exc).__name__ not in EXPECTED:
+    except MnistBenchError as exc:
+        if debug:
             raise
-        print(f"mnist-bench: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"mnist-bench: error: {(str(exc).splitlines() or [type(exc).__name__])[0]}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if debug:
+            raise
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"mnist-bench: internal error in '{args.command}': {type(exc).__name__}: {first} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

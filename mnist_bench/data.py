@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import MnistBenchError
+
 DATASETS = ("mnist", "fashion_mnist")
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
@@ -66,7 +68,7 @@ DEBIAN_PACKAGE = "dataset-fashion-mnist"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-class DataError(Exception):
+class DataError(MnistBenchError):
     """The data could not be had, or what was found is not the official data."""
 
 
@@ -153,12 +155,12 @@ def _read_idx_dir(folder: Path) -> dict | None:
     return {key: read_idx(path) for key, path in paths.items()}
 
 
-def _read_npz(path: Path) -> dict:
+def _read_npz(path: Path, source: str = "file") -> dict:
     try:
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}
     except Exception as exc:  # zipfile, ValueError, OSError: all mean a bad file
-        raise DataError(f"corrupt or unreadable file {path}: {exc}") from None
+        raise DataError(f"corrupt or unreadable {source} {path}: {exc}") from None
 
 
 def _write_cache(name: str, arrays: dict, origin: str) -> None:
@@ -196,12 +198,12 @@ def from_directory(name: str, folder: Path) -> tuple[dict, str, str]:
 def from_cache(name: str) -> tuple[dict, str, str]:
     path = cache_path(name)
     if path.is_file():
-        arrays = _read_npz(path)
+        arrays = _read_npz(path, "cache file")
         origin = str(arrays.pop("origin", "unknown origin"))
         return arrays, f"cache (from {origin})", str(path)
     keras_dir = keras_home() / "datasets"
     if name == "mnist" and (keras_dir / "mnist.npz").is_file():
-        return _read_npz(keras_dir / "mnist.npz"), "keras cache", str(keras_dir / "mnist.npz")
+        return _read_npz(keras_dir / "mnist.npz", "keras cache file"), "keras cache", str(keras_dir / "mnist.npz")
     if name == "fashion_mnist":
         arrays = _read_idx_dir(keras_dir / "fashion-mnist")
         if arrays is not None:

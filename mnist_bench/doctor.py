@@ -8,10 +8,11 @@ import os
 import subprocess
 import sys
 
-from . import data, environment, settings
+from . import data, settings
+from .measure import environment
 from .matrix import backend_missing
 
-PROBE = ("import json, keras; from mnist_bench import environment; "
+PROBE = ("import json, keras; from mnist_bench.measure import environment; "
          "print(json.dumps(environment.backend_device(keras.config.backend(), 'auto')))")
 
 

@@ -1,5 +1,10 @@
 """Plan the cells of a run, run each in its own worker process, and store every record.
 
+A run is a sequence of blocks, one per repeat. Within a block every variant of a spec (backend
+x mode) runs back to back, the specs and the variants in a fresh random order drawn from the
+run's ``order_seed`` (recorded in run.json and in every record), so slow drift of the machine
+hits all variants of a block alike and comparisons can pair them by block.
+
 One process per cell: a cell that crashes, hangs or runs out of memory is recorded as failed or
 timed out with the tail of its output, and the run goes on. Each record is appended to the
 store as soon as its cell ends, so nothing measured is lost if the run is stopped.
@@ -12,15 +17,18 @@ import importlib.util
 import json
 import os
 import queue
+import random
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import environment, records, settings, specs
+from . import records, settings, specs
+from .measure import canary, environment
 from .settings import BASELINE_BACKEND, Cell
 from .worker import MARK
 
@@ -42,13 +50,24 @@ class RunSettings:
     modes: tuple[str, ...] = ("default",)
     repeats: int = 1
     data_dir: str | None = None
+    order_seed: int | None = None  # None: drawn when the run starts, then saved in run.json
+    run_id: str | None = None  # None: made when the run starts (UTC time and a random suffix)
+
+    def started(self) -> "RunSettings":
+        """These settings with a run id and an order seed, as the run records them."""
+        import datetime as dt
+
+        run_id = self.run_id or (dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                                 + "-" + secrets.token_hex(2))
+        seed = self.order_seed if self.order_seed is not None else secrets.randbelow(2 ** 31)
+        return replace(self, run_id=run_id, order_seed=seed)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         for key in ("specs", "backends", "modes"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -70,20 +89,28 @@ def plan(rs: RunSettings) -> list[Cell]:
         raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
     if rs.epochs is not None and rs.epochs < 1:
         raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
+    for ref in rs.specs:
+        specs.check_ref(ref)
     cells = []
     for repeat in range(rs.repeats):
-        for ref in rs.specs:
-            specs.check_ref(ref)
+        rng = random.Random(f"{rs.order_seed or 0}:{repeat}")
+        order = list(rs.specs)
+        if rs.order_seed is not None:
+            rng.shuffle(order)
+        block = []
+        for ref in order:
             builtin = specs.BUILTIN.get(ref)
             dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
             common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
                           epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
             if builtin is not None and builtin.kind == "sklearn":
-                cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
+                block.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
                 continue
-            for backend in rs.backends:
-                for mode in rs.modes:
-                    cells.append(Cell(backend=backend, device=rs.device, mode=mode, **common))
+            variants = [(b, m) for b in rs.backends for m in rs.modes]
+            if rs.order_seed is not None:
+                rng.shuffle(variants)
+            block.extend(Cell(backend=b, device=rs.device, mode=m, **common) for b, m in variants)
+        cells.extend(replace(c, position=i) for i, c in enumerate(block))
     return cells
 
 
@@ -167,8 +194,9 @@ class Runner:
     decides which cells (``plan`` and, for --resume, ``records.complete_keys``)."""
 
     def __init__(self, store: Path, cell_timeout_s: float | None = None, on_event=None,
-                 on_record=None):
+                 on_record=None, run_id: str | None = None, order_seed: int | None = None):
         self.store = Path(store)
+        self.run = {"run_id": run_id, "order_seed": order_seed}
         self.cell_timeout_s = cell_timeout_s
         self.on_event = on_event or (lambda cell, event: None)
         self.on_record = on_record or (lambda cell, record: None)
@@ -180,8 +208,9 @@ class Runner:
         return self.cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
 
     def run_cell(self, cell: Cell) -> dict:
-        fields = records.cell_fields(cell)
-        missing = backend_missing(cell.backend)
+        fields = {**records.cell_fields(cell), **self.run, "block": cell.repeat,
+                  "canary_s": canary.measure()}  # the machine's speed right before this cell
+        missing = backend_missing(cell.backend) or settings.SAME_AS_DEFAULT.get((cell.backend, cell.mode))
         if missing:
             record = records.new(fields, status="skipped", reason=missing, **self.facts)
         else:

@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 
 from . import records
+from .errors import MnistBenchError
 
 
-class PytestJsonError(ValueError):
+class PytestJsonError(MnistBenchError, ValueError):
     """A file that is not a pytest-benchmark JSON file of this suite."""
 
 
@@ -42,6 +43,8 @@ def to_records(path: str | Path) -> list[dict]:
                           pytest_benchmark={"name": bench.get("fullname"),
                                             "stats": bench.get("stats"), "file": str(path)})
         rec["timestamp"] = doc.get("datetime", rec["timestamp"])
+        # the files one `mnist-bench bench` writes side by side (one a backend) form one run
+        rec["run_id"] = f"pytest-benchmark:{path.parent}"
         out.append(rec)
     if not out:
         raise PytestJsonError(f"{path} holds no mnist-bench benchmarks (none has its extra_info)")

@@ -14,6 +14,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from .errors import MnistBenchError
 
 SCHEMA = "mnist-bench/record"
 VERSION = 1
@@ -21,8 +22,85 @@ FILENAME = "records.jsonl"
 STATUSES = ("ok", "diverged", "failed", "timeout", "skipped")
 
 
-class RecordError(ValueError):
+class RecordError(MnistBenchError, ValueError):
     """A file that is not a record store, or a record of a schema this version cannot read."""
+
+
+_NUM = (int, float)
+_OPT_NUM = (int, float, type(None))
+_OPT_STR = (str, type(None))
+_LIST = (list,)
+_OPT_LIST = (list, type(None))
+_OPT_DICT = (dict, type(None))
+_OPT_INT = (int, type(None))
+_OPT_BOOL = (bool, type(None))
+
+# The one definition of a record: every field, its JSON types, and whether every record has it
+# (IDENTITY) or only a measured one (status ok or diverged: MEASURED). docs/records.md documents
+# exactly these fields (a test checks), and ``validate`` holds every record to them when it is
+# made (``new``) and when it is loaded.
+IDENTITY = {
+    "schema": (str,), "version": (int,), "timestamp": (str,), "spec": (str,), "backend": (str,),
+    "dataset": (str,), "profile": (str,), "seed": (int,), "epochs": _OPT_INT, "mode": (str,),
+    "repeat": (int,), "device_requested": (str,), "data_dir": _OPT_STR, "status": (str,),
+}
+MEASURED = {
+    "test_accuracy": _NUM, "epoch_s": _LIST, "train_samples": (int,),
+}
+OPTIONAL = {
+    "position": _OPT_INT, "block": _OPT_INT, "run_id": _OPT_STR, "order_seed": _OPT_INT,
+    "canary_s": _OPT_NUM, "test_samples": _OPT_INT, "reason": _OPT_STR, "output_tail": _OPT_LIST, "kind": _OPT_STR,
+    "recipe": _OPT_DICT, "data_source": _OPT_STR, "epochs_planned": _OPT_INT,
+    "epochs_run": _OPT_INT, "batch_size": _OPT_INT, "input_shape": _OPT_LIST, "params": _OPT_INT,
+    "test_loss": _OPT_NUM, "split_accuracy": _OPT_NUM, "split_samples": _OPT_INT,
+    "fit_s": _OPT_NUM, "epoch_call_s": _OPT_LIST, "epoch_wall_s": _OPT_LIST, "eval_s": _OPT_LIST,
+    "fit_call_s": _OPT_NUM, "fit_setup_s": _OPT_NUM, "fit_unaccounted_s": _OPT_NUM,
+    "first_epoch_s": _OPT_NUM, "steady_epoch_s": _OPT_NUM, "steady_epoch_iqr_s": _OPT_NUM,
+    "train_samples_per_s": _OPT_NUM, "inference_samples_per_s": _OPT_NUM,
+    "inference_batch_size": _OPT_INT, "curve": _OPT_LIST, "curve_on": _OPT_STR,
+    "train_flops_per_sample": _OPT_NUM, "flops_counted_layers": _OPT_LIST,
+    "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
+    "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "device": _OPT_DICT,
+    "peak_device_memory_bytes": _OPT_INT, "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
+    "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
+}
+FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}
+PRIVATE = ("_source",)  # set by loaders, never stored
+
+
+def validate(record: dict, where: str = "record") -> dict:
+    """``record`` if it keeps the contract; else a one-line RecordError naming the field."""
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise RecordError(f"{where} is not a mnist-bench record")
+    if record.get("version") != VERSION:
+        raise RecordError(
+            f"{where} has record version {record.get('version')}, this mnist-bench reads version "
+            f"{VERSION}; install the mnist-bench version that wrote it, or re-run the cell")
+    required = dict(IDENTITY)
+    if record.get("status") in ("ok", "diverged"):
+        required.update(MEASURED)
+    for name, types in required.items():
+        if name not in record:
+            raise RecordError(f"{where} lacks the field {name!r} (status {record.get('status')})")
+    for name, value in record.items():
+        if name in PRIVATE:
+            continue
+        if name not in FIELDS:
+            raise RecordError(f"{where} has an unknown field {name!r}; the record's fields are "
+                              "listed in docs/records.md")
+        types = FIELDS[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise RecordError(f"{where}: field {name!r} is {type(value).__name__}, expected "
+                              + " or ".join(t.__name__ for t in types))
+    if record["status"] not in STATUSES:
+        raise RecordError(f"{where}: unknown status {record['status']!r}; valid: {', '.join(STATUSES)}")
+    if record["status"] in ("ok", "diverged"):
+        acc = record["test_accuracy"]
+        if not 0 <= acc <= 1:
+            raise RecordError(f"{where}: test_accuracy {acc} is not in [0, 1]")
+        if any(not isinstance(t, _NUM) or isinstance(t, bool) or not t > 0 for t in record["epoch_s"]):
+            raise RecordError(f"{where}: epoch_s holds a time that is not a positive number")
+    return record
 
 
 def now_utc() -> str:
@@ -30,8 +108,10 @@ def now_utc() -> str:
 
 
 def new(cell: dict, **fields) -> dict:
-    """A record for ``cell`` (``cell_fields(Cell)``), stamped with schema, version and time."""
-    return {"schema": SCHEMA, "version": VERSION, "timestamp": now_utc(), **cell, **fields}
+    """A record for ``cell`` (``cell_fields(Cell)``), stamped with schema, version and time,
+    and held to the contract (``validate``): the one way every writer makes a record."""
+    record = _finite({"schema": SCHEMA, "version": VERSION, "timestamp": now_utc(), **cell, **fields})
+    return validate(record, f"a new record of {record.get('spec')}/{record.get('backend')}")
 
 
 def store_file(path: str | os.PathLike) -> Path:
@@ -54,7 +134,8 @@ def append(store: str | os.PathLike, record: dict) -> None:
     """Append one record, whole, to the store at ``store`` (a folder or a .jsonl file)."""
     path = store_file(store)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(_finite(record), sort_keys=True, allow_nan=False, default=str) + "\n").encode()
+    record = validate(_finite({k: v for k, v in record.items() if k not in PRIVATE}))
+    line = (json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -68,16 +149,6 @@ def append(store: str | os.PathLike, record: dict) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def check(record: dict, where: str) -> dict:
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise RecordError(f"{where} is not a mnist-bench record")
-    if record.get("version") != VERSION:
-        raise RecordError(
-            f"{where} has record version {record.get('version')}, this mnist-bench reads version "
-            f"{VERSION}; install the mnist-bench version that wrote it, or re-run the cell")
-    return record
 
 
 def load(store: str | os.PathLike, warn=lambda msg: print(msg, file=sys.stderr)) -> list[dict]:
@@ -95,7 +166,7 @@ def load(store: str | os.PathLike, warn=lambda msg: print(msg, file=sys.stderr))
             except json.JSONDecodeError:
                 warn(f"mnist-bench: skipped a torn or corrupt line {path}:{n} (a killed writer)")
                 continue
-            records.append(check(record, f"{path}:{n}"))
+            records.append(validate(record, f"{path}:{n}"))
     return records
 
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from .errors import MnistBenchError
 
 BACKENDS = ("tensorflow", "jax", "torch")
 BASELINE_BACKEND = "sklearn"  # the "backend" column of the scikit-learn baseline
 DEVICES = ("cpu", "gpu", "auto")
 MODES = ("default", "tuned")
+# variants whose settings are those of the default mode, with why: recorded as skipped, never
+# measured twice under two names
+SAME_AS_DEFAULT = {
+    ("torch", "tuned"): "tuned = default on torch: Keras 3.15.1's torch backend rejects "
+                        "steps_per_execution > 1 and jit_compile=True is not yet measured",
+}
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
-class SettingsError(ValueError):
+class SettingsError(MnistBenchError, ValueError):
     """A name that is not one of the valid ones."""
 
 
@@ -58,8 +65,9 @@ class Cell:
     epochs: int | None = None  # overrides the profile's epoch count
     device: str = "cpu"
     mode: str = "default"
-    repeat: int = 0
+    repeat: int = 0  # the block: every variant of a block runs before any of the next
     data_dir: str | None = None
+    position: int = 0  # place in its block's random order (not part of what the cell is)
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""

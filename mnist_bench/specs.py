@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
+from .errors import MnistBenchError
 
 ENTRY_POINT_GROUP = "mnist_bench.specs"
 
 
-class SpecError(Exception):
+class SpecError(MnistBenchError):
     """A spec that is unknown, or that does not define what it was named for."""
 
 
@@ -216,3 +217,22 @@ def load(ref: str) -> Spec:
         # input_shape=() means: take it from the model the callable builds
         return Spec(ref, obj, Recipe(input_shape=(), notes="user spec with the default recipe"))
     raise SpecError(f"{ref} is a {type(obj).__name__}, not a Spec or a callable returning a keras.Model")
+
+
+def label(ref: str) -> str:
+    """A name a person can read for a spec reference: a file spec ``dir/my_specs.py:build`` is
+    ``my_specs:build``; built-in and entry-point names are themselves."""
+    if is_file_ref(ref):
+        path, _, attr = ref.rpartition(":")
+        return f"{Path(path).stem}:{attr}"
+    return ref
+
+
+def labels(refs) -> dict[str, str]:
+    """``label`` for each reference, unique among ``refs``: references whose short labels clash
+    keep their full reference."""
+    short = {ref: label(ref) for ref in refs}
+    counts: dict[str, int] = {}
+    for name in short.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {ref: name if counts[name] == 1 else ref for ref, name in short.items()}

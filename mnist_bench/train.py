@@ -3,10 +3,13 @@
 Only a worker (or the pytest-benchmark suite, one backend per process) imports this module;
 keras is imported inside the functions, after ``KERAS_BACKEND`` is set.
 
-``Session`` is the one implementation of training and timing: the CLI's ``run_cell`` and the
-pytest-benchmark rounds both call ``Session.epoch()``, one ``model.fit(epochs=1)`` each, whose
-training time is read by a callback between ``on_epoch_begin`` and the end of the last step
-(the device synchronised first), so data conversion and validation stay outside the clock.
+``Session`` is the one implementation of training and timing. A cell trains as a user does:
+one ``model.fit(epochs=N)`` call (``Session.train``). A callback reads the clock from
+``on_epoch_begin`` to ``on_epoch_end`` (the device synchronised at both ends), then, with the
+clock stopped, evaluates the accuracy curve; every second of the call is accounted for: the
+clocked training, the evaluation, the time between epochs that the clock did not see, and the
+setup before the first epoch (``TrainResult``). The pytest-benchmark suite needs one call per
+round and uses ``Session.epoch()``, one ``fit(epochs=1)`` call, timed by the same callback.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import environment, flops, settings
+from . import settings
+from .measure import clock, environment, flops
 from .data import Dataset
 from .specs import Recipe, Spec
-from .timing import Stopwatch, summarize_epochs
+from .measure.timing import Stopwatch, summarize_epochs
+from .errors import MnistBenchError
 
 INFERENCE_BATCH = 1000  # predict() batch size for the inference-throughput figure
 TUNED_STEPS_PER_EXECUTION = 32
 
 
-class SpecShapeError(ValueError):
+class SpecShapeError(MnistBenchError, ValueError):
     """A spec whose model does not fit 28x28 images."""
 
 
@@ -66,6 +71,31 @@ def fit_input_shape(model, recipe: Recipe) -> tuple[int, ...]:
     return shape
 
 
+def check_outputs(model, x_sample: np.ndarray, classes: int, loss: str) -> None:
+    """Refuse a model that cannot answer a ``classes``-way question the way ``loss`` expects:
+    one output of shape (batch, classes), holding probabilities (rows in [0, 1] summing to 1)
+    unless the loss takes logits. Checked on a few real images before any training."""
+    import keras
+
+    outputs = model(x_sample, training=False)
+    if isinstance(outputs, (list, tuple, dict)):
+        raise SpecShapeError(f"the model has {len(outputs)} outputs; valid: one output of "
+                             f"{classes} class probabilities")
+    out = keras.ops.convert_to_numpy(outputs)
+    if out.ndim != 2 or out.shape[1] != classes:
+        raise SpecShapeError(
+            f"the model's output has shape {('batch',) + tuple(out.shape[1:])}, but the dataset has "
+            f"{classes} classes; valid: (batch, {classes})")
+    if "logits" in loss or not loss.startswith(("sparse_categorical_crossentropy", "categorical_crossentropy")):
+        return
+    sums = out.sum(axis=1)
+    if out.min() < -1e-6 or out.max() > 1 + 1e-6 or np.abs(sums - 1).max() > 1e-3:
+        raise SpecShapeError(
+            f"the model's outputs are not probabilities (values {out.min():.3g} to {out.max():.3g}, "
+            f"rows summing to {sums.min():.3g}-{sums.max():.3g}) but the loss {loss} expects them; "
+            "valid: a softmax output layer")
+
+
 @dataclass
 class EpochResult:
     train_s: float  # training steps only, device synchronised
@@ -74,7 +104,23 @@ class EpochResult:
     accuracy: float
 
 
-def _make_timer(sync):
+@dataclass
+class TrainResult:
+    """Where the seconds of one ``fit(epochs=N)`` call went."""
+
+    epoch_s: list  # clocked training time of each epoch (device synchronised)
+    epoch_wall_s: list  # wall time of each epoch, from the end of the previous epoch's evaluation
+    #                     (or the first on_epoch_begin's caller) to the end of its training
+    eval_s: list  # the paused clock: evaluating the accuracy curve after each epoch
+    fit_call_s: float  # the whole fit() call
+    setup_s: float  # fit() entry to the first epoch (data adapter, tracing set-up)
+    losses: list
+    accuracies: list
+
+
+def _make_timer(sync, after_epoch=None):
+    """A callback that clocks each epoch; ``after_epoch(epoch, logs, seconds)`` runs with the
+    clock stopped."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -84,12 +130,26 @@ def _make_timer(sync):
             super().__init__()
             self.watch = Stopwatch(sync)
             self.seconds = None
+            self.mark = None  # end of the last accounted span
+            self.walls, self.evals, self.times = [], [], []
+            self.train_begin = None
+
+        def on_train_begin(self, logs=None):
+            self.train_begin = self.mark = time.perf_counter()
 
         def on_epoch_begin(self, epoch, logs=None):
             self.watch.start()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds = self.watch.stop()
+            clock.advance(self.seconds)
+            end = time.perf_counter()
+            self.times.append(self.seconds)
+            self.walls.append(end - (self.mark if self.mark is not None else end - self.seconds))
+            if after_epoch is not None:
+                after_epoch(epoch, logs or {}, self.seconds)
+            self.mark = time.perf_counter()
+            self.evals.append(self.mark - end)
 
     return EpochTimer()
 
@@ -120,6 +180,7 @@ class Session:
         self.input_shape = fit_input_shape(model, self.recipe)
         x_train = x_train.reshape(-1, *self.input_shape)
         self.x_test = self.x_test.reshape(-1, *self.input_shape)
+        check_outputs(model, self.x_test[:32], int(ds.y_train.max()) + 1, self.recipe.loss)
         self.x_val = self.y_val = None
         if self.recipe.validation_split:
             from sklearn.model_selection import train_test_split
@@ -150,8 +211,26 @@ class Session:
                 "steps_per_execution": int(self.model.steps_per_execution),
                 "mode_note": self.mode["why"]}
 
+    def train(self, epochs: int, after_epoch=None) -> TrainResult:
+        """Train ``epochs`` epochs in one ``fit()`` call, as a user does, and account for its time.
+
+        ``after_epoch(epoch, logs, seconds)`` runs after each epoch with the clock stopped (the
+        accuracy curve); setting ``self.model.stop_training`` there ends training after that epoch.
+        """
+        timer = _make_timer(self.sync, after_epoch)
+        t0 = time.perf_counter()
+        history = self.model.fit(
+            self.x_train, self.y_train, batch_size=self.recipe.batch_size, epochs=epochs,
+            shuffle=True, verbose=0, callbacks=[timer])
+        fit_call_s = time.perf_counter() - t0
+        self.epochs_done += len(timer.times)
+        return TrainResult(timer.times, timer.walls, timer.evals, fit_call_s,
+                           (timer.train_begin or t0) - t0,
+                           [float(v) for v in history.history.get("loss", [])],
+                           [float(v) for v in history.history.get("accuracy", [])])
+
     def epoch(self) -> EpochResult:
-        """Train one epoch (one ``fit(epochs=1)`` call) and time it."""
+        """Train one epoch (one ``fit(epochs=1)`` call) and time it (the pytest-benchmark round)."""
         t0 = time.perf_counter()
         history = self.model.fit(
             self.x_train, self.y_train, batch_size=self.recipe.batch_size,
@@ -188,24 +267,28 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
     session = Session(spec, ds, cell.profile, cell.seed, cell.mode)
     epochs = settings.resolve_epochs(spec.recipe.epochs, cell.profile, cell.epochs)
     curve_on = "validation" if session.x_val is not None else "test"
-    epoch_s, call_s, curve, status, reason = [], [], [], "ok", None
-    elapsed = 0.0
-    for e in range(epochs):
-        result = session.epoch()
-        epoch_s.append(result.train_s)
-        call_s.append(result.call_s)
-        elapsed += result.train_s
-        eval_loss, eval_acc = session.evaluate(curve_on)  # outside the clock
-        curve.append({"epoch": e + 1, "train_s": elapsed, "loss": result.loss,
-                      "accuracy": result.accuracy, f"{curve_on}_accuracy": eval_acc})
-        emit(event="epoch", epoch=e + 1, epochs=epochs, seconds=result.train_s,
-             loss=result.loss, accuracy=eval_acc)
-        if not math.isfinite(result.loss):
-            status, reason = "diverged", f"loss became {result.loss} in epoch {e + 1}"
-            break
+    curve, problem = [], []
+
+    def after_epoch(e, logs, seconds):  # the clock is stopped here
+        loss = float(logs.get("loss", float("nan")))
+        elapsed = seconds + (curve[-1]["train_s"] if curve else 0.0)
+        eval_acc = session.evaluate(curve_on)[1] if math.isfinite(loss) else None
+        curve.append({"epoch": e + 1, "train_s": elapsed, "loss": loss,
+                      "accuracy": float(logs.get("accuracy", float("nan"))),
+                      f"{curve_on}_accuracy": eval_acc})
+        emit(event="epoch", epoch=e + 1, epochs=epochs, seconds=seconds, loss=loss,
+             accuracy=eval_acc)
+        if not math.isfinite(loss):
+            problem.append(f"loss became {loss} in epoch {e + 1}")
+            session.model.stop_training = True
+
+    result = session.train(epochs, after_epoch)
+    epoch_s = result.epoch_s
+    status, reason = ("diverged", problem[0]) if problem else ("ok", None)
     test_loss, test_acc = session.evaluate("test")
     inference = session.inference_samples_per_s() if status == "ok" else None
-    step_flops, counted = flops.train_flops_per_sample(session.model)
+    step_flops, counted, update_share = flops.train_flops_per_sample(
+        session.model, spec.recipe.optimizer, spec.recipe.batch_size)
     summary = summarize_epochs(epoch_s, len(session.x_train))
     achieved = (step_flops * len(session.x_train) / summary["steady_epoch_s"] / 1e9
                 if summary["steady_epoch_s"] else None)
@@ -222,10 +305,17 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
         "test_accuracy": test_acc,
         "test_loss": test_loss,
         "epoch_s": epoch_s,
-        "epoch_call_s": call_s,
+        "epoch_wall_s": result.epoch_wall_s,
+        "eval_s": result.eval_s,
+        "fit_call_s": result.fit_call_s,
+        "fit_setup_s": result.setup_s,
+        # the whole call less every span accounted for above: Keras's teardown after the last epoch
+        "fit_unaccounted_s": result.fit_call_s - result.setup_s - sum(result.epoch_wall_s)
+        - sum(result.eval_s),
         **summary,
         "train_flops_per_sample": step_flops,
         "flops_counted_layers": counted,
+        "flops_update_share": update_share,
         "achieved_gflops": achieved,
         "inference_samples_per_s": inference,
         "inference_batch_size": INFERENCE_BATCH,

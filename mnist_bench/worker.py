@@ -13,7 +13,6 @@ import sys
 import time
 
 MARK = "@@mnist-bench "
-EXPECTED_ERRORS = ("SpecError", "DataError", "DeviceError", "SpecShapeError", "SettingsError")
 
 
 def emit(**event) -> None:
@@ -34,7 +33,8 @@ def main(argv: list[str]) -> int:
             import_s = time.perf_counter() - t0
             if keras.config.backend() != cell.backend:
                 raise RuntimeError(f"keras chose {keras.config.backend()}, not {cell.backend}")
-        from . import baseline, data, environment, specs, train
+        from . import baseline, data, specs, train
+        from .measure import environment
 
         spec = specs.load(cell.spec)
         ds = data.load(cell.dataset, cell.data_dir)
@@ -43,7 +43,9 @@ def main(argv: list[str]) -> int:
         runner = baseline.run_cell if spec.kind == "sklearn" else train.run_cell
         result = runner(cell, spec, ds, emit=emit)
     except Exception as exc:
-        if type(exc).__name__ not in EXPECTED_ERRORS:
+        from .errors import MnistBenchError
+
+        if not isinstance(exc, MnistBenchError):
             raise  # a real crash: the parent records the traceback tail
         emit(event="error", reason=str(exc).splitlines()[0])
         return 3

@@ -40,3 +40,17 @@ def _linear():
 diverge = Spec("diverge", _linear, Recipe(optimizer="sgd", learning_rate=1e38, batch_size=32, epochs=2))
 
 not_callable = 42
+
+
+def five_outputs():
+    """Five classes for a ten-class dataset: it trains, and its accuracy means nothing."""
+    import keras
+
+    return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(5, activation="softmax")])
+
+
+def logits():
+    """Ten outputs without a softmax, for a loss that expects probabilities."""
+    import keras
+
+    return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10)])

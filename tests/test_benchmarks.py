@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mnist_bench import report, specs
+from mnist_bench.analysis import aggregate
 from mnist_bench.settings import BACKENDS
 
 from .conftest import ROOT, run_cli
@@ -58,13 +59,16 @@ def test_each_backend_writes_json_with_extra_info(bench_json):
             if x["backend"] != "sklearn":
                 assert x["backend"] == backend
                 assert x["first_epoch_s"] > 0 and len(x["epoch_s"]) == 2
+                # pytest-benchmark's own statistics are the training clock of the timed round
+                assert b["options"]["timer"] == "training_clock"  # pytest-benchmark stores the name
+                assert b["stats"]["median"] == pytest.approx(x["epoch_s"][1], rel=1e-9)
                 assert x["jit_compile"] == (backend == "jax") and x["steps_per_execution"] == 1
 
 
 def test_tables_from_pytest_json_match_the_harness(bench_json, smoke_run):
     out, _ = bench_json
-    from_bench = report.tidy(report.load_any([str(out / f"{b}.json") for b in BACKENDS]))
-    from_runs = report.tidy(report.load_any([str(smoke_run[0])]))
+    from_bench = aggregate.tidy(report.load_any([str(out / f"{b}.json") for b in BACKENDS]))
+    from_runs = aggregate.tidy(report.load_any([str(smoke_run[0])]))
     assert list(from_bench.columns) == list(from_runs.columns)
     a = from_bench.set_index(["spec", "backend"])
     b = from_runs.set_index(["spec", "backend"])

@@ -15,7 +15,15 @@ from .conftest import run_cli
     (["--models", "nowhere/spec.py:build"], "spec file nowhere/spec.py does not exist"),
     (["--models", "tests/faulty_specs.py:missing"],
      "spec file tests/faulty_specs.py does not define 'missing' (it defines: "),
-    (["--repeats", "0"], "--repeats must be at least 1"),
+    (["--repeats", "0"], "argument --repeats: '0' is out of range; valid: a finite integer >= 1"),
+    (["--epochs", "1"], "argument --epochs: '1' is out of range; valid: a finite integer >= 2"),
+    (["--epochs", "three"], "argument --epochs: 'three' is not an integer"),
+    (["--seed", "-1"], "argument --seed: '-1' is out of range; valid: a finite integer >= 0 and <= 4294967295"),
+    (["--cell-timeout", "0"], "argument --cell-timeout: '0' is out of range; valid: a finite number > 0"),
+    (["--cell-timeout", "nan"], "argument --cell-timeout: 'nan' is out of range"),
+    (["--models", ""], "argument --models/--specs: '' is not a comma-separated list of names"),
+    (["--backends", "jax,"], "argument --backends: 'jax,' is not a comma-separated list"),
+    (["--backends", "jax,jax"], "argument --backends: 'jax,jax' names jax more than once"),
     (["--resume"], "--resume needs --out FOLDER"),
 ])
 def test_bad_run_input(args, message, tmp_path):
@@ -23,8 +31,9 @@ def test_bad_run_input(args, message, tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("mnist-bench: error: ") and message in lines[0]
-    assert not (tmp_path / "o" / "records.jsonl").exists()
+    assert lines[0].startswith("mnist-bench: error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()  # nothing started: not even the results folder
 
 
 def test_bad_data_dir(tmp_path):
@@ -39,6 +48,56 @@ def test_list_shows_every_seed_recipe():
     for line in ("linear_sgd", "sgd lr=0.001", "fmnist_mlp_50x2_dropout", "fashion_mnist", "0.9912",
                  "SGDClassifier(max_iter=200)", "28x28x1"):
         assert line in proc.stdout
+
+
+def _store(path, **change):
+    from mnist_bench import records
+    from mnist_bench.settings import Cell
+
+    rec = records.new(records.cell_fields(Cell("mlp_512", "jax", "mnist")), status="ok",
+                      test_accuracy=0.97, epoch_s=[2.0, 1.0, 1.0], train_samples=60000, **change)
+    records.append(path, rec)
+    return path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compare", "{s}", "{s}", "--max-slowdown", "-1"],  # was a ZeroDivisionError traceback
+     "argument --max-slowdown: '-1' is out of range; valid: a finite number >= 0"),
+    (["compare", "{s}", "{s}", "--max-accuracy-drop", "2"], "'2' is out of range; valid: a finite number >= 0 and <= 1"),
+    (["report", "{s}", "--target", "cnn_3conv=0.98"],
+     "--target 'cnn_3conv=0.98': no records of spec 'cnn_3conv'; specs in these records: mlp_512"),
+    (["report", "{s}", "--target", "mlp_512=1.5"], "the accuracy must be in (0, 1]"),
+    (["report", "{s}", "--note", "jax:tpu=x"], "expected BACKEND:DEVICE=TEXT"),
+    (["report", "{s}", "--html"], "--html needs --out FOLDER"),
+    (["report", "{s}/nowhere"], "no record store at"),
+    (["bench", "--backends", "jax,mxnet"], "unknown backend 'mxnet'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_report_compare_and_bench_input(args, message, tmp_path):
+    store = _store(tmp_path / "s")
+    proc = run_cli(*[a.format(s=store) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-bench: error: "), proc.stderr
+    assert message in lines[0], lines[0]
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
+    from mnist_bench import cli
+
+    def broken(args):
+        raise KeyError("something the code did not expect")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    assert cli.main(["list"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mnist-bench: internal error in 'list': KeyError: 'something the code did not "
+                   "expect' (run with --debug for the traceback)"]
+    with pytest.raises(KeyError):
+        cli.main(["--debug", "list"])
+    monkeypatch.setenv("MNIST_BENCH_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli.main(["list"])
 
 
 def test_report_refuses_a_file_that_is_not_records(tmp_path):

@@ -59,7 +59,7 @@ def test_corrupted_npz_is_an_error_naming_file_and_source(tmp_path, mnist):
         data.load("mnist", data_dir=tmp_path)
     msg = str(err.value)
     assert "x_train" in msg and str(tmp_path / "mnist.npz") in msg and "SHA-256" in msg
-    assert "directory" in msg
+    assert "directory" in msg.replace(str(tmp_path), "")  # the source, not a word of the path
 
 
 def test_truncated_idx_file_is_an_error(tmp_path, fashion):
@@ -80,7 +80,9 @@ def test_corrupt_cache_is_not_used_silently(tmp_path, monkeypatch, mnist):
     cache.write_bytes(bytes(raw))
     with pytest.raises(data.DataError) as err:
         data.load("mnist")
-    assert str(cache) in str(err.value) and "cache" in str(err.value)
+    msg = str(err.value)
+    assert str(cache) in msg
+    assert "cache" in msg.replace(str(tmp_path), "")  # the source named, not the temp path's word
 
 
 def test_no_source_says_what_was_tried_and_how_to_supply(monkeypatch, tmp_path):

@@ -59,3 +59,29 @@ def test_bad_user_specs_get_a_one_line_reason(fault_run, name, message):
     r = fault_run[1][name]
     assert r["status"] == "failed"
     assert message in r["reason"] and "\n" not in r["reason"]
+
+
+@pytest.fixture(scope="module")
+def wrong_output_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs")
+    models = f"{ROOT_REL}:five_outputs,{ROOT_REL}:logits"
+    proc = run_cli("run", "--profile", "smoke", "--models", models, "--out", out)
+    return proc, records.load(out)
+
+
+def test_a_model_that_cannot_answer_is_a_failed_cell_on_every_backend(wrong_output_run):
+    """5 classes for a 10-class dataset, or logits for a loss that expects probabilities: it
+    would train and print an accuracy; it must be a failed cell with its reason instead."""
+    proc, recs = wrong_output_run
+    assert proc.returncode == 1
+    got = {(r["spec"].rpartition(":")[2], r["backend"]): r for r in recs}
+    assert set(got) == {(n, b) for n in ("five_outputs", "logits") for b in ("tensorflow", "jax", "torch")}
+    for (name, backend), r in got.items():
+        assert r["status"] == "failed" and "test_accuracy" not in r, (name, backend)
+        expected = ("the model's output has shape ('batch', 5), but the dataset has 10 classes; "
+                    "valid: (batch, 10)") if name == "five_outputs" else \
+            "the model's outputs are not probabilities"
+        assert r["reason"].startswith(expected), r["reason"]
+    md = proc.stdout
+    assert "faulty_specs:five_outputs" in md and "failed" in md  # a label a person can read
+    assert "/tmp" not in md

@@ -2,7 +2,10 @@
 
 import pytest
 
-from mnist_bench import environment, records, report, train
+from mnist_bench import records, train
+from mnist_bench.analysis import aggregate
+from mnist_bench.render import tables
+from mnist_bench.measure import environment
 from mnist_bench.settings import SettingsError
 
 from .conftest import run_cli
@@ -42,17 +45,20 @@ def mode_run(tmp_path_factory):
 def test_records_state_the_effective_settings(mode_run):
     assert mode_run[("jax", "tuned")]["jit_compile"] is True
     assert mode_run[("jax", "tuned")]["steps_per_execution"] == 32
-    assert mode_run[("torch", "tuned")]["steps_per_execution"] == 1
-    assert "rejects" in mode_run[("torch", "tuned")]["mode_note"]
+    # torch's tuned settings are its default ones: recorded as skipped with why, not run twice
+    torch_tuned = mode_run[("torch", "tuned")]
+    assert torch_tuned["status"] == "skipped" and "tuned = default on torch" in torch_tuned["reason"]
+    assert mode_run[("torch", "default")]["mode_note"] == "Keras defaults"
     assert mode_run[("torch", "default")]["jit_compile"] is False
-    for r in mode_run.values():
-        assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
+    for key, r in mode_run.items():
+        if key != ("torch", "tuned"):
+            assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
 
 
 def test_both_modes_appear_in_the_tables(mode_run):
-    t = report.tidy(list(mode_run.values()))
+    t = aggregate.tidy(list(mode_run.values()))
     assert set(t["mode"]) == {"default", "tuned"}
-    md = report.markdown(t)
+    md = tables.markdown(t)
     assert "default mode" in md and "tuned mode" in md
 
 
@@ -70,19 +76,21 @@ def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
     cpu = [r for r in mode_run.values() if r["mode"] == "default"]
     gpu = [{**r, "device": {"kind": "gpu", "name": "a GPU"}, "device_requested": "gpu"}
            for r in cpu if r["backend"] == "jax"]
-    table = report.device_table(report.tidy(cpu + gpu))
+    table = aggregate.device_table(aggregate.tidy(cpu + gpu))
     jax = table[table.backend == "jax"].iloc[0]
     assert jax["gpu speed-up (train)"] == pytest.approx(1.0)
     torch = table[table.backend == "torch"].iloc[0]
     assert torch["gpu"] == "not measured"
-    md = report.markdown(report.tidy(cpu + gpu), {("tensorflow", "gpu"): "no GPU build here"})
+    md = tables.markdown(aggregate.tidy(cpu + gpu), {("tensorflow", "gpu"): "no GPU build here"})
     gpu_table = md.split("### mnist, gpu (a GPU), default mode")[1].split("###")[0]
     assert "no GPU build here" in gpu_table and "jax epoch s" in gpu_table
 
 
 def test_mode_table_sets_tuned_against_default(mode_run):
-    table = report.mode_table(report.tidy(list(mode_run.values())))
-    assert set(table.backend) == {"jax", "torch"}
-    torch = table[table.backend == "torch"].iloc[0]
-    assert torch["tuned settings"] == "jit=False, steps/exec=1"
-    assert torch["verdict"] in ("tied", "not tested", "tuned faster", "tuned slower")
+    table = aggregate.mode_table(aggregate.tidy(list(mode_run.values())))
+    assert set(table.backend) == {"jax"}  # torch's tuned cell was not measured
+    jax = table.iloc[0]
+    assert jax["tuned settings"] == "jit=True, steps/exec=32"
+    assert jax["verdict"] == "not enough runs (n=1)"  # one run of each: no verdict
+    md = tables.markdown(aggregate.tidy(list(mode_run.values())))
+    assert "Tuned against default mode" in md and "(n=1)" in md

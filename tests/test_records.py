@@ -11,20 +11,27 @@ def _cell(spec="mlp_512", **kw):
     return records.cell_fields(Cell(spec=spec, backend="jax", dataset="mnist", **kw))
 
 
+MEASURED = {"test_accuracy": 0.97, "epoch_s": [2.0, 1.0], "train_samples": 60000}
+
+
+def _ok(spec="mlp_512", **fields):
+    return records.new(_cell(spec), status="ok", **MEASURED, **fields)
+
+
 def test_torn_last_line_is_skipped_and_reported(tmp_path):
-    records.append(tmp_path, records.new(_cell(), status="ok"))
+    records.append(tmp_path, _ok())
     with open(tmp_path / "records.jsonl", "a") as fh:
         fh.write('{"schema": "mnist-bench/record", "vers')  # a writer killed mid-line
     warnings = []
     assert len(records.load(tmp_path, warn=warnings.append)) == 1
     assert "torn" in warnings[0]
     # the next append starts on a fresh line, so it is not lost
-    records.append(tmp_path, records.new(_cell("mlp_256x4"), status="ok"))
+    records.append(tmp_path, _ok("mlp_256x4"))
     assert [r["spec"] for r in records.load(tmp_path, warn=warnings.append)] == ["mlp_512", "mlp_256x4"]
 
 
 def test_unknown_version_says_what_to_do(tmp_path):
-    rec = records.new(_cell(), status="ok")
+    rec = _ok()
     rec["version"] = 99
     (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
     with pytest.raises(records.RecordError, match="version 99.*reads version 1; install the mnist-bench version"):
@@ -34,7 +41,7 @@ def test_unknown_version_says_what_to_do(tmp_path):
 def _writer(args):
     path, who = args
     for i in range(200):
-        records.append(path, records.new(_cell(), status="ok", who=who, i=i, pad="x" * 5000))
+        records.append(path, _ok(reason=f"{who}:{i}", output_tail=["x" * 5000]))
 
 
 def test_concurrent_writers_do_not_corrupt_each_other(tmp_path):
@@ -42,19 +49,19 @@ def test_concurrent_writers_do_not_corrupt_each_other(tmp_path):
         pool.map(_writer, [(str(tmp_path), "a"), (str(tmp_path), "b")])
     recs = records.load(tmp_path, warn=pytest.fail)
     assert len(recs) == 400
-    assert sorted((r["who"], r["i"]) for r in recs) == sorted((w, i) for w in "ab" for i in range(200))
+    assert sorted(r["reason"] for r in recs) == sorted(f"{w}:{i}" for w in "ab" for i in range(200))
 
 
 def test_complete_keys_ignore_failures(tmp_path):
-    ok = records.new(_cell(), status="ok")
-    failed = records.new(_cell("mlp_256x4"), status="failed")
+    ok = _ok()
+    failed = records.new(_cell("mlp_256x4"), status="failed", reason="boom")
     keys = records.complete_keys([ok, failed])
     assert keys == {Cell(spec="mlp_512", backend="jax", dataset="mnist").key()}
 
 
 def _big_writer(path):
     while True:  # killed from outside, sooner or later in the middle of a write
-        records.append(path, records.new(_cell(), status="ok", pad="x" * 20_000_000))
+        records.append(path, _ok(output_tail=["x" * 20_000_000]))
 
 
 def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
@@ -71,8 +78,49 @@ def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
+    torn = not store.read_bytes().endswith(b"\n")  # killed inside a write, or between two
     warnings = []
     whole = records.load(tmp_path, warn=warnings.append)
-    assert len(whole) >= 2 and len(warnings) <= 1  # at most the one line being written
-    records.append(tmp_path, records.new(_cell("after"), status="ok"))
+    assert len(whole) >= 2  # every record written before the kill is whole
+    assert len(warnings) == (1 if torn else 0)  # the one line being written, if any
+    records.append(tmp_path, _ok("after"))
     assert records.load(tmp_path, warn=warnings.append)[-1]["spec"] == "after"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"test_accuracy": 1.7}, "test_accuracy 1.7 is not in [0, 1]"),
+    ({"epoch_s": [1.0, -0.5]}, "epoch_s holds a time that is not a positive number"),
+    ({"speed": "fast"}, "unknown field 'speed'"),
+    ({"seed": "0"}, "field 'seed' is str, expected int"),
+    ({"status": "great"}, "unknown status 'great'"),
+    ({"test_accuracy": None}, "field 'test_accuracy' is NoneType"),
+])
+def test_a_record_that_breaks_the_contract_is_refused_when_made_and_when_loaded(tmp_path, change, message):
+    rec = {**_ok(), **change}
+    import re
+
+    with pytest.raises(records.RecordError, match=re.escape(message)):
+        records.validate(rec)
+    with pytest.raises(records.RecordError, match=re.escape(message)):
+        records.append(tmp_path, rec)
+    (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
+    with pytest.raises(records.RecordError, match="records.jsonl:1.*" + re.escape(message)):
+        records.load(tmp_path)
+
+
+def test_a_measured_record_needs_its_measurements():
+    with pytest.raises(records.RecordError, match="lacks the field 'epoch_s'"):
+        records.new(_cell(), status="ok", test_accuracy=0.9, train_samples=10)
+    assert records.new(_cell(), status="failed", reason="boom")["status"] == "failed"
+
+
+def test_docs_list_exactly_the_record_fields():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "records.md").read_text()
+    documented = set()
+    for line in doc.splitlines():
+        if line.startswith("| `"):
+            documented.update(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    assert documented == set(records.FIELDS)

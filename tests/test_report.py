@@ -8,17 +8,73 @@ import sys
 
 import pytest
 
-from mnist_bench import records, report, stats
+from mnist_bench.settings import Cell
+
+from mnist_bench import records
+from mnist_bench.analysis import aggregate, stats
+from mnist_bench.render import tables
 
 from .conftest import ROOT, run_cli
 
 
-def test_rank_test_calls_ties_and_differences():
-    same = [1.00, 1.02, 0.99, 1.01, 1.00, 0.98]
-    slower = [1.30, 1.32, 1.29, 1.31, 1.33, 1.30]
-    assert stats.verdict(stats.mann_whitney(same, [x + 0.001 for x in same])) == "tied"
-    assert stats.verdict(stats.mann_whitney(same, slower)) == "significant"
-    assert stats.verdict(stats.mann_whitney(same[:2], slower)) == "not tested"
+def _record(backend, block, mean, epochs=10, spec="mlp_512"):
+    """A record of one run whose steady epochs sit within 0.1% of ``mean``."""
+    steady = [mean * (1 + 0.001 * ((i % 3) - 1)) for i in range(epochs)]
+    cell = records.cell_fields(Cell(spec=spec, backend=backend, dataset="mnist", repeat=block))
+    return records.new(cell, status="ok", run_id="r", block=block, test_accuracy=0.97,
+                       train_samples=60000, epoch_s=[2 * mean, *steady],
+                       epoch_call_s=[2 * mean, *steady], first_epoch_s=2 * mean,
+                       steady_epoch_s=mean, recipe={})
+
+
+def test_pooled_epochs_look_significant_but_runs_do_not():
+    """Two backends whose runs cross over: the epochs pooled over runs would pass a rank test,
+    the runs paired by block do not, and the table says tie."""
+    from scipy.stats import mannwhitneyu
+
+    a = {0: 1.00, 1: 1.02, 2: 1.30}
+    b = {0: 1.10, 1: 1.12, 2: 1.25}
+    recs = [_record("jax", k, v) for k, v in a.items()] + [_record("torch", k, v) for k, v in b.items()]
+    pooled = lambda backend: [t for r in recs if r["backend"] == backend for t in r["epoch_s"][1:]]  # noqa: E731
+    assert mannwhitneyu(pooled("jax"), pooled("torch")).pvalue < 0.05
+    t = aggregate.tidy(recs).set_index("backend")
+    assert t.loc["jax", "speed"] == "fastest"
+    assert t.loc["torch", "speed"] == "tie"
+    assert t.loc["torch", "vs_fastest_low"] < 1 < t.loc["torch", "vs_fastest_high"]
+    assert "tie" in tables.markdown(aggregate.tidy(recs))
+
+
+def test_a_consistent_difference_over_blocks_is_called_with_its_interval():
+    recs = [_record("jax", k, 1.0 + 0.1 * k) for k in range(5)] + \
+           [_record("torch", k, (1.0 + 0.1 * k) * (2.0 + 0.02 * (-1) ** k)) for k in range(5)]
+    row = aggregate.tidy(recs).set_index("backend").loc["torch"]
+    assert row["speed"] == "slower" and row["vs_fastest_n"] == 5
+    assert 1.9 < row["vs_fastest_low"] < row["vs_fastest"] < row["vs_fastest_high"] < 2.1
+    # two runs a side: a ratio, and no verdict
+    two = aggregate.tidy([r for r in recs if r["block"] < 2]).set_index("backend").loc["torch"]
+    assert two["speed"] == "not enough runs (n=2)" and two["vs_fastest_low"] != two["vs_fastest_low"]
+
+
+def test_paired_interval_matches_a_t_interval_on_log_ratios():
+    import math
+
+    from scipy import stats as sps
+
+    a, b = {0: 2.0, 1: 2.6, 2: 1.9, 3: 2.2}, {0: 1.0, 1: 1.2, 2: 1.0, 3: 1.05}
+    logs = [math.log(a[k] / b[k]) for k in a]
+    lo, hi = sps.t.interval(0.95, len(logs) - 1, loc=sum(logs) / len(logs), scale=sps.sem(logs))
+    r = stats.paired_ratio(a, b)
+    assert math.isclose(r.low, math.exp(lo)) and math.isclose(r.high, math.exp(hi))
+    assert r.verdict == "higher" and r.text().startswith(f"{r.ratio:.2f}x [")
+
+
+def test_drift_canary_flags_cells_measured_on_a_slow_machine():
+    recs = [{**_record("jax", k, 1.0), "canary_s": c} for k, c in enumerate([0.020, 0.021, 0.030])]
+    t = aggregate.tidy(recs)
+    assert t.loc[0, "drift"] == pytest.approx(0.5)
+    body = lambda md: md.split("Method: docs/method.md.")[1]  # noqa: E731 (past the legend)
+    assert "‡" in body(tables.markdown(t))
+    assert "‡" not in body(tables.markdown(aggregate.tidy(recs[:2])))
 
 
 def test_time_to_target_takes_the_first_epoch_that_reaches_it():
@@ -59,13 +115,15 @@ def test_compare_catches_a_real_slowdown(tmp_path):
     assert run_cli("compare", tmp_path / "slow", tmp_path / "fast").returncode == 0
 
 
-def test_parity_and_recommendation_with_repeats(smoke_run):
+def test_parity_and_recommendation_with_one_run(smoke_run):
     recs = smoke_run[2]
-    t = report.tidy(recs)
+    t = aggregate.tidy(recs)
     assert set(t.parity.dropna()) == {"n/a (1 run)"}  # one seed: no spread to judge by
-    rec = report.recommend(t)
+    rec = aggregate.recommend(t)
     assert len(rec) == t[t.backend != "sklearn"].spec.nunique()
-    assert set(rec.pick) <= {"tensorflow", "jax", "torch"}
+    # one run a backend: every margin is a bare ratio marked undecided, never a verdict
+    assert {m.verdict for m in rec.margin if isinstance(m, stats.Ratio)} == {"not enough runs (n=1)"}
+    assert "undecided" in tables.recommendation_markdown(rec)
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,17 @@ import time
 
 import pytest
 
-from mnist_bench import records, report
+from mnist_bench import records
+from mnist_bench.analysis import aggregate
 
 from .conftest import ROOT, run_cli
 
 MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
 ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
-TIMES = ["steady_epoch_s", "steady_epoch_iqr_s", "train_samples_per_s", "first_epoch_s",
-         "inference_samples_per_s", "vs_fastest", "vs_fastest_p", "speed", "time_to_target_s",
-         "achieved_gflops", "utilisation", "steady_epochs"]
+TIMES = ["run", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",
+         "train_samples_per_s", "first_epoch_s", "inference_samples_per_s", "vs_fastest",
+         "vs_fastest_low", "vs_fastest_high", "vs_fastest_n", "speed", "time_to_target_s",
+         "run_tta_s", "achieved_gflops", "utilisation", "unclocked_share", "drift"]
 
 
 def start(out):
@@ -36,7 +38,7 @@ def wait_for_records(out, n, proc, limit=300):
 
 
 def cells(out):
-    t = report.tidy(records.load(out)).drop(columns=TIMES + ["device_name"])
+    t = aggregate.tidy(records.load(out)).drop(columns=TIMES + ["device_name"])
     return t.astype(object).where(t.notna(), None).to_dict(orient="records")
 
 
@@ -59,6 +61,8 @@ def test_kill_9_then_resume(tmp_path, uninterrupted):
     assert resumed.returncode == 0, resumed.stderr
     recs = records.load(out)
     assert sorted(r["spec"] for r in recs) == sorted(MODELS.split(","))  # each cell once
+    assert len({r["run_id"] for r in recs}) == 1  # the resumed cells belong to the same run
+    assert len({r["order_seed"] for r in recs}) == 1
     assert cells(out) == cells(uninterrupted)
 
 

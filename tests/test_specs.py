@@ -58,3 +58,15 @@ def test_user_spec_loads_as_spec(tmp_path):
     assert s.name == f"{f}:small" and s.recipe.optimizer == "adam" and s.recipe.batch_size == 64
     plain = specs.load(f"{f}:build")
     assert plain.recipe.input_shape == ()  # taken from the model when it is built
+
+
+def test_user_spec_labels_are_readable_and_unique_in_a_run():
+    refs = ["/home/me/project/my_specs.py:build", "cnn_3conv", "examples/custom_spec.py:tiny_cnn"]
+    assert specs.labels(refs) == {"/home/me/project/my_specs.py:build": "my_specs:build",
+                                  "cnn_3conv": "cnn_3conv",
+                                  "examples/custom_spec.py:tiny_cnn": "custom_spec:tiny_cnn"}
+    clash = ["a/my_specs.py:build", "b/my_specs.py:build", "b/my_specs.py:other"]
+    got = specs.labels(clash)
+    assert got["b/my_specs.py:other"] == "my_specs:other"
+    assert got["a/my_specs.py:build"] != got["b/my_specs.py:build"]  # never two rows as one
+    assert len(set(got.values())) == len(clash)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import report
-from .settings import BACKENDS, BASELINE_BACKEND
+from ..analysis import aggregate
+from ..settings import BACKENDS, BASELINE_BACKEND
+from . import tables
 
 COLORS = {"tensorflow": "#ff8f00", "jax": "#5c6bc0", "torch": "#e53935"}
 
@@ -30,19 +31,20 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
     """Steady epoch time per backend per spec (median, IQR as error bars), log scale."""
     plt = _pyplot()
     keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
-    groups = list(keras_rows.groupby(["dataset", "device_kind", "mode"], sort=False))
+    groups = list(keras_rows.groupby(["run", "dataset", "device_kind", "mode"], sort=False))
     if not groups:
         return []
     fig, axes = plt.subplots(len(groups), 1, figsize=(10, 3.6 * len(groups)), squeeze=False)
-    for ax, ((dataset, device, mode), g) in zip(axes[:, 0], groups):
-        specs = list(dict.fromkeys(g.spec))
+    for ax, ((run, dataset, device, mode), g) in zip(axes[:, 0], groups):
+        specs = list(dict.fromkeys(g.label))
         width = 0.8 / len(BACKENDS)
         for i, b in enumerate(BACKENDS):
-            gb = g[g.backend == b].set_index("spec")
+            gb = g[g.backend == b].set_index("label")
             xs = [j + (i - 1) * width for j, s in enumerate(specs) if s in gb.index]
             ys = [gb.loc[s, "steady_epoch_s"] for s in specs if s in gb.index]
-            err = [(gb.loc[s, "steady_epoch_iqr_s"] or 0) / 2 for s in specs if s in gb.index]
-            ax.bar(xs, ys, width, yerr=err, label=b, color=COLORS.get(b), capsize=2)
+            lo = [_gap(gb.loc[s, "steady_epoch_s"], gb.loc[s, "steady_epoch_low_s"]) for s in specs if s in gb.index]
+            hi = [_gap(gb.loc[s, "steady_epoch_high_s"], gb.loc[s, "steady_epoch_s"]) for s in specs if s in gb.index]
+            ax.bar(xs, ys, width, yerr=[lo, hi], label=b, color=COLORS.get(b), capsize=2)
         ax.set_xticks(range(len(specs)), specs, rotation=20, ha="right", fontsize=8)
         ax.set_yscale("log")
         from matplotlib.ticker import FormatStrFormatter
@@ -51,10 +53,16 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
         ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_ylabel("steady epoch (s)")
-        ax.set_title(f"{dataset}, {device}, {mode} mode (median, IQR bars; lower is better)", fontsize=10)
+        title = f"{dataset}, {device}, {mode} mode (geometric mean over runs, 95% interval; lower is better)"
+        ax.set_title(title + (f"\nrun {run}" if len(groups) > 1 and t.run.nunique() > 1 else ""), fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, stem, plt)
+
+
+def _gap(a, b) -> float:
+    """A non-negative error-bar length, 0 where there is no interval."""
+    return 0.0 if a is None or b is None or a != a or b != b else max(0.0, a - b)
 
 
 def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
@@ -63,7 +71,7 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
     panels = defaultdict(list)
     for r in recs:
         if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged"):
-            key = (r["spec"], r["dataset"], report.device_kind(r), r.get("mode"))
+            key = (r["spec"], r["dataset"], aggregate.device_kind(r), r.get("mode"))
             panels[key].append(r)
     if not panels:
         return []
@@ -78,7 +86,7 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
             label = r["backend"] if r["backend"] not in seen else None
             seen.add(r["backend"])
             ax.plot(xs, ys, marker="o", ms=3, lw=1, color=COLORS.get(r["backend"]), label=label)
-        target = report.target_for(spec, None)
+        target = aggregate.target_for(spec, None)
         if target:
             ax.axhline(target, color="grey", lw=0.8, ls="--")
         ax.set_title(f"{spec} ({dataset}, {device}, {mode})", fontsize=9)
@@ -128,7 +136,7 @@ def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnis
         for p in charts if p.suffix == ".png")
     import markdown as md  # tables rendered from the same Markdown as tables.md
 
-    body = md.markdown(report.markdown(t, notes), extensions=["tables"])
+    body = md.markdown(tables.markdown(t, notes, recs=recs), extensions=["tables"])
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

@@ -15,12 +15,13 @@ import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from ..errors import MnistBenchError
 
 PACKAGES = ("mnist-bench", "numpy", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
             "torch", "scikit-learn")
 
 
-class DeviceError(RuntimeError):
+class DeviceError(MnistBenchError, RuntimeError):
     """The device that was asked for is not there."""
 
 

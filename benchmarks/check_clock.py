@@ -1,0 +1,137 @@
+"""Does the harness's steady epoch measure what a user's training costs?
+
+Against an independent timing of the same recipe, written without any of the harness's timing
+code: a plain ``model.fit(epochs=N)`` whose only callback notes ``time.perf_counter()`` at each
+``on_epoch_end``; its steady epoch is the median gap between consecutive epoch ends (epochs
+2..N), every second between them included. Each block runs, for every backend in a fresh random
+order, one harness cell (``python -m mnist_bench.worker``, the very code a run uses) and one
+independent timing, each in a fresh process. The figure per backend is harness / independent,
+paired by block, with its 95% interval over blocks.
+
+    python benchmarks/check_clock.py --spec mlp_512 --epochs 5 --blocks 3 --out results/clock-check
+
+Writes ``clock-check.json`` (every run's figures) and ``clock-check.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MARK = "@@clock-check "
+
+
+def independent(spec_name: str, epochs: int, seed: int) -> dict:
+    """Inside a fresh process with KERAS_BACKEND set: time fit(epochs=N) by its epoch ends."""
+    import keras
+    import numpy as np
+
+    from mnist_bench import data, specs
+
+    spec = specs.load(spec_name)
+    r = spec.recipe
+    ds = data.load(r.dataset)
+    keras.utils.set_random_seed(seed)
+    shape = tuple(r.input_shape)
+    x = (ds.x_train.astype(np.float32) / 255).reshape(-1, *shape)
+    y = ds.y_train.astype(np.int32)
+    model = spec.build()
+    optimizer = keras.optimizers.get(r.optimizer)
+    if r.learning_rate is not None:
+        optimizer.learning_rate = r.learning_rate
+    model.compile(optimizer=optimizer, loss=r.loss, metrics=["accuracy"])
+    ends = []
+
+    class Ends(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=r.batch_size, epochs=epochs, shuffle=True, verbose=0,
+              callbacks=[Ends()])
+    gaps = [b - a for a, b in zip(ends, ends[1:])]
+    return {"steady_epoch_s": statistics.median(gaps), "gaps": gaps, "first_end_s": ends[0] - t0}
+
+
+def _run(cmd, backend) -> str:
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+
+
+def harness(spec: str, backend: str, epochs: int, seed: int) -> dict:
+    cell = {"spec": spec, "backend": backend, "dataset": "mnist", "profile": "quick",
+            "seed": seed, "epochs": epochs}
+    out = _run([sys.executable, "-m", "mnist_bench.worker", json.dumps(cell)], backend)
+    for line in out.splitlines():
+        if line.startswith("@@mnist-bench ") and '"result"' in line:
+            res = json.loads(line[len("@@mnist-bench "):])["result"]
+            return {"steady_epoch_s": res["steady_epoch_s"], "epoch_s": res["epoch_s"],
+                    "epoch_wall_s": res["epoch_wall_s"], "status": res["status"]}
+    raise RuntimeError(f"no result from the harness worker: {out[-500:]}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--spec", default="mlp_512")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--backends", default="tensorflow,jax,torch")
+    p.add_argument("--order-seed", type=int, default=0)
+    p.add_argument("--out", default="results/clock-check")
+    p.add_argument("--independent", nargs=3, metavar=("SPEC", "EPOCHS", "SEED"),
+                   help=argparse.SUPPRESS)  # the child process
+    a = p.parse_args(argv)
+    if a.independent:
+        print(MARK + json.dumps(independent(a.independent[0], int(a.independent[1]),
+                                            int(a.independent[2]))))
+        return 0
+    from mnist_bench.analysis import stats
+
+    backends = a.backends.split(",")
+    rng = random.Random(a.order_seed)
+    runs = []
+    for block in range(a.blocks):
+        jobs = [(b, kind) for b in backends for kind in ("harness", "independent")]
+        rng.shuffle(jobs)
+        for backend, kind in jobs:
+            if kind == "harness":
+                fig = harness(a.spec, backend, a.epochs, block)
+            else:
+                out = _run([sys.executable, __file__, "--independent", a.spec, str(a.epochs),
+                            str(block)], backend)
+                fig = json.loads(next(x for x in out.splitlines() if x.startswith(MARK))[len(MARK):])
+            runs.append({"block": block, "backend": backend, "kind": kind, **fig})
+            print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",
+                  file=sys.stderr, flush=True)
+    lines = [f"# Harness clock against an independent single-fit timing ({a.spec}, {a.epochs} "
+             f"epochs, {a.blocks} blocks)\n",
+             "| backend | harness steady epoch s | independent s | harness / independent [95% interval] |",
+             "|---|---|---|---|"]
+    summary = {}
+    for b in backends:
+        h = {r["block"]: r["steady_epoch_s"] for r in runs if r["backend"] == b and r["kind"] == "harness"}
+        i = {r["block"]: r["steady_epoch_s"] for r in runs if r["backend"] == b and r["kind"] == "independent"}
+        ratio = stats.paired_ratio(h, i)
+        summary[b] = {"ratio": ratio.ratio, "low": ratio.low, "high": ratio.high, "n": ratio.n}
+        lines.append(f"| {b} | {statistics.median(h.values()):.3f} | {statistics.median(i.values()):.3f} "
+                     f"| {ratio.text()} |")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = "python benchmarks/check_clock.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (out / "clock-check.json").write_text(json.dumps({"command": cmd, "summary": summary,
+                                                      "runs": runs}, indent=1) + "\n")
+    (out / "clock-check.md").write_text("\n".join(lines) + f"\n\nMade with `{cmd}`.\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Run-level statistics, aggregation of records into tables, and comparisons between runs."""

@@ -1,0 +1,313 @@
+"""Records into the tidy table the renderers draw from (docs/method.md).
+
+One row per cell group: a run (one record store's run, or one pytest-benchmark file), dataset,
+device kind, mode, spec and backend, with that group's runs together. Every figure is made per
+run first (a run's median steady epoch, its time to target) and only then summarised over runs,
+so no statistic treats the epochs of one run as independent. Comparisons between backends and
+modes pair runs by block within one run; groups from different runs are never put in one ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pandas as pd
+
+from .. import records
+from ..settings import BACKENDS, BASELINE_BACKEND
+from ..specs import BUILTIN, labels
+from . import stats
+
+GROUP = ("run", "dataset", "device_kind", "mode", "spec", "backend")
+SPEC_GROUP = GROUP[:5]
+DRIFT_FLAG = 0.15  # a cell whose canary ran this much slower than the run's best is flagged
+UNCLOCKED_FLAG = 0.10  # a cell whose steady epochs spent this share of their wall time unclocked
+PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
+COLUMNS = [
+    *GROUP, "label", "device_name", "status", "runs", "blocks", "test_accuracy",
+    "test_accuracy_std", "reported_accuracy", "parity", "steady_epoch_s", "steady_epoch_low_s",
+    "steady_epoch_high_s", "run_epoch_s", "train_samples_per_s", "first_epoch_s",
+    "inference_samples_per_s", "vs_fastest", "vs_fastest_low", "vs_fastest_high", "vs_fastest_n",
+    "speed", "target_accuracy", "time_to_target_s", "run_tta_s", "reached", "achieved_gflops",
+    "utilisation", "split_accuracy", "passes", "jit_compile", "steps_per_execution",
+    "unclocked_share", "drift", "reason",
+]
+
+
+def device_kind(r: dict) -> str:
+    device = r.get("device")
+    return (device.get("kind") if isinstance(device, dict) else None) or \
+        r.get("device_requested") or "cpu"
+
+
+def run_of(r: dict) -> str:
+    """The run a record belongs to: its run id, or the file it was read from."""
+    return r.get("run_id") or r.get("_source") or "run"
+
+
+def group_key(r: dict) -> tuple:
+    return (run_of(r), r["dataset"], device_kind(r), r.get("mode") or "default", r["spec"],
+            r["backend"])
+
+
+def block_of(r: dict) -> int:
+    return int(r.get("block", r.get("repeat")) or 0)
+
+
+def target_for(spec: str, targets: dict | None) -> float | None:
+    if targets and spec in targets:
+        return targets[spec]
+    builtin = BUILTIN.get(spec)
+    return builtin.recipe.target_accuracy if builtin else None
+
+
+def run_epoch_s(r: dict) -> float | None:
+    """A run's steady epoch: its median steady epoch (the baseline: fit time per pass)."""
+    if r["backend"] == BASELINE_BACKEND:
+        return r.get("steady_epoch_s")
+    steady = (r.get("epoch_s") or [])[1:]
+    return stats.median_iqr(steady)[0] if steady else None
+
+
+def unclocked_share(r: dict) -> float | None:
+    """The share of the steady epochs' wall time (evaluation excluded) that the training clock
+    did not count; for records of one fit() call per epoch, of those calls' wall time."""
+    if r["backend"] == BASELINE_BACKEND:
+        return None
+    wall = r.get("epoch_wall_s") or r.get("epoch_call_s") or []
+    train, call = (r.get("epoch_s") or [])[1:], wall[1:]
+    if not train or len(train) != len(call) or not sum(call):
+        return None
+    return max(0.0, 1 - sum(train) / sum(call))
+
+
+def canary_best(times: list[float]) -> float:
+    """A run's best canary time: its 10th percentile, so one lucky reading is not the yardstick
+    (the minimum for runs of fewer than 10 cells)."""
+    times = sorted(times)
+    return times[len(times) // 10]
+
+
+def canary_drift(recs: list[dict]) -> dict[int, float]:
+    """id(record) -> how much slower the canary ran before it than the run's best (0.1 = 10%)."""
+    by_run = defaultdict(list)
+    for r in recs:
+        if r.get("canary_s"):
+            by_run[run_of(r)].append(r["canary_s"])
+    best = {run: canary_best(times) for run, times in by_run.items()}
+    return {id(r): r["canary_s"] / best[run_of(r)] - 1 for r in recs
+            if r.get("canary_s") and run_of(r) in best}
+
+
+def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dict:
+    row = dict(zip(GROUP, key))
+    last = recs[-1]
+    row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
+        ((last.get("machine") or {}).get("cpu") or {}).get("model")
+    row["runs"] = len(recs)
+    good = [r for r in recs if r["status"] in ("ok", "diverged")]
+    if not good:
+        row.update(status=last["status"], reason=last.get("reason"))
+        return row
+    row["status"] = "ok" if all(r["status"] == "ok" for r in good) else "diverged"
+    row["reason"] = next((r.get("reason") for r in good if r.get("reason")), None)
+    row["blocks"] = [block_of(r) for r in good]
+    row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
+    row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
+    per_run = {block_of(r): run_epoch_s(r) for r in good if run_epoch_s(r)}
+    row["run_epoch_s"] = per_run
+    gm, low, high = stats.geo_mean_interval(list(per_run.values()))
+    row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
+    if gm:
+        row["train_samples_per_s"] = good[0]["train_samples"] / gm
+    row["first_epoch_s"] = stats.geo_mean_interval([r.get("first_epoch_s") for r in good])[0]
+    row["inference_samples_per_s"] = stats.geo_mean_interval(
+        [r.get("inference_samples_per_s") for r in good])[0]
+    row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
+    passes = sorted(r.get("epochs_run") or 0 for r in good)
+    row["passes"] = str(passes[0]) if passes[0] == passes[-1] else f"{passes[0]}-{passes[-1]}"
+    row["jit_compile"] = good[0].get("jit_compile")
+    row["steps_per_execution"] = good[0].get("steps_per_execution")
+    shares = [s for s in (unclocked_share(r) for r in good) if s is not None]
+    row["unclocked_share"] = max(shares) if shares else None
+    drifts = [drift[id(r)] for r in good if id(r) in drift]
+    row["drift"] = max(drifts) if drifts else None
+    flops = good[0].get("train_flops_per_sample")
+    if flops and gm:
+        row["achieved_gflops"] = flops * good[0]["train_samples"] / gm / 1e9
+        peak = ((good[0].get("machine") or {}).get("matmul_peak_gflops"))
+        if peak and row["device_kind"] == "cpu":
+            row["utilisation"] = row["achieved_gflops"] / peak
+    target = target_for(row["spec"], targets)
+    curves = [r for r in good if r.get("curve")]
+    if target is not None and row["backend"] != BASELINE_BACKEND and curves:
+        reached = {block_of(r): stats.time_to_target(r["curve"], target) for r in curves}
+        hits = {k: v for k, v in reached.items() if v is not None}
+        row["target_accuracy"] = target
+        row["reached"] = f"{len(hits)}/{len(reached)}"
+        row["run_tta_s"] = hits
+        row["time_to_target_s"] = (stats.geo_mean_interval(list(hits.values()))[0]
+                                   if len(hits) == len(reached) else None)
+    elif target is not None and row["backend"] != BASELINE_BACKEND:
+        row["target_accuracy"] = target
+        row["reached"] = "n/a"  # no per-epoch curve was recorded (pytest-benchmark rounds)
+    return row
+
+
+def _compare_backends(rows: list[dict]) -> None:
+    """Each Keras backend against the fastest of its spec (paired by block), and accuracy parity."""
+    by_spec = defaultdict(list)
+    for row in rows:
+        if row["backend"] != BASELINE_BACKEND and row.get("steady_epoch_s"):
+            by_spec[tuple(row[k] for k in SPEC_GROUP)].append(row)
+    for group in by_spec.values():
+        fastest = min(group, key=lambda r: r["steady_epoch_s"])
+        for row in group:
+            if row is fastest:
+                row["speed"] = "fastest"
+                continue
+            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"])
+            row.update(vs_fastest=ratio.ratio, vs_fastest_low=ratio.low,
+                       vs_fastest_high=ratio.high, vs_fastest_n=ratio.n)
+            row["speed"] = {"higher": "slower", "lower": "faster", "tie": "tie"}.get(
+                ratio.verdict, ratio.verdict)
+        accs = {r["backend"]: r for r in group if r.get("test_accuracy") is not None}
+        stds = [r["test_accuracy_std"] for r in accs.values() if r.get("test_accuracy_std")]
+        for b, row in accs.items():
+            others = [r["test_accuracy"] for o, r in accs.items() if o != b]
+            if not others:
+                continue
+            if len(stds) < len(accs):  # the spread over seeds is unknown without repeats
+                row["parity"] = "n/a (1 run)"
+                continue
+            spread = math.sqrt(sum(s * s for s in stds) / len(stds))  # pooled over backends
+            diff = row["test_accuracy"] - sum(others) / len(others)
+            row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) \
+                else f"differs by {diff:+.4f}"
+
+
+def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
+    """One row per cell group (a cell recorded twice, as after a resume that re-ran a failed
+    cell, counts once: its last record), with run-level summaries and comparisons."""
+    latest = {(run_of(r), records.cell_of(r).key()): r for r in recs}
+    drift = canary_drift(list(latest.values()))
+    groups = defaultdict(list)
+    for r in latest.values():
+        groups[group_key(r)].append(r)
+    rows = [_row(k, v, targets, drift) for k, v in groups.items()]
+    _compare_backends(rows)
+    names = labels(sorted({r["spec"] for r in rows}))
+    for row in rows:
+        row["label"] = names[row["spec"]]
+    order = {b: i for i, b in enumerate([*BACKENDS, BASELINE_BACKEND])}
+    spec_order = {name: i for i, name in enumerate(BUILTIN)}
+    runs = list(dict.fromkeys(run_of(r) for r in recs))
+    rows.sort(key=lambda r: (runs.index(r["run"]), r["dataset"], r["device_kind"], r["mode"],
+                             spec_order.get(r["spec"], len(spec_order)), r["label"],
+                             order.get(r["backend"], 99)))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _keras(t: pd.DataFrame) -> pd.DataFrame:
+    return t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+
+
+def recommend(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run, dataset, device, mode and spec: the Keras backend to pick and how sure.
+
+    By time to target among the backends that reached it in every run (else by steady epoch),
+    the same quantity for the pick, the margin over the runner-up and its interval (paired by
+    block); "tie" when the interval holds 1, "not enough runs" below ``stats.MIN_RUNS``.
+    """
+    out = []
+    for key, g in _keras(t).groupby(list(SPEC_GROUP), sort=False):
+        rows = list(g.itertuples())
+        reached = [r for r in rows if _present(r.time_to_target_s)]
+        if reached:
+            by, rank = "time to target", sorted(reached, key=lambda r: r.time_to_target_s)
+            value, runs = (lambda r: r.time_to_target_s), (lambda r: r.run_tta_s)
+        else:
+            by, rank = "steady epoch", sorted(rows, key=lambda r: r.steady_epoch_s)
+            value, runs = (lambda r: r.steady_epoch_s), (lambda r: r.run_epoch_s)
+        best = rank[0]
+        rec = dict(zip(SPEC_GROUP, key), label=best.label, pick=best.backend, by=by,
+                   value_s=value(best))
+        if by == "time to target" and len(rank) == 1 and len(rows) > 1:
+            rec["note"] = "the only backend that reached the target in every run"
+        if len(rank) > 1:
+            second = rank[1]
+            ratio = stats.paired_ratio(runs(second), runs(best))
+            rec.update(runner_up=second.backend, margin=ratio)
+        if isinstance(best.parity, str) and best.parity.startswith("differs"):
+            rec["note"] = f"accuracy {best.parity}"  # a faster backend that learns worse
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def mode_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Default against tuned mode per run, spec, backend and device, paired by block: the tuned
+    speed-up with its interval. Empty unless one run holds both modes."""
+    out = []
+    for (run, dataset, device, spec, backend), g in _keras(t).groupby(
+            ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
+        by = {r.mode: r for r in g.itertuples()}
+        if "default" not in by or "tuned" not in by:
+            continue
+        d, u = by["default"], by["tuned"]
+        ratio = stats.paired_ratio(d.run_epoch_s, u.run_epoch_s)  # default / tuned: speed-up
+        out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
+                    "backend": backend, "default s": d.steady_epoch_s, "tuned s": u.steady_epoch_s,
+                    "speed-up": ratio,
+                    "verdict": {"higher": "tuned faster", "lower": "tuned slower",
+                                "tie": "tie"}.get(ratio.verdict, ratio.verdict),
+                    "tuned settings": f"jit={u.jit_compile}, steps/exec={int(u.steps_per_execution)}"})
+    return pd.DataFrame(out)
+
+
+def device_table(t: pd.DataFrame) -> pd.DataFrame:
+    """CPU and GPU side by side per spec, backend and mode: train and inference samples/s. The
+    GPU speed-up is given only when both were measured in one run (never across runs)."""
+    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.train_samples_per_s.notna()]
+    if keras_rows.device_kind.nunique() < 2:
+        return pd.DataFrame()
+    out = []
+    for (dataset, spec, backend, mode), g in keras_rows.groupby(
+            ["dataset", "label", "backend", "mode"], sort=False):
+        by = {r.device_kind: r for r in g.itertuples()}
+        cpu, gpu = by.get("cpu"), by.get("gpu")
+        row = {"dataset": dataset, "spec": spec, "backend": backend, "mode": mode}
+        for kind, r in (("cpu", cpu), ("gpu", gpu)):
+            row[f"{kind} train/s"] = r.train_samples_per_s if r else None
+            row[f"{kind} infer/s"] = r.inference_samples_per_s if r else None
+        same_run = cpu is not None and gpu is not None and cpu.run == gpu.run
+        row["gpu speed-up (train)"] = (gpu.train_samples_per_s / cpu.train_samples_per_s
+                                       if same_run else None)
+        row["gpu"] = gpu.device_name if gpu else "not measured"
+        if cpu is not None and gpu is not None and not same_run:
+            row["note"] = "CPU and GPU from different runs: no ratio"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def drift_table(recs: list[dict]) -> pd.DataFrame:
+    """Per run: the canary's best, median and worst time, and the cells measured slow."""
+    drift = canary_drift(recs)
+    out = []
+    by_run = defaultdict(list)
+    for r in recs:
+        if r.get("canary_s"):
+            by_run[run_of(r)].append(r)
+    for run, rs in by_run.items():
+        times = sorted(r["canary_s"] for r in rs)
+        best = canary_best(times)
+        slow = [r for r in rs if drift.get(id(r), 0) > DRIFT_FLAG]
+        out.append({"run": run, "cells": len(rs), "canary best s": best,
+                    "median s": times[len(times) // 2], "worst s": times[-1],
+                    "worst vs best": times[-1] / best - 1,
+                    "cells flagged": len(slow)})
+    return pd.DataFrame(out)
+
+
+def _present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))

@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")
 
     sub.add_parser("doctor", help="what is installed, which devices and data are there")
+    for sp in sub.choices.values():  # --debug after the command too
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected error")
     return p
 
 
@@ -210,30 +213,59 @@ def cmd_report(args) -> int:
 
 
 def _progress_printer(console, total: int):
-    state = {"n": 0, "t0": time.monotonic()}
+    """Progress callbacks: a live display (cell, epoch, elapsed, estimated time left for the
+    whole run) on a terminal, plain lines otherwise (CI logs, files)."""
+    state = {"n": 0, "t0": time.monotonic(), "cell": ""}
+    live = None
+    if console.is_terminal:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("cells"), TimeElapsedColumn(), TextColumn("left"),
+                        TimeRemainingColumn(), console=console)
+        task = live.add_task("starting", total=total)
+
+    def say(text):
+        (live.console if live else console).print(text, highlight=False)
 
     def on_event(cell, event):
         if event.get("event") == "epoch":
             acc = event.get("accuracy")
-            console.print(
-                f"    epoch {event['epoch']}/{event['epochs']}  {event['seconds']:.2f} s"
-                + (f"  acc {acc:.4f}" if acc is not None else ""), highlight=False)
+            line = (f"epoch {event['epoch']}/{event['epochs']}  {event['seconds']:.2f} s"
+                    + (f"  acc {acc:.4f}" if acc is not None else ""))
+            if live:
+                live.update(task, description=f"{state['cell']}  {line}")
+            else:
+                say(f"    {line}")
 
     def on_start(cell):
         state["n"] += 1
-        elapsed = time.monotonic() - state["t0"]
-        console.print(f"[{state['n']}/{total}] {cell.label()}  (run elapsed {elapsed:.0f} s)",
-                      highlight=False)
+        state["cell"] = f"[{state['n']}/{total}] {cell.label()}"
+        if live:
+            if not live.live.is_started:
+                live.start()
+            live.update(task, description=state["cell"])
+        else:
+            elapsed = time.monotonic() - state["t0"]
+            say(f"{state['cell']}  (run elapsed {elapsed:.0f} s)")
 
     def on_record(cell, record):
+        head = f"{state['cell']}: " if live else "    "
         if record["status"] == "ok":
             steady = record.get("steady_epoch_s")
-            console.print(f"    ok: test acc {record['test_accuracy']:.4f}"
-                          + (f", steady epoch {steady:.3f} s" if steady else ""), highlight=False)
+            say(f"{head}ok: test acc {record['test_accuracy']:.4f}"
+                + (f", steady epoch {steady:.3f} s" if steady else ""))
         else:
-            console.print(f"    {record['status']}: {record.get('reason')}", highlight=False)
+            say(f"{head}{record['status']}: {record.get('reason')}")
+        if live:
+            live.advance(task)
 
-    return on_start, on_event, on_record
+    def done():
+        if live and live.live.is_started:
+            live.stop()
+
+    return on_start, on_event, on_record, done
 
 
 def cmd_run(args) -> int:
@@ -269,7 +301,7 @@ def cmd_run(args) -> int:
     todo = [c for c in cells if c.key() not in done]
     console.print(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}",
                   highlight=False)
-    on_start, on_event, on_record = _progress_printer(console, len(todo))
+    on_start, on_event, on_record, done = _progress_printer(console, len(todo))
     runner = matrix.Runner(out, args.cell_timeout, on_event=on_event, on_record=on_record,
                            run_id=rs.run_id, order_seed=rs.order_seed)
     resume_cmd = f"mnist-bench run --out {out} --resume"
@@ -278,8 +310,11 @@ def cmd_run(args) -> int:
             on_start(cell)
             runner.run_cell(cell)
     except KeyboardInterrupt:
+        done()
         console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n  {resume_cmd}")
         return 130
+    finally:
+        done()
     recs = records.load(out)
     t = aggregate.tidy(recs)
     paths = tables.write_tables(t, out, recs=recs)

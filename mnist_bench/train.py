@@ -211,7 +211,7 @@ class Session:
                 "steps_per_execution": int(self.model.steps_per_execution),
                 "mode_note": self.mode["why"]}
 
-    def train(self, epochs: int, after_epoch=None) -> TrainResult:
+    def train(self, epochs: int, after_epoch=None, callbacks=()) -> TrainResult:
         """Train ``epochs`` epochs in one ``fit()`` call, as a user does, and account for its time.
 
         ``after_epoch(epoch, logs, seconds)`` runs after each epoch with the clock stopped (the
@@ -221,7 +221,7 @@ class Session:
         t0 = time.perf_counter()
         history = self.model.fit(
             self.x_train, self.y_train, batch_size=self.recipe.batch_size, epochs=epochs,
-            shuffle=True, verbose=0, callbacks=[timer])
+            shuffle=True, verbose=0, callbacks=[timer, *callbacks])
         fit_call_s = time.perf_counter() - t0
         self.epochs_done += len(timer.times)
         return TrainResult(timer.times, timer.walls, timer.evals, fit_call_s,

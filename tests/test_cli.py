@@ -95,6 +95,8 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path,
                    "expect' (run with --debug for the traceback)"]
     with pytest.raises(KeyError):
         cli.main(["--debug", "list"])
+    with pytest.raises(KeyError):
+        cli.main(["list", "--debug"])
     monkeypatch.setenv("MNIST_BENCH_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["list"])
@@ -123,3 +125,36 @@ def test_doctor_reports_backends_devices_and_data(mnist, fashion):
     for backend in ("tensorflow", "jax", "torch"):
         assert f"  {backend:<11} " in proc.stdout and "-> cpu: " in proc.stdout
     assert "mnist          verified" in proc.stdout and "fashion_mnist  verified" in proc.stdout
+
+
+def test_a_terminal_gets_a_live_progress_display(tmp_path):
+    """On a terminal (a real pty): one live line with the cell, the count of cells, the elapsed
+    time and an estimate of the time left; plain lines are for logs (the other tests)."""
+    import os
+    import pty
+    import sys
+
+    from .conftest import ROOT
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: mnist-bench on a terminal
+        os.chdir(ROOT)
+        os.environ.pop("TTY_COMPATIBLE", None)
+        os.execv(sys.executable, [sys.executable, "-m", "mnist_bench", "run", "--profile", "smoke",
+                                  "--models", "sgd_classifier", "--repeats", "2", "--out",
+                                  str(tmp_path / "o")])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    assert "2/2 cells" in text and "left" in text, text[-2000:]
+    assert "[2/2] sgd_classifier/sklearn/mnist/cpu #2: ok: test acc" in text
+    assert "(run elapsed" not in text  # the plain-line form is for logs only

@@ -169,3 +169,26 @@ def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium
     assert int(re.search(r'data-rows="(\d+)"', dom).group(1)) > 30
     for text in ("cnn_3conv", "Which backend", "Machine and versions", "keras"):
         assert text in dom
+
+
+def test_reproduction_table_judges_each_backend_against_its_source(smoke_run):
+    """Real smoke records, relabelled as seed-profile runs: every spec with a source figure gets
+    a row per backend, the baseline is judged on its 15k split, Fashion-MNIST with 1.5 points."""
+    from mnist_bench.analysis import reproduction
+
+    recs = [{**r, "profile": "seed"} for r in smoke_run[2]]
+    t = reproduction.table(recs).set_index(["spec", "backend"])
+    with_figure = {(r["spec"], r["backend"]) for r in recs
+                   if (r.get("recipe") or {}).get("reported_accuracy") is not None}
+    assert set(t.index) == with_figure and not any("custom_spec" in s for s, _ in t.index)
+    for (spec, backend), row in t.iterrows():
+        r = next(x for x in recs if (x["spec"], x["backend"]) == (spec, backend))
+        got = r["split_accuracy"] if backend == "sklearn" else r["test_accuracy"]
+        assert row["reproduced"] == got and row["reported"] == r["recipe"]["reported_accuracy"]
+        tol = 1.5 if r["dataset"] == "fashion_mnist" else 1.0
+        within = abs(got - row["reported"]) * 100 <= tol
+        assert row["verdict"] == (f"within {tol:g} point{'s' if tol != 1 else ''}" if within
+                                  else f"miss by {abs(got - row['reported']) * 100:.2f} points")
+    assert "seed recipes reproduced" in tables.markdown(aggregate.tidy(recs), recs=recs)
+    assert "seed recipes reproduced" not in tables.markdown(aggregate.tidy(smoke_run[2]),
+                                                           recs=smoke_run[2])

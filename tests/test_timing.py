@@ -80,3 +80,52 @@ def test_training_flops_skip_the_input_gradient_of_the_first_layer():
     params = 784 * 512 + 512 * 10
     assert total == pytest.approx(3 * fwd - 2 * 784 * 512 + 8 * params / 128)
     assert share == pytest.approx(8 * params / 128 / total)
+
+
+SLEEPY = r"""
+import json, sys, time
+import keras
+from mnist_bench import data, specs, train
+
+IN_EPOCH, AFTER = 0.25, 0.3
+
+
+class SleepInsideTheEpoch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            time.sleep(IN_EPOCH)
+
+
+def session():
+    return train.Session(specs.BUILTIN["mlp_512"], data.load("mnist"), "smoke", 0)
+
+
+plain = session().train(4)
+sleepy = session().train(4, after_epoch=lambda e, logs, s: time.sleep(AFTER),
+                         callbacks=[SleepInsideTheEpoch()])
+print(json.dumps({"plain": plain.__dict__, "sleepy": sleepy.__dict__}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_sleep_inside_the_epoch_is_clocked_and_one_after_it_is_not(backend, mnist):
+    """A real fit(): a callback sleeping 0.25 s inside each epoch adds that to the clocked
+    epoch; one sleeping 0.3 s after it (where the accuracy curve is evaluated) adds nothing to
+    the clock, shows in eval_s, and every second of the call is still accounted for."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SLEEPY], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    plain, sleepy = got["plain"], got["sleepy"]
+    for e in range(1, 4):  # steady epochs
+        extra = sleepy["epoch_s"][e] - plain["epoch_s"][e]
+        assert 0.2 < extra < 0.25 + 0.2, (e, plain["epoch_s"], sleepy["epoch_s"])
+        assert sleepy["eval_s"][e] >= 0.3 > plain["eval_s"][e]
+        assert sleepy["epoch_s"][e] <= sleepy["epoch_wall_s"][e] < sleepy["epoch_s"][e] + 0.05
+    accounted = sleepy["setup_s"] + sum(sleepy["epoch_wall_s"]) + sum(sleepy["eval_s"])
+    assert 0 <= sleepy["fit_call_s"] - accounted < 0.05

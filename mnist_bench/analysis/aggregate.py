@@ -2,7 +2,7 @@
 
 One row per cell group: a run (one record store's run, or one pytest-benchmark file), dataset,
 device kind, mode, spec and backend, with that group's runs together. Every figure is made per
-run first (a run's median steady epoch, its time to target) and only then summarised over runs,
+run first (a run's mean steady epoch, its time to target) and only then summarised over runs,
 so no statistic treats the epochs of one run as independent. Comparisons between backends and
 modes pair runs by block within one run; groups from different runs are never put in one ratio.
 """
@@ -63,11 +63,13 @@ def target_for(spec: str, targets: dict | None) -> float | None:
 
 
 def run_epoch_s(r: dict) -> float | None:
-    """A run's steady epoch: its median steady epoch (the baseline: fit time per pass)."""
+    """A run's steady epoch: the mean of its epochs 2..n, what its training cost per epoch
+    once compiled (the baseline: fit time per pass). A run's epochs are not independent, so
+    they are not summarised further; runs are."""
     if r["backend"] == BASELINE_BACKEND:
         return r.get("steady_epoch_s")
     steady = (r.get("epoch_s") or [])[1:]
-    return stats.median_iqr(steady)[0] if steady else None
+    return sum(steady) / len(steady) if steady else None
 
 
 def unclocked_share(r: dict) -> float | None:

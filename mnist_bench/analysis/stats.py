@@ -1,6 +1,6 @@
 """Run-level statistics (docs/method.md): the run is the unit of evidence, never the epoch.
 
-Each run (one fresh process) contributes one figure per quantity: its median steady epoch, or
+Each run (one fresh process) contributes one figure per quantity: its mean steady epoch (epochs 2..n), or
 its time to the target accuracy. Two variants measured in the same blocks of one run are
 compared by the ratio of their figures in each block, paired: the geometric mean of the
 per-block ratios with a Student-t confidence interval on the log ratios. A difference is called

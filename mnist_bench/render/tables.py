@@ -14,7 +14,7 @@ from ..settings import BACKENDS, BASELINE_BACKEND
 LEGEND = (
     "acc: test accuracy, mean ± standard deviation over runs (⚠: differs from the other backends "
     "by more than 3 standard deviations of the seeds). epoch s: geometric mean over runs of each "
-    "run's median steady epoch, with its 95% interval over runs [low-high] when there are 2 or "
+    "run's mean steady epoch (epochs 2..n), with its 95% interval over runs [low-high] when there are 2 or "
     "more. vs fastest: this backend's run figures over the fastest backend's, paired by block, "
     "with the 95% interval of the ratio; 'tie' when the interval holds 1, '(n=k)' when there are "
     f"fewer than {stats.MIN_RUNS} paired runs to judge by. samples/s: training throughput at that "
@@ -190,6 +190,13 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
     if len(rec):
         parts.append("### Which backend\n")
         parts.append(recommendation_markdown(rec, names if multi else None) + "\n")
+    if recs:
+        from ..analysis import reproduction
+
+        rep = reproduction.markdown(recs)
+        if rep:
+            parts.append("### The seed recipes reproduced (seed profile, default mode)\n")
+            parts.append(rep + "\n")
     if detail and len(keras_rows):
         for (run, dataset, device, mode), g in keras_rows.groupby(
                 ["run", "dataset", "device_kind", "mode"], sort=False):

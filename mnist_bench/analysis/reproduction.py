@@ -1,0 +1,55 @@
+"""Did each backend reproduce what the seed's source reported? (docs/seeds.md)
+
+Only records of the ``seed`` profile count: they train each recipe for its source's own epoch
+count. Per spec and backend: the source's figure, the reproduced test accuracy (mean and
+standard deviation over seeds), the difference in points, and a verdict against a tolerance of
+1 point (1.5 for the Fashion-MNIST specs, whose source reported two runs 0.4 points apart). The
+scikit-learn baseline is judged on its 15k split, the figure its source reported.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..settings import BASELINE_BACKEND
+from . import stats
+
+TOLERANCE = {"mnist": 0.010, "fashion_mnist": 0.015}
+
+
+def table(recs: list[dict]) -> pd.DataFrame:
+    """One row per seed-profile spec, dataset and backend; empty without seed-profile records."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in recs:
+        if r.get("profile") != "seed" or r.get("status") not in ("ok", "diverged") \
+                or (r.get("mode") or "default") != "default":
+            continue
+        reported = (r.get("recipe") or {}).get("reported_accuracy")
+        if reported is None or r["dataset"] != (r.get("recipe") or {}).get("dataset"):
+            continue  # no figure to reproduce (user spec, or a spec moved to the other dataset)
+        groups.setdefault((r["spec"], r["dataset"], r["backend"]), []).append(r)
+    rows = []
+    for (spec, dataset, backend), rs in groups.items():
+        key = "split_accuracy" if backend == BASELINE_BACKEND else "test_accuracy"
+        mean, sd = stats.mean_std([r.get(key) for r in rs])
+        reported = rs[0]["recipe"]["reported_accuracy"]
+        tol = TOLERANCE.get(dataset, 0.01)
+        diff = mean - reported
+        rows.append({"spec": spec, "dataset": dataset, "backend": backend,
+                     "epochs": max(r.get("epochs_run") or 0 for r in rs), "runs": len(rs),
+                     "reported": reported, "reproduced": mean, "sd": sd,
+                     "measured on": "15k split" if backend == BASELINE_BACKEND else "test set",
+                     "difference (points)": 100 * diff,
+                     "verdict": f"within {100 * tol:g} point{'s' if tol != 0.01 else ''}"
+                     if abs(diff) <= tol else f"miss by {100 * abs(diff):.2f} points"})
+    return pd.DataFrame(rows)
+
+
+def markdown(recs: list[dict]) -> str:
+    t = table(recs)
+    if not len(t):
+        return ""
+    shown = t.assign(reproduced=[f"{m:.4f}" + (f" ± {s:.4f}" if s == s and s is not None else "")
+                                 for m, s in zip(t.reproduced, t.sd)],
+                     **{"difference (points)": t["difference (points)"].map(lambda d: f"{d:+.2f}")})
+    return shown.drop(columns=["sd"]).to_markdown(index=False, floatfmt=".4f")

@@ -221,10 +221,14 @@ def _progress_printer(console, total: int):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
-        live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("cells"), TimeElapsedColumn(), TextColumn("left"),
-                        TimeRemainingColumn(), console=console)
-        task = live.add_task("starting", total=total)
+        from rich.table import Column
+
+        live = Progress(TextColumn("{task.description}", table_column=Column(
+                            max_width=44, no_wrap=True, overflow="ellipsis")),
+                        BarColumn(bar_width=10), MofNCompleteColumn(), TextColumn("cells"),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                        TextColumn("{task.fields[epoch]}"), console=console)
+        task = live.add_task("starting", total=total, epoch="")
 
     def say(text):
         (live.console if live else console).print(text, highlight=False)
@@ -235,7 +239,7 @@ def _progress_printer(console, total: int):
             line = (f"epoch {event['epoch']}/{event['epochs']}  {event['seconds']:.2f} s"
                     + (f"  acc {acc:.4f}" if acc is not None else ""))
             if live:
-                live.update(task, description=f"{state['cell']}  {line}")
+                live.update(task, epoch=line)
             else:
                 say(f"    {line}")
 
@@ -245,7 +249,7 @@ def _progress_printer(console, total: int):
         if live:
             if not live.live.is_started:
                 live.start()
-            live.update(task, description=state["cell"])
+            live.update(task, description=state["cell"], epoch="")
         else:
             elapsed = time.monotonic() - state["t0"]
             say(f"{state['cell']}  (run elapsed {elapsed:.0f} s)")

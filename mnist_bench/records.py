@@ -68,6 +68,27 @@ FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}
 PRIVATE = ("_source",)  # set by loaders, never stored
 
 
+def _seconds(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def _curve_point(v) -> bool:
+    return isinstance(v, dict) and _seconds(v.get("train_s")) and all(
+        isinstance(v.get(k), (int, float, type(None))) and not isinstance(v.get(k), bool)
+        for k in ("validation_accuracy", "test_accuracy"))
+
+
+# what the elements of list fields must be
+_ELEMENTS = (
+    *((name, _seconds, "a non-negative number of seconds")
+      for name in ("epoch_s", "epoch_call_s", "epoch_wall_s", "eval_s")),
+    ("curve", _curve_point, "a point with train_s seconds and numeric accuracies"),
+    ("input_shape", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    ("flops_counted_layers", lambda v: isinstance(v, str), "a string"),
+    ("output_tail", lambda v: isinstance(v, str), "a string"),
+)
+
+
 def validate(record: dict, where: str = "record") -> dict:
     """``record`` if it keeps the contract; else a one-line RecordError naming the field."""
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
@@ -92,6 +113,10 @@ def validate(record: dict, where: str = "record") -> dict:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise RecordError(f"{where}: field {name!r} is {type(value).__name__}, expected "
                               + " or ".join(t.__name__ for t in types))
+    for name, ok, what in _ELEMENTS:
+        value = record.get(name)
+        if isinstance(value, list) and not all(ok(v) for v in value):
+            raise RecordError(f"{where}: field {name!r} holds an element that is not {what}")
     if record["status"] not in STATUSES:
         raise RecordError(f"{where}: unknown status {record['status']!r}; valid: {', '.join(STATUSES)}")
     if record["status"] in ("ok", "diverged"):

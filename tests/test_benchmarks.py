@@ -56,6 +56,8 @@ def test_each_backend_writes_json_with_extra_info(bench_json):
             assert b["stats"]["rounds"] == 1  # the compiling epoch was a warm-up, not counted
             for key in ("dataset", "device", "test_accuracy", "train_samples_per_s", "data_source"):
                 assert x[key] is not None, key
+            if x["backend"] == "sklearn":  # its training clock is the whole fit
+                assert b["stats"]["median"] == pytest.approx(x["fit_s"], rel=1e-9)
             if x["backend"] != "sklearn":
                 assert x["backend"] == backend
                 assert x["first_epoch_s"] > 0 and len(x["epoch_s"]) == 2

@@ -140,6 +140,7 @@ def test_a_terminal_gets_a_live_progress_display(tmp_path):
     if pid == 0:  # the child: mnist-bench on a terminal
         os.chdir(ROOT)
         os.environ.pop("TTY_COMPATIBLE", None)
+        os.environ["COLUMNS"] = "100"  # a terminal of 100 columns
         os.execv(sys.executable, [sys.executable, "-m", "mnist_bench", "run", "--profile", "smoke",
                                   "--models", "sgd_classifier", "--repeats", "2", "--out",
                                   str(tmp_path / "o")])
@@ -153,7 +154,9 @@ def test_a_terminal_gets_a_live_progress_display(tmp_path):
             break
         out += chunk
     _, status = os.waitpid(pid, 0)
-    text = out.decode(errors="replace")
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))  # colours, cursor
     assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
     assert "2/2 cells" in text and "left" in text, text[-2000:]
     assert "[2/2] sgd_classifier/sklearn/mnist/cpu #2: ok: test acc" in text

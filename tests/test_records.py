@@ -89,7 +89,10 @@ def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"test_accuracy": 1.7}, "test_accuracy 1.7 is not in [0, 1]"),
-    ({"epoch_s": [1.0, -0.5]}, "epoch_s holds a time that is not a positive number"),
+    ({"epoch_s": [1.0, -0.5]}, "field 'epoch_s' holds an element that is not a non-negative number"),
+    ({"epoch_s": [1.0, 0.0]}, "epoch_s holds a time that is not a positive number"),
+    ({"epoch_wall_s": [1.0, None]}, "field 'epoch_wall_s' holds an element that is not"),
+    ({"curve": [{"epoch": 1}]}, "field 'curve' holds an element that is not a point"),
     ({"speed": "fast"}, "unknown field 'speed'"),
     ({"seed": "0"}, "field 'seed' is str, expected int"),
     ({"status": "great"}, "unknown status 'great'"),

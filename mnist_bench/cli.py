@@ -24,6 +24,12 @@ MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block) and exit status 2."""
 
+    def _get_values(self, action, arg_strings):
+        # argparse drops a value of '--' (``--epochs=--``) and skips the option's type check
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one value, not '--'")
+        return super()._get_values(action, arg_strings)
+
     def error(self, message):
         print(f"mnist-bench: error: {self.prog.removeprefix('mnist-bench ')}: {message}"
               if self.prog != "mnist-bench" else f"mnist-bench: error: {message}", file=sys.stderr)

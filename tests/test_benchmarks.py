@@ -15,6 +15,8 @@ from mnist_bench.settings import BACKENDS
 
 from .conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # these tests start worker processes
+
 RUN_MODELS = "mlp_512,cnn_3conv,fmnist_mlp_20"
 
 

@@ -10,6 +10,8 @@ from mnist_bench.analysis import aggregate, compare
 from mnist_bench.render import tables
 from mnist_bench.settings import Cell
 
+pytestmark = pytest.mark.slow  # these tests start worker processes
+
 HOG = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass\n"
 
 

@@ -6,6 +6,8 @@ from mnist_bench import records
 
 from .conftest import FAULTY, run_cli
 
+pytestmark = pytest.mark.slow  # these tests start worker processes
+
 ROOT_REL = "tests/faulty_specs.py"
 
 

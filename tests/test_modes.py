@@ -42,6 +42,7 @@ def mode_run(tmp_path_factory):
     return {(r["backend"], r["mode"]): r for r in records.load(out)}
 
 
+@pytest.mark.slow
 def test_records_state_the_effective_settings(mode_run):
     assert mode_run[("jax", "tuned")]["jit_compile"] is True
     assert mode_run[("jax", "tuned")]["steps_per_execution"] == 32
@@ -55,6 +56,7 @@ def test_records_state_the_effective_settings(mode_run):
             assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
 
 
+@pytest.mark.slow
 def test_both_modes_appear_in_the_tables(mode_run):
     t = aggregate.tidy(list(mode_run.values()))
     assert set(t["mode"]) == {"default", "tuned"}
@@ -62,15 +64,20 @@ def test_both_modes_appear_in_the_tables(mode_run):
     assert "default mode" in md and "tuned mode" in md
 
 
+@pytest.mark.slow
 def test_gpu_that_is_not_there_is_a_clear_error(tmp_path):
     proc = run_cli("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax",
                    "--device", "gpu", "--out", tmp_path)
-    assert proc.returncode == 1
     (r,) = records.load(tmp_path)
+    if r["status"] == "ok":  # only where jax sees a GPU: then the cell ran there, and says so
+        assert proc.returncode == 0 and r["device"]["kind"] == "gpu" and environment.gpus()
+        return
+    assert proc.returncode == 1
     assert r["status"] == "failed"
     assert r["reason"] == "--device gpu: the jax backend sees no GPU here; valid here: cpu"
 
 
+@pytest.mark.slow
 def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
     # the table's logic on real CPU records, one set relabelled as if measured on a GPU
     cpu = [r for r in mode_run.values() if r["mode"] == "default"]
@@ -86,6 +93,7 @@ def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
     assert "no GPU build here" in gpu_table and "jax epoch s" in gpu_table
 
 
+@pytest.mark.slow
 def test_mode_table_sets_tuned_against_default(mode_run):
     table = aggregate.mode_table(aggregate.tidy(list(mode_run.values())))
     assert set(table.backend) == {"jax"}  # torch's tuned cell was not measured

@@ -84,6 +84,7 @@ def test_time_to_target_takes_the_first_epoch_that_reaches_it():
     assert stats.time_to_target(curve, 0.99) is None
 
 
+@pytest.mark.slow
 def test_compare_a_run_with_itself_passes(smoke_run):
     out = smoke_run[0]
     proc = run_cli("compare", out, out)
@@ -95,6 +96,7 @@ def _one_core():
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
+@pytest.mark.slow
 def test_compare_catches_a_real_slowdown(tmp_path):
     """The same cell run on both cores and then pinned to one core: really slower."""
     if len(os.sched_getaffinity(0)) < 2:
@@ -115,6 +117,7 @@ def test_compare_catches_a_real_slowdown(tmp_path):
     assert run_cli("compare", tmp_path / "slow", tmp_path / "fast").returncode == 0
 
 
+@pytest.mark.slow
 def test_parity_and_recommendation_with_one_run(smoke_run):
     recs = smoke_run[2]
     t = aggregate.tidy(recs)
@@ -152,6 +155,7 @@ window.addEventListener('load', () => {
 </script></body>"""
 
 
+@pytest.mark.slow
 def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium):
     out, _, _ = smoke_run
     page = (out / "report.html").read_text()
@@ -171,6 +175,7 @@ def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium
         assert text in dom
 
 
+@pytest.mark.slow
 def test_reproduction_table_judges_each_backend_against_its_source(smoke_run):
     """Real smoke records, relabelled as seed-profile runs: every spec with a source figure gets
     a row per backend, the baseline is judged on its 15k split, Fashion-MNIST with 1.5 points."""

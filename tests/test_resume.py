@@ -13,6 +13,8 @@ from mnist_bench.analysis import aggregate
 
 from .conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # these tests start worker processes
+
 MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
 ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
 TIMES = ["run", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",

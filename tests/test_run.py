@@ -11,6 +11,8 @@ from mnist_bench.settings import BACKENDS
 
 from .conftest import run_cli
 
+pytestmark = pytest.mark.slow  # these tests start worker processes
+
 KERAS = [n for n, s in specs.BUILTIN.items() if s.kind == "keras"]
 CUSTOM = "examples/custom_spec.py:tiny_cnn"
 

@@ -107,6 +107,7 @@ print(json.dumps({"plain": plain.__dict__, "sleepy": sleepy.__dict__}))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_sleep_inside_the_epoch_is_clocked_and_one_after_it_is_not(backend, mnist):
     """A real fit(): a callback sleeping 0.25 s inside each epoch adds that to the clocked

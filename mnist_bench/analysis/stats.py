@@ -27,16 +27,6 @@ def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
 
 
-def median_iqr(values: Sequence[float]) -> tuple[float | None, float | None]:
-    from ..measure.timing import quartiles
-
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None, None
-    q1, q2, q3 = quartiles(vals)
-    return q2, q3 - q1
-
-
 def _t(df: float) -> float:
     from scipy.stats import t
 

@@ -61,7 +61,7 @@ OPTIONAL = {
     "train_flops_per_sample": _OPT_NUM, "flops_counted_layers": _OPT_LIST,
     "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
     "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "device": _OPT_DICT,
-    "peak_device_memory_bytes": _OPT_INT, "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
+    "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT, "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
 }
 FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}

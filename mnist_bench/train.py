@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import settings
-from .measure import clock, environment, flops
+from .measure import clock, environment, flops, peak, precision
 from .data import Dataset
 from .specs import Recipe, Spec
 from .measure.timing import Stopwatch, summarize_epochs
@@ -39,17 +39,23 @@ def mode_settings(backend: str, mode: str) -> dict:
     """The compile() settings a mode asks of a backend, and why.
 
     ``default`` is Keras out of the box. ``tuned`` is the fastest Keras offers each backend:
-    XLA and several steps per call where the backend accepts them.
+    XLA and several steps per call where the backend accepts them; on torch ``jit_compile=True``
+    (``torch.compile``), one step per call. ``bf16`` is ``default`` under the
+    ``mixed_bfloat16`` dtype policy (bfloat16 compute, float32 weights).
     """
     settings.check("mode", mode, settings.MODES)
     if mode == "default":
-        return {"jit_compile": "auto", "steps_per_execution": 1, "why": "Keras defaults"}
+        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "float32",
+                "why": "Keras defaults"}
+    if mode == "bf16":
+        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "mixed_bfloat16",
+                "why": "Keras defaults, mixed_bfloat16 dtype policy"}
     if backend == "torch":
-        return {"jit_compile": False, "steps_per_execution": 1,
-                "why": "Keras 3.15.1's torch backend rejects steps_per_execution > 1; "
-                       "torch.compile is slower than eager for Keras models"}
+        return {"jit_compile": True, "steps_per_execution": 1, "policy": "float32",
+                "why": "torch.compile (jit_compile=True); Keras 3.15.1's torch backend rejects "
+                       "steps_per_execution > 1"}
     return {"jit_compile": True, "steps_per_execution": TUNED_STEPS_PER_EXECUTION,
-            "why": f"XLA, {TUNED_STEPS_PER_EXECUTION} steps per execution"}
+            "policy": "float32", "why": f"XLA, {TUNED_STEPS_PER_EXECUTION} steps per execution"}
 
 
 def prepare_arrays(ds: Dataset, profile: str) -> tuple[np.ndarray, ...]:
@@ -88,8 +94,11 @@ def check_outputs(model, x_sample: np.ndarray, classes: int, loss: str) -> None:
             f"{classes} classes; valid: (batch, {classes})")
     if "logits" in loss or not loss.startswith(("sparse_categorical_crossentropy", "categorical_crossentropy")):
         return
+    out = out.astype(np.float64)
     sums = out.sum(axis=1)
-    if out.min() < -1e-6 or out.max() > 1 + 1e-6 or np.abs(sums - 1).max() > 1e-3:
+    # bfloat16 probabilities carry 8 significant bits: their rows sum to 1 only to ~1e-2
+    tol = 1e-3 if keras.config.dtype_policy().compute_dtype == "float32" else 3e-2
+    if out.min() < -1e-6 or out.max() > 1 + tol or np.abs(sums - 1).max() > tol:
         raise SpecShapeError(
             f"the model's outputs are not probabilities (values {out.min():.3g} to {out.max():.3g}, "
             f"rows summing to {sums.min():.3g}-{sums.max():.3g}) but the loss {loss} expects them; "
@@ -172,6 +181,8 @@ class Session:
         self.spec, self.recipe = spec, spec.recipe
         keras.utils.set_random_seed(seed)
         x_train, y_train, self.x_test, self.y_test = prepare_arrays(ds, profile)
+        self.mode = mode_settings(self.backend, mode)
+        keras.config.set_dtype_policy(self.mode["policy"])  # before any layer is made
         model = spec.build()
         if not isinstance(model, keras.Model):
             raise SpecShapeError(f"spec {spec.name} built a {type(model).__name__}, not a keras.Model")
@@ -186,7 +197,6 @@ class Session:
             x_train, self.x_val, y_train, self.y_val = train_test_split(
                 x_train, y_train, test_size=self.recipe.validation_split, random_state=42)
         self.x_train, self.y_train = x_train, y_train
-        self.mode = mode_settings(self.backend, mode)
         optimizer = keras.optimizers.get(self.recipe.optimizer)
         if self.recipe.learning_rate is not None:
             optimizer.learning_rate = self.recipe.learning_rate
@@ -280,6 +290,8 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
 
     result = session.train(epochs, after_epoch)
     epoch_s = result.epoch_s
+    arithmetic = precision.probe(session.backend)  # what float32 work ran in, read off the device
+    peaks = peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None
     status, reason = ("diverged", problem[0]) if problem else ("ok", None)
     test_loss, test_acc = session.evaluate("test")
     inference = session.inference_samples_per_s() if status == "ok" else None
@@ -319,5 +331,7 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
         "curve_on": curve_on,
         **session.effective,
         "device": device,
+        "precision": arithmetic,
+        "device_peak_gflops": peaks,
         "peak_device_memory_bytes": environment.peak_device_memory(session.backend, device),
     }

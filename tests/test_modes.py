@@ -14,7 +14,8 @@ from .conftest import run_cli
 def test_default_mode_is_keras_out_of_the_box():
     for backend in ("tensorflow", "jax", "torch"):
         assert train.mode_settings(backend, "default") == {
-            "jit_compile": "auto", "steps_per_execution": 1, "why": "Keras defaults"}
+            "jit_compile": "auto", "steps_per_execution": 1, "policy": "float32",
+            "why": "Keras defaults"}
 
 
 def test_tuned_mode_asks_each_backend_for_what_it_accepts():
@@ -22,9 +23,12 @@ def test_tuned_mode_asks_each_backend_for_what_it_accepts():
         s = train.mode_settings(backend, "tuned")
         assert s["jit_compile"] is True and s["steps_per_execution"] == train.TUNED_STEPS_PER_EXECUTION
     torch = train.mode_settings("torch", "tuned")
-    assert torch["jit_compile"] is False and torch["steps_per_execution"] == 1
+    assert torch["jit_compile"] is True and torch["steps_per_execution"] == 1
     assert "rejects steps_per_execution > 1" in torch["why"]
-    with pytest.raises(SettingsError, match="unknown mode 'fast'; valid: default, tuned"):
+    for backend in ("tensorflow", "jax", "torch"):
+        bf16 = train.mode_settings(backend, "bf16")
+        assert bf16["policy"] == "mixed_bfloat16" and bf16["jit_compile"] == "auto"
+    with pytest.raises(SettingsError, match="unknown mode 'fast'; valid: default, tuned, bf16"):
         train.mode_settings("jax", "fast")
 
 
@@ -37,7 +41,7 @@ def test_cpu_device_hides_gpus_from_the_worker():
 def mode_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("modes")
     proc = run_cli("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax,torch",
-                   "--modes", "default,tuned", "--out", out)
+                   "--modes", "default,tuned,bf16", "--out", out)
     assert proc.returncode == 0, proc.stderr
     return {(r["backend"], r["mode"]): r for r in records.load(out)}
 
@@ -46,22 +50,24 @@ def mode_run(tmp_path_factory):
 def test_records_state_the_effective_settings(mode_run):
     assert mode_run[("jax", "tuned")]["jit_compile"] is True
     assert mode_run[("jax", "tuned")]["steps_per_execution"] == 32
-    # torch's tuned settings are its default ones: recorded as skipped with why, not run twice
-    torch_tuned = mode_run[("torch", "tuned")]
-    assert torch_tuned["status"] == "skipped" and "tuned = default on torch" in torch_tuned["reason"]
+    assert mode_run[("torch", "tuned")]["jit_compile"] is True  # torch.compile, measured
     assert mode_run[("torch", "default")]["mode_note"] == "Keras defaults"
     assert mode_run[("torch", "default")]["jit_compile"] is False
-    for key, r in mode_run.items():
-        if key != ("torch", "tuned"):
-            assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
+    for (backend, mode), r in mode_run.items():
+        assert r["status"] == "ok" and r["device_requested"] == "cpu" and r["device"]["kind"] == "cpu"
+        p = r["precision"]  # read off the device: float32 work on a CPU is float32
+        assert p["float32_matmul"] == "float32" and p["float32_conv"] == "float32"
+        assert p["policy"] == ("mixed_bfloat16" if mode == "bf16" else "float32")
+        assert p["compute_dtype"] == ("bfloat16" if mode == "bf16" else "float32")
+        assert r["device_peak_gflops"] is None  # GPU cells only
 
 
 @pytest.mark.slow
 def test_both_modes_appear_in_the_tables(mode_run):
     t = aggregate.tidy(list(mode_run.values()))
-    assert set(t["mode"]) == {"default", "tuned"}
+    assert set(t["mode"]) == {"default", "tuned", "bf16"}
     md = tables.markdown(t)
-    assert "default mode" in md and "tuned mode" in md
+    assert "default mode" in md and "tuned mode" in md and "bf16 mode" in md
 
 
 @pytest.mark.slow
@@ -94,11 +100,17 @@ def test_device_table_puts_cpu_and_gpu_side_by_side(mode_run):
 
 
 @pytest.mark.slow
-def test_mode_table_sets_tuned_against_default(mode_run):
+def test_mode_table_sets_each_mode_against_default(mode_run):
     table = aggregate.mode_table(aggregate.tidy(list(mode_run.values())))
-    assert set(table.backend) == {"jax"}  # torch's tuned cell was not measured
-    jax = table.iloc[0]
-    assert jax["tuned settings"] == "jit=True, steps/exec=32"
+    assert sorted(zip(table.backend, table["mode"])) == [
+        ("jax", "bf16"), ("jax", "tuned"), ("torch", "bf16"), ("torch", "tuned")]
+    jax = table[(table.backend == "jax") & (table["mode"] == "tuned")].iloc[0]
+    assert jax["settings"] == "jit=True, steps/exec=32, float32"
     assert jax["verdict"] == "not enough runs (n=1)"  # one run of each: no verdict
+    bf16 = table[(table.backend == "torch") & (table["mode"] == "bf16")].iloc[0]
+    assert bf16["settings"].endswith("mixed_bfloat16")
+    runs = {(r["backend"], r["mode"]): r["test_accuracy"] for r in mode_run.values()}
+    assert bf16["acc vs default (points)"] == pytest.approx(
+        100 * (runs[("torch", "bf16")] - runs[("torch", "default")]))
     md = tables.markdown(aggregate.tidy(list(mode_run.values())))
-    assert "Tuned against default mode" in md and "(n=1)" in md
+    assert "Each mode against the default mode" in md and "(n=1)" in md

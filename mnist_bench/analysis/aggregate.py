@@ -31,7 +31,7 @@ COLUMNS = [
     "inference_samples_per_s", "vs_fastest", "vs_fastest_low", "vs_fastest_high", "vs_fastest_n",
     "speed", "target_accuracy", "time_to_target_s", "run_tta_s", "reached", "achieved_gflops",
     "utilisation", "split_accuracy", "passes", "jit_compile", "steps_per_execution",
-    "unclocked_share", "drift", "reason",
+    "precision", "unclocked_share", "drift", "reason",
 ]
 
 
@@ -131,6 +131,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["passes"] = str(passes[0]) if passes[0] == passes[-1] else f"{passes[0]}-{passes[-1]}"
     row["jit_compile"] = good[0].get("jit_compile")
     row["steps_per_execution"] = good[0].get("steps_per_execution")
+    row["precision"] = precision_label(good[0])
     shares = [s for s in (unclocked_share(r) for r in good) if s is not None]
     row["unclocked_share"] = max(shares) if shares else None
     drifts = [drift[id(r)] for r in good if id(r) in drift]
@@ -138,9 +139,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     flops = good[0].get("train_flops_per_sample")
     if flops and gm:
         row["achieved_gflops"] = flops * good[0]["train_samples"] / gm / 1e9
-        peak = ((good[0].get("machine") or {}).get("matmul_peak_gflops"))
-        if peak and row["device_kind"] == "cpu":
-            row["utilisation"] = row["achieved_gflops"] / peak
+        row["utilisation"] = row["achieved_gflops"] / peak_of(good[0]) if peak_of(good[0]) else None
     target = target_for(row["spec"], targets)
     curves = [r for r in good if r.get("curve")]
     if target is not None and row["backend"] != BASELINE_BACKEND and curves:
@@ -187,6 +186,27 @@ def _compare_backends(rows: list[dict]) -> None:
             diff = row["test_accuracy"] - sum(others) / len(others)
             row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) \
                 else f"differs by {diff:+.4f}"
+
+
+def precision_label(r: dict) -> str | None:
+    """The dtype policy, and what float32 products and convolutions really ran in where that
+    was not float32 (TF32 on a GPU, say); None for records that did not measure it."""
+    p = r.get("precision")
+    if not isinstance(p, dict):
+        return None
+    lowered = [f"{what} {p.get(f'float32_{what}')}" for what in ("matmul", "conv")
+               if p.get(f"float32_{what}") not in (None, "float32")]
+    return (p.get("policy") or "?") + (f" (float32 {', '.join(lowered)})" if lowered else "")
+
+
+def peak_of(r: dict) -> float | None:
+    """The rate a cell's achieved GFLOP/s is measured against: numpy's float32 product on the
+    CPU; on a GPU the backend's own product in the precision the cell computed in."""
+    if device_kind(r) == "cpu":
+        return (r.get("machine") or {}).get("matmul_peak_gflops")
+    peaks = r.get("device_peak_gflops") or {}
+    bf16 = ((r.get("precision") or {}).get("compute_dtype") or "float32") == "bfloat16"
+    return peaks.get("bfloat16" if bf16 else "float32")
 
 
 def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
@@ -248,22 +268,30 @@ def recommend(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def mode_table(t: pd.DataFrame) -> pd.DataFrame:
-    """Default against tuned mode per run, spec, backend and device, paired by block: the tuned
-    speed-up with its interval. Empty unless one run holds both modes."""
+    """Each mode against the default mode per run, spec, backend and device, paired by block:
+    the speed-up (default / mode) with its interval and the accuracy difference. Empty unless
+    one run holds the default and another mode."""
     out = []
     for (run, dataset, device, spec, backend), g in _keras(t).groupby(
             ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
         by = {r.mode: r for r in g.itertuples()}
-        if "default" not in by or "tuned" not in by:
+        d = by.get("default")
+        if d is None:
             continue
-        d, u = by["default"], by["tuned"]
-        ratio = stats.paired_ratio(d.run_epoch_s, u.run_epoch_s)  # default / tuned: speed-up
-        out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
-                    "backend": backend, "default s": d.steady_epoch_s, "tuned s": u.steady_epoch_s,
-                    "speed-up": ratio,
-                    "verdict": {"higher": "tuned faster", "lower": "tuned slower",
-                                "tie": "tie"}.get(ratio.verdict, ratio.verdict),
-                    "tuned settings": f"jit={u.jit_compile}, steps/exec={int(u.steps_per_execution)}"})
+        for mode, u in by.items():
+            if mode == "default" or not u.run_epoch_s:
+                continue
+            ratio = stats.paired_ratio(d.run_epoch_s, u.run_epoch_s)  # default / mode: speed-up
+            acc = (u.test_accuracy - d.test_accuracy
+                   if u.test_accuracy is not None and d.test_accuracy is not None else None)
+            out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
+                        "backend": backend, "mode": mode, "default s": d.steady_epoch_s,
+                        "mode s": u.steady_epoch_s, "speed-up": ratio,
+                        "verdict": {"higher": f"{mode} faster", "lower": f"{mode} slower",
+                                    "tie": "tie"}.get(ratio.verdict, ratio.verdict),
+                        "acc vs default (points)": None if acc is None else 100 * acc,
+                        "settings": f"jit={u.jit_compile}, steps/exec={int(u.steps_per_execution)}"
+                                    + (f", {u.precision}" if u.precision else "")})
     return pd.DataFrame(out)
 
 

@@ -176,11 +176,14 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
         return "No records.\n"
     modes = aggregate.mode_table(t)
     if len(modes):
-        parts.append("### Tuned against default mode (measured together, paired by block)\n")
+        parts.append("### Each mode against the default mode (measured together, paired by "
+                     "block; speed-up = default / mode)\n")
         modes = modes.assign(**{"run": modes["run"].map(names),
                                 "speed-up": modes["speed-up"].map(lambda r: r.text()),
                                 "default s": modes["default s"].map(lambda v: f"{v:.3g}"),
-                                "tuned s": modes["tuned s"].map(lambda v: f"{v:.3g}")})
+                                "mode s": modes["mode s"].map(lambda v: f"{v:.3g}"),
+                                "acc vs default (points)": modes["acc vs default (points)"].map(
+                                    lambda v: "" if v is None or v != v else f"{v:+.2f}")})
         parts.append((modes if multi else modes.drop(columns=["run"])).to_markdown(index=False) + "\n")
     dev = aggregate.device_table(t)
     if len(dev):

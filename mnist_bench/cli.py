@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
     run.add_argument("--modes", type=_csv, default=("default",),
                      help=f"comma-separated, of {','.join(MODES)} (default: default)")
+    run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
+                     help="comma-separated, of keras,native: Keras on the backend, and/or the "
+                          "framework's own reference loop built from the spec (default: keras)")
     run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
     run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,
@@ -237,7 +240,7 @@ def _progress_printer(console, total: int):
         task = live.add_task("starting", total=total, epoch="")
 
     def say(text):
-        (live.console if live else console).print(text, highlight=False)
+        (live.console if live else console).print(text, highlight=False, markup=False)
 
     def on_event(cell, event):
         if event.get("event") == "epoch":
@@ -255,7 +258,9 @@ def _progress_printer(console, total: int):
         if live:
             if not live.live.is_started:
                 live.start()
-            live.update(task, description=state["cell"], epoch="")
+            from rich.markup import escape  # a cell's label holds "[tuned]": text, not markup
+
+            live.update(task, description=escape(state["cell"]), epoch="")
         else:
             elapsed = time.monotonic() - state["t0"]
             say(f"{state['cell']}  (run elapsed {elapsed:.0f} s)")
@@ -296,14 +301,15 @@ def cmd_run(args) -> int:
         rs = matrix.RunSettings(
             specs=args.models or tuple(specs.BUILTIN), backends=args.backends,
             dataset=args.dataset, profile=args.profile, seed=args.seed, epochs=args.epochs,
-            device=args.device, modes=args.modes, repeats=args.repeats, data_dir=args.data_dir,
+            device=args.device, modes=args.modes, impls=args.impls, repeats=args.repeats,
+            data_dir=args.data_dir,
             order_seed=args.order_seed).started()
     cells = matrix.plan(rs)
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     matrix.check_writable(out)
     for name in sorted({c.dataset for c in cells}):  # fetch and verify once, before any cell
         ds = data.load(name, rs.data_dir)
-        console.print(f"data: {name} from {ds.source}", highlight=False)
+        console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)
     matrix.save_plan(out, rs)
     done = set()
     if args.resume and records.store_file(out).is_file():

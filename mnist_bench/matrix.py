@@ -48,6 +48,7 @@ class RunSettings:
     epochs: int | None = None
     device: str = "cpu"
     modes: tuple[str, ...] = ("default",)
+    impls: tuple[str, ...] = ("keras",)
     repeats: int = 1
     data_dir: str | None = None
     order_seed: int | None = None  # None: drawn when the run starts, then saved in run.json
@@ -68,8 +69,9 @@ class RunSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for key in ("specs", "backends", "modes"):
-            d[key] = tuple(d[key])
+        for key in ("specs", "backends", "modes", "impls"):
+            if key in d:
+                d[key] = tuple(d[key])
         return cls(**d)
 
 
@@ -81,6 +83,8 @@ def plan(rs: RunSettings) -> list[Cell]:
         settings.check("backend", b, settings.BACKENDS)
     for m in rs.modes:
         settings.check("mode", m, settings.MODES)
+    for i in rs.impls:
+        settings.check("implementation", i, settings.IMPLS)
     if rs.dataset is not None:
         from .data import DATASETS
 
@@ -106,10 +110,11 @@ def plan(rs: RunSettings) -> list[Cell]:
             if builtin is not None and builtin.kind == "sklearn":
                 block.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
                 continue
-            variants = [(b, m) for b in rs.backends for m in rs.modes]
+            variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes]
             if rs.order_seed is not None:
                 rng.shuffle(variants)
-            block.extend(Cell(backend=b, device=rs.device, mode=m, **common) for b, m in variants)
+            block.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
+                         for b, i, m in variants)
         cells.extend(replace(c, position=i) for i, c in enumerate(block))
     return cells
 
@@ -210,7 +215,7 @@ class Runner:
     def run_cell(self, cell: Cell) -> dict:
         fields = {**records.cell_fields(cell), **self.run, "block": cell.repeat,
                   "canary_s": canary.measure()}  # the machine's speed right before this cell
-        missing = backend_missing(cell.backend) or settings.SAME_AS_DEFAULT.get((cell.backend, cell.mode))
+        missing = backend_missing(cell.backend) or cell.not_run()
         if missing:
             record = records.new(fields, status="skipped", reason=missing, **self.facts)
         else:

@@ -48,7 +48,7 @@ MEASURED = {
     "test_accuracy": _NUM, "epoch_s": _LIST, "train_samples": (int,),
 }
 OPTIONAL = {
-    "position": _OPT_INT, "block": _OPT_INT, "run_id": _OPT_STR, "order_seed": _OPT_INT,
+    "position": _OPT_INT, "impl": _OPT_STR, "block": _OPT_INT, "run_id": _OPT_STR, "order_seed": _OPT_INT,
     "canary_s": _OPT_NUM, "test_samples": _OPT_INT, "reason": _OPT_STR, "output_tail": _OPT_LIST, "kind": _OPT_STR,
     "recipe": _OPT_DICT, "data_source": _OPT_STR, "epochs_planned": _OPT_INT,
     "epochs_run": _OPT_INT, "batch_size": _OPT_INT, "input_shape": _OPT_LIST, "params": _OPT_INT,
@@ -206,7 +206,8 @@ def cell_fields(cell) -> dict:
 def cell_of(record: dict):
     from .settings import Cell
 
-    fields = {k: record.get(k) for k in Cell.__dataclass_fields__ if k != "device"}
+    fields = {k: record[k] for k in Cell.__dataclass_fields__ if k != "device" and k in record
+              and record[k] is not None}
     return Cell(device=record.get("device_requested"), **fields)
 
 

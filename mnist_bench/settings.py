@@ -14,6 +14,10 @@ MODES = ("default", "tuned", "bf16")
 # variants whose settings are those of the default mode, with why: recorded as skipped, never
 # measured twice under two names (none at present)
 SAME_AS_DEFAULT: dict[tuple[str, str], str] = {}
+# keras: the spec trained by Keras on the backend; native: the framework's own reference loop
+# built from the spec's layers (mnist_bench/impl)
+IMPLS = ("keras", "native")
+NATIVE_MODES = ("default", "tuned")
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
@@ -67,14 +71,23 @@ class Cell:
     repeat: int = 0  # the block: every variant of a block runs before any of the next
     data_dir: str | None = None
     position: int = 0  # place in its block's random order (not part of what the cell is)
+    impl: str = "keras"  # keras, or native: the framework's own loop (see IMPLS)
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
-                self.device, self.mode, self.repeat)
+                self.device, self.mode, self.repeat, self.impl)
+
+    def not_run(self) -> str | None:
+        """Why this variant is recorded as skipped rather than measured, or None."""
+        if self.impl == "native" and self.mode not in NATIVE_MODES:
+            return (f"native loops have the modes {', '.join(NATIVE_MODES)}; {self.mode} is "
+                    "measured for Keras only")
+        return SAME_AS_DEFAULT.get((self.backend, self.mode))
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"
+        extra = (" native" if self.impl == "native" else "") + extra
         rep = f" #{self.repeat + 1}" if self.repeat else ""
         return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}"
 

@@ -41,6 +41,10 @@ def main(argv: list[str]) -> int:
         if (spec.kind == "sklearn") != (cell.backend == BASELINE_BACKEND):
             raise specs.SpecError(f"spec {cell.spec} cannot run on backend {cell.backend}")
         runner = baseline.run_cell if spec.kind == "sklearn" else train.run_cell
+        if cell.impl == "native" and spec.kind != "sklearn":
+            from .impl import loop
+
+            runner = loop.run_cell
         result = runner(cell, spec, ds, emit=emit)
     except Exception as exc:
         from .errors import MnistBenchError

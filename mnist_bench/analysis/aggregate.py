@@ -19,8 +19,8 @@ from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
 from . import stats
 
-GROUP = ("run", "dataset", "device_kind", "mode", "spec", "backend")
-SPEC_GROUP = GROUP[:5]
+GROUP = ("run", "dataset", "device_kind", "mode", "impl", "spec", "backend")
+SPEC_GROUP = GROUP[:6]
 DRIFT_FLAG = 0.15  # a cell whose canary ran this much slower than the run's best is flagged
 UNCLOCKED_FLAG = 0.10  # a cell whose steady epochs spent this share of their wall time unclocked
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
@@ -47,8 +47,8 @@ def run_of(r: dict) -> str:
 
 
 def group_key(r: dict) -> tuple:
-    return (run_of(r), r["dataset"], device_kind(r), r.get("mode") or "default", r["spec"],
-            r["backend"])
+    return (run_of(r), r["dataset"], device_kind(r), r.get("mode") or "default",
+            r.get("impl") or "keras", r["spec"], r["backend"])
 
 
 def block_of(r: dict) -> int:
@@ -225,7 +225,8 @@ def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
     order = {b: i for i, b in enumerate([*BACKENDS, BASELINE_BACKEND])}
     spec_order = {name: i for i, name in enumerate(BUILTIN)}
     runs = list(dict.fromkeys(run_of(r) for r in recs))
-    rows.sort(key=lambda r: (runs.index(r["run"]), r["dataset"], r["device_kind"], r["mode"],
+    rows.sort(key=lambda r: (runs.index(r["run"]), r["dataset"], r["device_kind"], r["impl"],
+                             r["mode"],
                              spec_order.get(r["spec"], len(spec_order)), r["label"],
                              order.get(r["backend"], 99)))
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -243,7 +244,8 @@ def recommend(t: pd.DataFrame) -> pd.DataFrame:
     block); "tie" when the interval holds 1, "not enough runs" below ``stats.MIN_RUNS``.
     """
     out = []
-    for key, g in _keras(t).groupby(list(SPEC_GROUP), sort=False):
+    keras_only = _keras(t)
+    for key, g in keras_only[keras_only.impl == "keras"].groupby(list(SPEC_GROUP), sort=False):
         rows = list(g.itertuples())
         reached = [r for r in rows if _present(r.time_to_target_s)]
         if reached:
@@ -272,8 +274,8 @@ def mode_table(t: pd.DataFrame) -> pd.DataFrame:
     the speed-up (default / mode) with its interval and the accuracy difference. Empty unless
     one run holds the default and another mode."""
     out = []
-    for (run, dataset, device, spec, backend), g in _keras(t).groupby(
-            ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
+    for (run, dataset, device, impl, spec, backend), g in _keras(t).groupby(
+            ["run", "dataset", "device_kind", "impl", "spec", "backend"], sort=False):
         by = {r.mode: r for r in g.itertuples()}
         d = by.get("default")
         if d is None:
@@ -285,13 +287,74 @@ def mode_table(t: pd.DataFrame) -> pd.DataFrame:
             acc = (u.test_accuracy - d.test_accuracy
                    if u.test_accuracy is not None and d.test_accuracy is not None else None)
             out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
-                        "backend": backend, "mode": mode, "default s": d.steady_epoch_s,
+                        "backend": backend if impl == "keras" else f"{backend} (native)",
+                        "mode": mode, "default s": d.steady_epoch_s,
                         "mode s": u.steady_epoch_s, "speed-up": ratio,
                         "verdict": {"higher": f"{mode} faster", "lower": f"{mode} slower",
                                     "tie": "tie"}.get(ratio.verdict, ratio.verdict),
                         "acc vs default (points)": None if acc is None else 100 * acc,
                         "settings": f"jit={u.jit_compile}, steps/exec={int(u.steps_per_execution)}"
                                     + (f", {u.precision}" if u.precision else "")})
+    return pd.DataFrame(out)
+
+
+def _variant_name(r) -> str:
+    return f"{r.backend} {'Keras' if r.impl == 'keras' else 'native'} {r.mode}"
+
+
+def native_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run, spec and framework: every Keras and native variant's steady epoch, the Keras
+    overhead (best Keras / best native, paired by block, with its interval) and how close the
+    best variant came to the machine's measured peak. Empty without native records."""
+    rows = _keras(t)
+    if not (rows.impl == "native").any():
+        return pd.DataFrame()
+    out = []
+    for (run, dataset, device, spec, backend), g in rows.groupby(
+            ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
+        by = {(r.impl, r.mode): r for r in g.itertuples()}
+        keras = [r for (i, _), r in by.items() if i == "keras"]
+        native = [r for (i, _), r in by.items() if i == "native"]
+        row = {"run": run, "dataset": dataset, "device": device,
+               "spec": g.label.iloc[0], "framework": backend}
+        for impl, mode in (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
+                           ("native", "default"), ("native", "tuned")):
+            r = by.get((impl, mode))
+            row[f"{impl} {mode} s"] = f"{r.steady_epoch_s:.3g}" if r is not None else ""
+        best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
+        best_n = min(native, key=lambda r: r.steady_epoch_s) if native else None
+        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s)
+                                 if best_k is not None and best_n is not None else None)
+        best = min([*keras, *native], key=lambda r: r.steady_epoch_s)
+        row["best variant"] = _variant_name(best)
+        row["best GFLOP/s"] = f"{best.achieved_gflops:.3g}" if _present(best.achieved_gflops) else ""
+        row["of peak"] = f"{100 * best.utilisation:.1f}%" if _present(best.utilisation) else ""
+        out.append(row)
+    table = pd.DataFrame(out)
+    return table.drop(columns=[c for c in table.columns if c.endswith(" s")
+                               and (table[c] == "").all()])
+
+
+def fastest_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run and spec: the fastest variant of all (framework x Keras/native x mode) by steady
+    epoch, against the best Keras variant (paired by block). Empty without native records."""
+    rows = _keras(t)
+    if not (rows.impl == "native").any():
+        return pd.DataFrame()
+    out = []
+    for (run, dataset, device, spec), g in rows.groupby(
+            ["run", "dataset", "device_kind", "spec"], sort=False):
+        ranked = sorted(g.itertuples(), key=lambda r: r.steady_epoch_s)
+        best = ranked[0]
+        keras = [r for r in ranked if r.impl == "keras"]
+        row = {"run": run, "dataset": dataset, "device": device, "spec": best.label,
+               "fastest": _variant_name(best), "epoch s": f"{best.steady_epoch_s:.3g}",
+               "acc": f"{best.test_accuracy:.4f}" if _present(best.test_accuracy) else "",
+               "best Keras": _variant_name(keras[0]) if keras else "",
+               "vs best Keras": None}
+        if keras and keras[0] is not best:
+            row["vs best Keras"] = stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s)
+        out.append(row)
     return pd.DataFrame(out)
 
 
@@ -302,11 +365,11 @@ def device_table(t: pd.DataFrame) -> pd.DataFrame:
     if keras_rows.device_kind.nunique() < 2:
         return pd.DataFrame()
     out = []
-    for (dataset, spec, backend, mode), g in keras_rows.groupby(
-            ["dataset", "label", "backend", "mode"], sort=False):
+    for (dataset, spec, backend, impl, mode), g in keras_rows.groupby(
+            ["dataset", "label", "backend", "impl", "mode"], sort=False):
         by = {r.device_kind: r for r in g.itertuples()}
         cpu, gpu = by.get("cpu"), by.get("gpu")
-        row = {"dataset": dataset, "spec": spec, "backend": backend, "mode": mode}
+        row = {"dataset": dataset, "spec": spec, "backend": backend, "impl": impl, "mode": mode}
         for kind, r in (("cpu", cpu), ("gpu", gpu)):
             row[f"{kind} train/s"] = r.train_samples_per_s if r else None
             row[f"{kind} infer/s"] = r.inference_samples_per_s if r else None

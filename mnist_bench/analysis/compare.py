@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import aggregate, stats
 
-KEY = ["dataset", "device_kind", "mode", "spec", "backend"]
+KEY = ["dataset", "device_kind", "mode", "impl", "spec", "backend"]
 
 
 def canary_change(old: list[dict], new: list[dict]) -> float | None:

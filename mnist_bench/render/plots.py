@@ -31,11 +31,11 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
     """Steady epoch time per backend per spec (median, IQR as error bars), log scale."""
     plt = _pyplot()
     keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
-    groups = list(keras_rows.groupby(["run", "dataset", "device_kind", "mode"], sort=False))
+    groups = list(keras_rows.groupby(["run", "dataset", "device_kind", "impl", "mode"], sort=False))
     if not groups:
         return []
     fig, axes = plt.subplots(len(groups), 1, figsize=(10, 3.6 * len(groups)), squeeze=False)
-    for ax, ((run, dataset, device, mode), g) in zip(axes[:, 0], groups):
+    for ax, ((run, dataset, device, impl, mode), g) in zip(axes[:, 0], groups):
         specs = list(dict.fromkeys(g.label))
         width = 0.8 / len(BACKENDS)
         for i, b in enumerate(BACKENDS):
@@ -53,7 +53,7 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
         ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_ylabel("steady epoch (s)")
-        title = f"{dataset}, {device}, {mode} mode (geometric mean over runs, 95% interval; lower is better)"
+        title = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''} (geometric mean over runs, 95% interval; lower is better)"
         ax.set_title(title + (f"\nrun {run}" if len(groups) > 1 and t.run.nunique() > 1 else ""), fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -71,7 +71,7 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
     panels = defaultdict(list)
     for r in recs:
         if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged"):
-            key = (r["spec"], r["dataset"], aggregate.device_kind(r), r.get("mode"))
+            key = (r["spec"], r["dataset"], aggregate.device_kind(r), (r.get("mode") or "default") + ("" if (r.get("impl") or "keras") == "keras" else " native"))
             panels[key].append(r)
     if not panels:
         return []

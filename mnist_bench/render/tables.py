@@ -132,6 +132,11 @@ def runs_markdown(recs: list[dict], t: pd.DataFrame) -> str:
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
+def variant(impl: str, mode: str) -> str:
+    """A table's heading for one implementation and mode: "tuned mode", "native default"."""
+    return f"{mode} mode" if impl == "keras" else f"{impl} {mode} (the framework's own loop)"
+
+
 def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
              recs: list[dict] | None = None) -> str:
     """Markdown: per run x dataset x device x mode, one column group per Keras backend, then the
@@ -145,10 +150,12 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
         parts.append("### Runs\n")
         parts.append(runs_markdown(recs, t) + "\n")
     keras_rows = t[t.backend != BASELINE_BACKEND]
-    for (run, dataset, device, mode), g in keras_rows.groupby(
-            ["run", "dataset", "device_kind", "mode"], sort=False):
+    for (run, dataset, device, impl, mode), g in keras_rows.groupby(
+            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        if (g.status == "skipped").all():
+            continue  # a variant not measured anywhere here (its reason: the failed-cells table)
         where = g.device_name.dropna().iloc[0] if g.device_name.notna().any() else device
-        parts.append(f"### {dataset}, {device} ({where}), {mode} mode"
+        parts.append(f"### {dataset}, {device} ({where}), {variant(impl, mode)}"
                      + (f", run {names[run]}" if multi else "") + "\n")
         backends = [b for b in BACKENDS if b in set(g.backend) or (b, device) in (notes or {})]
         backends += sorted(set(g.backend) - set(backends))
@@ -185,6 +192,27 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
                                 "acc vs default (points)": modes["acc vs default (points)"].map(
                                     lambda v: "" if v is None or v != v else f"{v:+.2f}")})
         parts.append((modes if multi else modes.drop(columns=["run"])).to_markdown(index=False) + "\n")
+    native = aggregate.native_table(t)
+    if len(native):
+        parts.append("### What Keras costs: each framework's Keras variants against its own loop "
+                     "(measured together, paired by block)\n")
+        parts.append("Keras overhead = the best Keras variant's epoch / the best native variant's "
+                     "epoch of the same framework, with its 95% interval; of peak: the best "
+                     "variant's achieved GFLOP/s against the measured peak.\n")
+        shown = native.assign(**{"run": native["run"].map(names),
+                                 "Keras overhead": native["Keras overhead"].map(
+                                     lambda r: r.text() if r is not None else "")})
+        parts.append((shown if multi else shown.drop(columns=["run"]))
+                     .astype(object).fillna("").to_markdown(index=False) + "\n")
+    fastest = aggregate.fastest_table(t)
+    if len(fastest):
+        parts.append("### The fastest way to train each spec here (any framework, Keras or native, "
+                     "any mode)\n")
+        shown = fastest.assign(**{"run": fastest["run"].map(names),
+                                  "vs best Keras": fastest["vs best Keras"].map(
+                                      lambda r: r.text() if r is not None else "")})
+        parts.append((shown if multi else shown.drop(columns=["run"]))
+                     .astype(object).fillna("").to_markdown(index=False) + "\n")
     dev = aggregate.device_table(t)
     if len(dev):
         parts.append("### Throughput by device (samples/s)\n")
@@ -201,9 +229,9 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
             parts.append("### The seed recipes reproduced (seed profile, default mode)\n")
             parts.append(rep + "\n")
     if detail and len(keras_rows):
-        for (run, dataset, device, mode), g in keras_rows.groupby(
-                ["run", "dataset", "device_kind", "mode"], sort=False):
-            parts.append(f"### {dataset}, {device}, {mode} mode"
+        for (run, dataset, device, impl, mode), g in keras_rows.groupby(
+                ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+            parts.append(f"### {dataset}, {device}, {variant(impl, mode)}"
                          + (f", run {names[run]}" if multi else "")
                          + ": accuracy, time to target, utilisation, clock and drift\n")
             parts.append(pd.DataFrame([_detail_cells(r) for r in g.itertuples()])
@@ -211,8 +239,9 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
     failed = t[~t.status.isin(["ok", "diverged"])]
     if len(failed):
         parts.append("Cells without a result:\n")
-        parts.extend(f"- {r.label} / {r.backend} / {r.dataset} / {r.device_kind}: {r.status}: "
-                     f"{r.reason}" for r in failed.itertuples())
+        parts.extend(f"- {r.label} / {r.backend}{' (native)' if r.impl == 'native' else ''} / "
+                     f"{r.mode} / {r.dataset} / {r.device_kind}: {r.status}: {r.reason}"
+                     for r in failed.itertuples())
         parts.append("")
     return "\n".join(parts)
 

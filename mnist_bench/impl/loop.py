@@ -21,6 +21,22 @@ from ..measure.timing import Stopwatch, summarize_epochs
 from . import layers
 
 MODES = ("default", "tuned")
+FORWARD_TOLERANCE = 2e-3  # probabilities; float32 reassociation and TF32 on GPUs stay far below
+
+
+def forward_difference(model, trainer, x: np.ndarray) -> float:
+    """Largest difference between the Keras model's probabilities and the native loop's on
+    ``x``, both at the initial weights: the native model must compute the Keras model's
+    function before either trains (a wrong layout or layer shows up here, not in accuracy)."""
+    import keras
+
+    expected = keras.ops.convert_to_numpy(model(x, training=False)).astype(np.float64)
+    z = trainer.logits(x).astype(np.float64)
+    got = np.exp(z - z.max(axis=1, keepdims=True))
+    got /= got.sum(axis=1, keepdims=True)
+    if got.shape != expected.shape:
+        raise train.SpecShapeError(f"native outputs have shape {got.shape}, Keras's {expected.shape}")
+    return float(np.abs(got - expected).max())
 
 
 def trainer_module(backend: str):
@@ -59,6 +75,12 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     trainer = trainer_module(backend).Trainer(
         ops, opt, x_train, y_train, recipe.batch_size, cell.seed, tuned=cell.mode == "tuned",
         gpu=device["kind"] == "gpu")
+    forward_diff = forward_difference(model, trainer, x_test[:64])
+    if forward_diff > FORWARD_TOLERANCE:
+        raise layers.NativeUnsupported(
+            f"the native {backend} model does not compute the Keras model's function (largest "
+            f"probability difference {forward_diff:.3g} > {FORWARD_TOLERANCE:g} at the initial "
+            "weights); no result recorded")
     epochs = settings.resolve_epochs(recipe.epochs, cell.profile, cell.epochs)
     rng = np.random.default_rng(cell.seed)
     watch = Stopwatch(trainer.sync)
@@ -111,7 +133,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         "flops_update_share": update_share, "achieved_gflops": achieved,
         "inference_samples_per_s": inference, "inference_batch_size": trainer_module(backend).EVAL_BATCH,
         "curve": curve, "curve_on": curve_on, "jit_compile": trainer.jit, "steps_per_execution": 1,
-        "mode_note": trainer.note, "device": device, "precision": precision.probe(backend),
+        "mode_note": trainer.note, "native_forward_diff": forward_diff, "device": device, "precision": precision.probe(backend),
         "device_peak_gflops": peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None,
         "peak_device_memory_bytes": environment.peak_device_memory(backend, device),
     }

@@ -73,7 +73,7 @@ class Trainer:
             self.x, self.y = jax.device_put(x), jax.device_put(y)
         self.step = jax.jit(partial(_step, ops, self.tx))
         self.epoch_fn = jax.jit(partial(_epoch, ops, self.tx))
-        self.logits = jax.jit(partial(forward, ops))
+        self.logits_fn = jax.jit(partial(forward, ops))
         self.loss = None
         self.jit = True
         self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if tuned
@@ -103,8 +103,11 @@ class Trainer:
     def last_loss(self) -> float:
         return float(self.loss)
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.logits_fn(self.params, x))
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.asarray(self.logits(self.params, x[s:s + EVAL_BATCH]).argmax(1))
+        return np.concatenate([np.asarray(self.logits_fn(self.params, x[s:s + EVAL_BATCH]).argmax(1))
                                for s in range(0, len(x), EVAL_BATCH)])
 
 

@@ -85,7 +85,7 @@ class Trainer:
         self.x, self.y = tf.constant(x), tf.constant(y, tf.int32)
         self.batch_size, self.seed = batch_size, seed
         self.step_fn = tf.function(self._step, jit_compile=True if tuned else None)
-        self.logits = tf.function(self.net.__call__, jit_compile=True if tuned else None)
+        self.logits_fn = tf.function(self.net.__call__, jit_compile=True if tuned else None)
         self.loss = None
         self.jit = tuned
         self.note = ("native tensorflow: tf.function(jit_compile=True) step, hand-written "
@@ -116,6 +116,9 @@ class Trainer:
     def last_loss(self) -> float:
         return float(self.loss.numpy())
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.net(tf.constant(x)).numpy()
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.logits(tf.constant(x[s:s + EVAL_BATCH])).numpy().argmax(1)
+        return np.concatenate([self.logits_fn(tf.constant(x[s:s + EVAL_BATCH])).numpy().argmax(1)
                                for s in range(0, len(x), EVAL_BATCH)])

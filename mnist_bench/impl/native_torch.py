@@ -113,6 +113,11 @@ class Trainer:
     def last_loss(self) -> float:
         return float(self.loss.item())
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        self.net.eval()
+        with torch.no_grad():
+            return self.net(torch.as_tensor(x, device=self.device)).cpu().numpy()
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         self.net.eval()
         out = []

@@ -13,29 +13,31 @@ import pandas as pd
 
 from ..settings import BASELINE_BACKEND
 from . import stats
+from .aggregate import device_kind
 
 TOLERANCE = {"mnist": 0.010, "fashion_mnist": 0.015}
 
 
 def table(recs: list[dict]) -> pd.DataFrame:
-    """One row per seed-profile spec, dataset and backend; empty without seed-profile records."""
+    """One row per seed-profile spec, dataset, backend and device kind (Keras, default mode);
+    empty without seed-profile records."""
     groups: dict[tuple, list[dict]] = {}
     for r in recs:
         if r.get("profile") != "seed" or r.get("status") not in ("ok", "diverged") \
-                or (r.get("mode") or "default") != "default":
+                or (r.get("mode") or "default") != "default" or (r.get("impl") or "keras") != "keras":
             continue
         reported = (r.get("recipe") or {}).get("reported_accuracy")
         if reported is None or r["dataset"] != (r.get("recipe") or {}).get("dataset"):
             continue  # no figure to reproduce (user spec, or a spec moved to the other dataset)
-        groups.setdefault((r["spec"], r["dataset"], r["backend"]), []).append(r)
+        groups.setdefault((r["spec"], r["dataset"], r["backend"], device_kind(r)), []).append(r)
     rows = []
-    for (spec, dataset, backend), rs in groups.items():
+    for (spec, dataset, backend, device), rs in groups.items():
         key = "split_accuracy" if backend == BASELINE_BACKEND else "test_accuracy"
         mean, sd = stats.mean_std([r.get(key) for r in rs])
         reported = rs[0]["recipe"]["reported_accuracy"]
         tol = TOLERANCE.get(dataset, 0.01)
         diff = mean - reported
-        rows.append({"spec": spec, "dataset": dataset, "backend": backend,
+        rows.append({"spec": spec, "dataset": dataset, "backend": backend, "device": device,
                      "epochs": max(r.get("epochs_run") or 0 for r in rs), "runs": len(rs),
                      "reported": reported, "reproduced": mean, "sd": sd,
                      "measured on": "15k split" if backend == BASELINE_BACKEND else "test set",

@@ -116,6 +116,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         t0 = time.perf_counter()
         trainer.predict(x_test)
         inference = len(x_test) / (time.perf_counter() - t0)
+    peak_memory = environment.peak_device_memory(backend, device)  # before the peak measurement
     step_flops, counted, update_share = flops.train_flops_per_sample(
         model, recipe.optimizer, recipe.batch_size)
     summary = summarize_epochs(epoch_s, len(x_train))
@@ -135,5 +136,5 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         "curve": curve, "curve_on": curve_on, "jit_compile": trainer.jit, "steps_per_execution": 1,
         "mode_note": trainer.note, "native_forward_diff": forward_diff, "device": device, "precision": precision.probe(backend),
         "device_peak_gflops": peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None,
-        "peak_device_memory_bytes": environment.peak_device_memory(backend, device),
+        "peak_device_memory_bytes": peak_memory,
     }

@@ -3,7 +3,11 @@
 default: a ``jax.jit``-compiled train step called once per batch from Python, batches sliced on
 the host (the JAX tutorials' loop).
 tuned: a whole epoch as one compiled ``lax.scan`` over the batches, the data held on the device
-(a short last batch, as Keras trains it, is one more call of the compiled step).
+(a short last batch, as Keras trains it, is one more call of the compiled step). Exception: a
+model with convolutions on the CPU keeps the data on the device but calls the compiled step per
+batch, because XLA's CPU backend runs a convolution inside a loop body many times slower than
+outside one (jax-ml/jax#12868; here a smoke epoch of cnn_3conv took 13.2 s in ``lax.scan``
+against 0.81 s stepped from Python); the record's note says which was used.
 optax takes Keras's hyper-parameters explicitly: ``rmsprop(decay=0.9, eps=1e-7)`` with eps inside
 the square root as Keras has it; ``adam(eps=1e-7)``.
 """
@@ -64,6 +68,7 @@ class Trainer:
 
     def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool):
         self.ops, self.batch_size, self.tuned = ops, batch_size, tuned
+        self.scan = tuned and not (not gpu and any(op.kind == "conv2d" for op in ops))
         self.tx = make_optimizer(*opt)
         self.params = init_params(ops)
         self.state = self.tx.init(self.params)
@@ -76,7 +81,10 @@ class Trainer:
         self.logits_fn = jax.jit(partial(forward, ops))
         self.loss = None
         self.jit = True
-        self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if tuned
+        self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if self.scan
+                     else "native jax: jax.jit step per batch, data on the device, optax (no "
+                          "lax.scan: XLA CPU convolutions in a loop body are slow, "
+                          "jax-ml/jax#12868)" if tuned
                      else "native jax: jax.jit step per batch, optax")
 
     def sync(self) -> None:
@@ -86,14 +94,17 @@ class Trainer:
         bs = self.batch_size
         full = len(perm) // bs * bs
         self.key, key = jax.random.split(self.key)
-        if self.tuned:
+        if self.tuned and not self.scan:
+            perm = jnp.asarray(perm)  # device-held data, indexed on the device
+        elif self.tuned:
             idx = jnp.asarray(perm[:full].reshape(-1, bs))
             self.params, self.state, self.loss = self.epoch_fn(
                 self.params, self.state, self.x, self.y, idx, key)
             if full < len(perm):
                 rest = jnp.asarray(perm[full:])
                 self.params, self.state, self.loss = self.step(
-                    self.params, self.state, self.x[rest], self.y[rest], jax.random.fold_in(key, 1))
+                    self.params, self.state, self.x[rest], self.y[rest],
+                    jax.random.fold_in(key, idx.shape[0]))
             return
         for n, start in enumerate(range(0, len(perm), bs)):
             idx = perm[start:start + bs]

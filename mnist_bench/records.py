@@ -48,7 +48,8 @@ MEASURED = {
     "test_accuracy": _NUM, "epoch_s": _LIST, "train_samples": (int,),
 }
 OPTIONAL = {
-    "position": _OPT_INT, "impl": _OPT_STR, "native_forward_diff": _OPT_NUM, "block": _OPT_INT, "run_id": _OPT_STR, "order_seed": _OPT_INT,
+    "position": _OPT_INT, "impl": _OPT_STR, "native_forward_diff": _OPT_NUM, "block": _OPT_INT,
+    "run_id": _OPT_STR, "order_seed": _OPT_INT,
     "canary_s": _OPT_NUM, "test_samples": _OPT_INT, "reason": _OPT_STR, "output_tail": _OPT_LIST, "kind": _OPT_STR,
     "recipe": _OPT_DICT, "data_source": _OPT_STR, "epochs_planned": _OPT_INT,
     "epochs_run": _OPT_INT, "batch_size": _OPT_INT, "input_shape": _OPT_LIST, "params": _OPT_INT,
@@ -61,7 +62,8 @@ OPTIONAL = {
     "train_flops_per_sample": _OPT_NUM, "flops_counted_layers": _OPT_LIST,
     "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
     "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "device": _OPT_DICT,
-    "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT, "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
+    "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT,
+    "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
 }
 FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}

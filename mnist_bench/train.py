@@ -262,6 +262,28 @@ class Session:
         return len(self.x_test) / watch.stop()
 
 
+def after_training(model, recipe: Recipe, backend: str, device: dict, epoch_s: list,
+                   train_samples: int) -> dict:
+    """What every trained cell (Keras or native) records beside its own results, read right
+    after training: peak device memory, the precision its float32 work ran in, a GPU's own
+    product rates, the epoch summary and the FLOPs and GFLOP/s achieved."""
+    import keras
+
+    # read before the peak measurement below, whose 4096^2 matrices are not the model's
+    peak_memory = environment.peak_device_memory(backend, device)
+    fields = {"peak_device_memory_bytes": peak_memory,
+              "precision": precision.probe(backend),  # read off the device, not assumed
+              "device_peak_gflops": peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None}
+    step_flops, counted, update_share = flops.train_flops_per_sample(
+        model, recipe.optimizer, recipe.batch_size)
+    summary = summarize_epochs(epoch_s, train_samples)
+    achieved = (step_flops * train_samples / summary["steady_epoch_s"] / 1e9
+                if summary["steady_epoch_s"] else None)
+    return {**fields, **summary, "train_flops_per_sample": step_flops,
+            "flops_counted_layers": counted, "flops_update_share": update_share,
+            "achieved_gflops": achieved}
+
+
 def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: None) -> dict:
     """Train ``spec`` per ``cell`` and return the measured part of its record.
 
@@ -290,18 +312,11 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
 
     result = session.train(epochs, after_epoch)
     epoch_s = result.epoch_s
-    # read before the peak measurement below, whose 4096^2 matrices are not the model's
-    peak_memory = environment.peak_device_memory(session.backend, device)
-    arithmetic = precision.probe(session.backend)  # what float32 work ran in, read off the device
-    peaks = peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None
+    measured = after_training(session.model, spec.recipe, session.backend, device, epoch_s,
+                              len(session.x_train))
     status, reason = ("diverged", problem[0]) if problem else ("ok", None)
     test_loss, test_acc = session.evaluate("test")
     inference = session.inference_samples_per_s() if status == "ok" else None
-    step_flops, counted, update_share = flops.train_flops_per_sample(
-        session.model, spec.recipe.optimizer, spec.recipe.batch_size)
-    summary = summarize_epochs(epoch_s, len(session.x_train))
-    achieved = (step_flops * len(session.x_train) / summary["steady_epoch_s"] / 1e9
-                if summary["steady_epoch_s"] else None)
     return {
         "status": status,
         "reason": reason,
@@ -322,18 +337,11 @@ def run_cell(cell: settings.Cell, spec: Spec, ds: Dataset, emit=lambda **event: 
         # the whole call less every span accounted for above: Keras's teardown after the last epoch
         "fit_unaccounted_s": result.fit_call_s - result.setup_s - sum(result.epoch_wall_s)
         - sum(result.eval_s),
-        **summary,
-        "train_flops_per_sample": step_flops,
-        "flops_counted_layers": counted,
-        "flops_update_share": update_share,
-        "achieved_gflops": achieved,
+        **measured,
         "inference_samples_per_s": inference,
         "inference_batch_size": INFERENCE_BATCH,
         "curve": curve,
         "curve_on": curve_on,
         **session.effective,
         "device": device,
-        "precision": arithmetic,
-        "device_peak_gflops": peaks,
-        "peak_device_memory_bytes": peak_memory,
     }

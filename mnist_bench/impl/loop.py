@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from .. import settings, train
-from ..measure import clock, environment, flops, peak, precision
-from ..measure.timing import Stopwatch, summarize_epochs
+from ..measure import clock, environment
+from ..measure.timing import Stopwatch
 from . import layers
 
 MODES = ("default", "tuned")
@@ -72,7 +72,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         x_train, x_curve, y_train, y_curve = train_test_split(
             x_train, y_train, test_size=recipe.validation_split, random_state=42)
         curve_on = "validation"
-    trainer = trainer_module(backend).Trainer(
+    module = trainer_module(backend)
+    trainer = module.Trainer(
         ops, opt, x_train, y_train, recipe.batch_size, cell.seed, tuned=cell.mode == "tuned",
         gpu=device["kind"] == "gpu")
     forward_diff = forward_difference(model, trainer, x_test[:64])
@@ -89,7 +90,9 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     for e in range(epochs):
         mark = time.perf_counter()
         watch.start()
-        trainer.train_epoch(rng.permutation(len(x_train)))  # shuffled as fit(shuffle=True) does
+        # the shuffle is inside the clock as it is inside Keras's epoch (fit(shuffle=True)):
+        # a permutation of the training indices, about a millisecond
+        trainer.train_epoch(rng.permutation(len(x_train)))
         seconds = watch.stop()
         clock.advance(seconds)
         end = time.perf_counter()
@@ -105,6 +108,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
             problem.append(f"loss became {loss} in epoch {e + 1}")
             break
     call_s = time.perf_counter() - t_call
+    measured = train.after_training(model, recipe, backend, device, epoch_s, len(x_train))
     status, reason = ("diverged", problem[0]) if problem else ("ok", None)
     predicted = trainer.predict(x_test)
     if predicted.shape != y_test.shape:
@@ -116,12 +120,6 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         t0 = time.perf_counter()
         trainer.predict(x_test)
         inference = len(x_test) / (time.perf_counter() - t0)
-    peak_memory = environment.peak_device_memory(backend, device)  # before the peak measurement
-    step_flops, counted, update_share = flops.train_flops_per_sample(
-        model, recipe.optimizer, recipe.batch_size)
-    summary = summarize_epochs(epoch_s, len(x_train))
-    achieved = (step_flops * len(x_train) / summary["steady_epoch_s"] / 1e9
-                if summary["steady_epoch_s"] else None)
     return {
         "status": status, "reason": reason, "epochs_planned": epochs, "epochs_run": len(epoch_s),
         "batch_size": recipe.batch_size, "train_samples": len(x_train),
@@ -129,12 +127,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         "params": int(model.count_params()), "test_accuracy": test_acc, "test_loss": None,
         "epoch_s": epoch_s, "epoch_wall_s": walls, "eval_s": evals, "fit_call_s": call_s,
         "fit_setup_s": 0.0, "fit_unaccounted_s": call_s - sum(walls) - sum(evals),
-        **summary,
-        "train_flops_per_sample": step_flops, "flops_counted_layers": counted,
-        "flops_update_share": update_share, "achieved_gflops": achieved,
-        "inference_samples_per_s": inference, "inference_batch_size": trainer_module(backend).EVAL_BATCH,
+        **measured,
+        "inference_samples_per_s": inference, "inference_batch_size": module.EVAL_BATCH,
         "curve": curve, "curve_on": curve_on, "jit_compile": trainer.jit, "steps_per_execution": 1,
-        "mode_note": trainer.note, "native_forward_diff": forward_diff, "device": device, "precision": precision.probe(backend),
-        "device_peak_gflops": peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None,
-        "peak_device_memory_bytes": peak_memory,
+        "mode_note": trainer.note, "native_forward_diff": forward_diff, "device": device,
     }

@@ -54,8 +54,7 @@ class Optimizer:
     def __init__(self, name: str, hp: dict, variables):
         self.name, self.hp = name, hp
         self.t = tf.Variable(0.0)
-        zeros = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        self.v = zeros
+        self.v = [tf.Variable(tf.zeros_like(v)) for v in variables]
         self.m = [tf.Variable(tf.zeros_like(v)) for v in variables] if name == "adam" else []
 
     def apply(self, grads, variables):

@@ -26,7 +26,6 @@ def matmul_gflops(ops, dtype: str, n: int = 4096, repeats: int = 10) -> float:
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        c = a
         for _ in range(repeats):
             c = ops.matmul(a, b)
         sync(c)

@@ -137,6 +137,15 @@ def variant(impl: str, mode: str) -> str:
     return f"{mode} mode" if impl == "keras" else f"{impl} {mode} (the framework's own loop)"
 
 
+def _ratio_table(table: pd.DataFrame, column: str, names: dict, multi: bool) -> str:
+    """Markdown of a table whose ``column`` holds paired ratios (or None); the run column only
+    when several runs are shown."""
+    shown = table.assign(**{"run": table["run"].map(names),
+                            column: table[column].map(lambda r: r.text() if r is not None else "")})
+    return ((shown if multi else shown.drop(columns=["run"]))
+            .astype(object).fillna("").to_markdown(index=False) + "\n")
+
+
 def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
              recs: list[dict] | None = None) -> str:
     """Markdown: per run x dataset x device x mode, one column group per Keras backend, then the
@@ -199,20 +208,12 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
         parts.append("Keras overhead = the best Keras variant's epoch / the best native variant's "
                      "epoch of the same framework, with its 95% interval; of peak: the best "
                      "variant's achieved GFLOP/s against the measured peak.\n")
-        shown = native.assign(**{"run": native["run"].map(names),
-                                 "Keras overhead": native["Keras overhead"].map(
-                                     lambda r: r.text() if r is not None else "")})
-        parts.append((shown if multi else shown.drop(columns=["run"]))
-                     .astype(object).fillna("").to_markdown(index=False) + "\n")
+        parts.append(_ratio_table(native, "Keras overhead", names, multi))
     fastest = aggregate.fastest_table(t)
     if len(fastest):
         parts.append("### The fastest way to train each spec here (any framework, Keras or native, "
                      "any mode)\n")
-        shown = fastest.assign(**{"run": fastest["run"].map(names),
-                                  "vs best Keras": fastest["vs best Keras"].map(
-                                      lambda r: r.text() if r is not None else "")})
-        parts.append((shown if multi else shown.drop(columns=["run"]))
-                     .astype(object).fillna("").to_markdown(index=False) + "\n")
+        parts.append(_ratio_table(fastest, "vs best Keras", names, multi))
     dev = aggregate.device_table(t)
     if len(dev):
         parts.append("### Throughput by device (samples/s)\n")

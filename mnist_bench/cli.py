@@ -102,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
     run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,
                      help="seconds per cell before it is stopped (default: per profile)")
+    run.add_argument("--executor", default="local",
+                     help="where cells run: local (a process per cell here, the default) or ray "
+                          "(the whole matrix on every fitting node of a Ray cluster)")
+    run.add_argument("--ray-address", default=None,
+                     help="the Ray cluster to use, e.g. ray://head:10001 or head:6379 (default: "
+                          "a Ray instance started here)")
+    run.add_argument("--ray-resources", type=_csv, default=(),
+                     help="comma-separated NAME=AMOUNT a node must have to run the matrix, e.g. "
+                          "h100=1 (default: every node)")
+    run.add_argument("--cells-per-node", type=_number(int, 1, 1024), default=1,
+                     help="cells a Ray node runs at once (default 1: timed cells never share a node)")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --out: only cells with no complete record, same settings")
 
@@ -285,6 +296,7 @@ def _progress_printer(console, total: int):
 
 def cmd_run(args) -> int:
     import datetime as dt
+    from dataclasses import replace
 
     from rich.console import Console
 
@@ -302,13 +314,27 @@ def cmd_run(args) -> int:
             specs=args.models or tuple(specs.BUILTIN), backends=args.backends,
             dataset=args.dataset, profile=args.profile, seed=args.seed, epochs=args.epochs,
             device=args.device, modes=args.modes, impls=args.impls, repeats=args.repeats,
-            data_dir=args.data_dir,
-            order_seed=args.order_seed).started()
+            data_dir=args.data_dir, order_seed=args.order_seed, executor=args.executor,
+            ray_address=args.ray_address, ray_resources=args.ray_resources,
+            cells_per_node=args.cells_per_node).started()
+        ray_only = [o for o, v in (("--ray-address", args.ray_address),
+                                   ("--ray-resources", args.ray_resources),
+                                   ("--cells-per-node", args.cells_per_node != 1)) if v]
+        if args.executor != "ray" and ray_only:
+            raise matrix.settings.SettingsError(f"{ray_only[0]} needs --executor ray")
+        matrix.plan(rs)  # every other option checked before a cluster is touched
+        if rs.executor == "ray":
+            from .execute import ray as ray_exec
+
+            resources = ray_exec.parse_resources(rs.ray_resources)
+            rs = replace(rs, nodes=tuple(ray_exec.choose_nodes(rs.ray_address, rs.device, resources)))
+            console.print(f"Ray nodes running the matrix: {', '.join(rs.nodes)}", highlight=False,
+                          markup=False)
     cells = matrix.plan(rs)
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     matrix.check_writable(out)
-    for name in sorted({c.dataset for c in cells}):  # fetch and verify once, before any cell
-        ds = data.load(name, rs.data_dir)
+    for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
+        ds = data.load(name, rs.data_dir)  # fetched and verified once, before any cell
         console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)
     matrix.save_plan(out, rs)
     done = set()
@@ -322,9 +348,15 @@ def cmd_run(args) -> int:
                            run_id=rs.run_id, order_seed=rs.order_seed)
     resume_cmd = f"mnist-bench run --out {out} --resume"
     try:
-        for cell in todo:
-            on_start(cell)
-            runner.run_cell(cell)
+        if rs.executor == "ray":
+            from .execute import ray as ray_exec
+
+            ray_exec.Driver(rs, runner, on_start, say=lambda text: console.print(
+                text, highlight=False, markup=False)).run(todo)
+        else:
+            for cell in todo:
+                on_start(cell)
+                runner.run_cell(cell)
     except KeyboardInterrupt:
         done()
         console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n  {resume_cmd}")

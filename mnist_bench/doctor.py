@@ -48,6 +48,9 @@ def main() -> int:
                "sklearn": "scikit-learn"}.get(backend, backend)
         where = probe_device(backend) if backend != settings.BASELINE_BACKEND else "cpu"
         print(f"  {backend:<11} {pkg} {v.get(pkg, '?')} (keras {v.get('keras', '-')}) -> {where}")
+    ray = environment.package_version("ray")
+    print(f"executors: local; ray {ray} (--executor ray)" if ray else
+          "executors: local; ray not installed (--executor ray: pip install 'mnist-bench[ray]')")
     print(f"data cache: {data.cache_path('mnist').parent}")
     for name in data.DATASETS:
         try:

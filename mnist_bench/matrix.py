@@ -30,9 +30,10 @@ from pathlib import Path
 from . import records, settings, specs
 from .measure import canary, environment
 from .settings import BASELINE_BACKEND, Cell
-from .worker import MARK
+from .worker import MARK, PARENT_ENV
 
 PLAN_FILE = "run.json"
+EXECUTORS = ("local", "ray")
 TAIL_LINES = 30
 
 
@@ -53,6 +54,11 @@ class RunSettings:
     data_dir: str | None = None
     order_seed: int | None = None  # None: drawn when the run starts, then saved in run.json
     run_id: str | None = None  # None: made when the run starts (UTC time and a random suffix)
+    executor: str = "local"  # local: a process per cell here; ray: on a Ray cluster's nodes
+    ray_address: str | None = None  # None: a Ray instance started for the run, on this machine
+    ray_resources: tuple[str, ...] = ()  # "name=amount" a node must have to take the matrix
+    cells_per_node: int = 1  # timed cells a node runs at once (more than 1 spoils timings)
+    nodes: tuple[str, ...] = ()  # the Ray nodes (by name) that run the matrix, chosen at start
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""
@@ -69,7 +75,7 @@ class RunSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for key in ("specs", "backends", "modes", "impls"):
+        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -89,6 +95,9 @@ def plan(rs: RunSettings) -> list[Cell]:
         from .data import DATASETS
 
         settings.check("dataset", rs.dataset, DATASETS)
+    settings.check("executor", rs.executor, EXECUTORS)
+    if rs.cells_per_node < 1:
+        raise settings.SettingsError(f"--cells-per-node must be at least 1, not {rs.cells_per_node}")
     if rs.repeats < 1:
         raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
     if rs.epochs is not None and rs.epochs < 1:
@@ -116,6 +125,8 @@ def plan(rs: RunSettings) -> list[Cell]:
             block.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
                          for b, i, m in variants)
         cells.extend(replace(c, position=i) for i, c in enumerate(block))
+    if rs.nodes:  # every node runs the whole matrix, in the same order
+        return [replace(c, node=n) for n in rs.nodes for c in cells]
     return cells
 
 
@@ -143,16 +154,19 @@ def _reader(stream, q):
     q.put(None)
 
 
-def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None) -> Outcome:
-    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
+               cwd: str | None = None) -> Outcome:
+    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell. The
+    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           PARENT_ENV: str(os.getpid())}
     if cell.backend != BASELINE_BACKEND:
         env["KERAS_BACKEND"] = cell.backend
     env.update(environment.device_env(cell.device))
     proc = subprocess.Popen(
         [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True, cwd=os.getcwd())
+        start_new_session=True, cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
     outcome = Outcome()
@@ -196,7 +210,8 @@ def describe_exit(code: int) -> str:
 
 class Runner:
     """Runs cells one at a time into a store (``run_cell``), with progress callbacks; the CLI
-    decides which cells (``plan`` and, for --resume, ``records.complete_keys``)."""
+    decides which cells (``plan`` and, for --resume, ``records.complete_keys``). Another
+    executor (``execute.ray``) runs the cell elsewhere and hands its outcome to ``finish``."""
 
     def __init__(self, store: Path, cell_timeout_s: float | None = None, on_event=None,
                  on_record=None, run_id: str | None = None, order_seed: int | None = None):
@@ -205,40 +220,60 @@ class Runner:
         self.cell_timeout_s = cell_timeout_s
         self.on_event = on_event or (lambda cell, event: None)
         self.on_record = on_record or (lambda cell, record: None)
-        machine = {**environment.machine(), "matmul_peak_gflops": environment.matmul_peak_gflops()}
-        self.facts = {"machine": machine, "versions": environment.versions(),
-                      "git": environment.git_commit()}
+        self._facts = None
+
+    @property
+    def facts(self) -> dict:
+        """This machine's facts for every record (measured once, when the first cell runs)."""
+        if self._facts is None:
+            self._facts = local_facts()
+        return self._facts
 
     def timeout_for(self, cell: Cell) -> float:
         return self.cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
 
     def run_cell(self, cell: Cell) -> dict:
-        fields = {**records.cell_fields(cell), **self.run, "block": cell.repeat,
-                  "canary_s": canary.measure()}  # the machine's speed right before this cell
+        canary_s = canary.measure()  # the machine's speed right before this cell
         missing = backend_missing(cell.backend) or cell.not_run()
-        if missing:
-            record = records.new(fields, status="skipped", reason=missing, **self.facts)
+        out = None if missing else run_worker(cell, self.timeout_for(cell),
+                                              lambda event: self.on_event(cell, event))
+        return self.finish(cell, canary_s, out, self.facts, skipped=missing)
+
+    def finish(self, cell: Cell, canary_s: float | None, out: Outcome | None, facts: dict,
+               skipped: str | None = None, failed: str | None = None, **extra) -> dict:
+        """The record of a cell from what its worker did (``out``), or of a cell not run
+        (``skipped``) or lost (``failed``) for the reason given; stored and reported."""
+        fields = {**records.cell_fields(cell), **self.run, "block": cell.repeat,
+                  "canary_s": canary_s, **extra}
+        if skipped or failed:
+            record = records.new(fields, status="skipped" if skipped else "failed",
+                                 reason=skipped or failed, **facts)
+        elif out.result is not None:
+            clash = set(out.result) & set(fields)
+            if clash:  # a result must never overwrite what identifies its cell
+                raise RuntimeError(f"worker result overwrites cell fields {sorted(clash)}")
+            record = records.new(fields, **out.result, **facts)
+        elif out.timed_out:
+            record = records.new(fields, status="timeout",
+                                 reason=f"stopped after the cell time limit of "
+                                        f"{self.timeout_for(cell):g} s",
+                                 output_tail=out.tail, **facts)
         else:
-            timeout = self.timeout_for(cell)
-            out = run_worker(cell, timeout, lambda event: self.on_event(cell, event))
-            if out.result is not None:
-                clash = set(out.result) & set(fields)
-                if clash:  # a result must never overwrite what identifies its cell
-                    raise RuntimeError(f"worker result overwrites cell fields {sorted(clash)}")
-                record = records.new(fields, **out.result, **self.facts)
-            elif out.timed_out:
-                record = records.new(fields, status="timeout",
-                                     reason=f"stopped after the cell time limit of {timeout:g} s",
-                                     output_tail=out.tail, **self.facts)
-            else:
-                reason = out.error or f"worker {describe_exit(out.returncode)}"
-                if not out.error and out.tail:
-                    reason += f": {out.tail[-1]}"
-                record = records.new(fields, status="failed", reason=reason,
-                                     output_tail=out.tail, **self.facts)
+            reason = out.error or f"worker {describe_exit(out.returncode)}"
+            if not out.error and out.tail:
+                reason += f": {out.tail[-1]}"
+            record = records.new(fields, status="failed", reason=reason,
+                                 output_tail=out.tail, **facts)
         records.append(self.store, record)
         self.on_record(cell, record)
         return record
+
+
+def local_facts() -> dict:
+    """The facts of the machine this runs on: host, CPU, GPUs, measured peak, versions, commit."""
+    machine = {**environment.machine(), "matmul_peak_gflops": environment.matmul_peak_gflops()}
+    return {"machine": machine, "versions": environment.versions(),
+            "git": environment.git_commit()}
 
 
 def check_writable(out: Path) -> None:

@@ -17,7 +17,7 @@ SAME_AS_DEFAULT: dict[tuple[str, str], str] = {}
 # keras: the spec trained by Keras on the backend; native: the framework's own reference loop
 # built from the spec's layers (mnist_bench/impl)
 IMPLS = ("keras", "native")
-NATIVE_MODES = ("default", "tuned")
+NATIVE_MODES = ("default", "tuned", "bf16")
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
@@ -72,11 +72,12 @@ class Cell:
     data_dir: str | None = None
     position: int = 0  # place in its block's random order (not part of what the cell is)
     impl: str = "keras"  # keras, or native: the framework's own loop (see IMPLS)
+    node: str | None = None  # the cluster node it is planned for (--executor ray); None: here
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
-                self.device, self.mode, self.repeat, self.impl)
+                self.device, self.mode, self.repeat, self.impl, self.node)
 
     def not_run(self) -> str | None:
         """Why this variant is recorded as skipped rather than measured, or None."""
@@ -89,7 +90,8 @@ class Cell:
         extra = "" if self.mode == "default" else f" [{self.mode}]"
         extra = (" native" if self.impl == "native" else "") + extra
         rep = f" #{self.repeat + 1}" if self.repeat else ""
-        return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}"
+        node = f" @{self.node}" if self.node else ""
+        return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}{node}"
 
     def to_dict(self) -> dict:
         return asdict(self)

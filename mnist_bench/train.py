@@ -263,7 +263,7 @@ class Session:
 
 
 def after_training(model, recipe: Recipe, backend: str, device: dict, epoch_s: list,
-                   train_samples: int) -> dict:
+                   train_samples: int, policy: str | None = None) -> dict:
     """What every trained cell (Keras or native) records beside its own results, read right
     after training: peak device memory, the precision its float32 work ran in, a GPU's own
     product rates, the epoch summary and the FLOPs and GFLOP/s achieved."""
@@ -272,7 +272,7 @@ def after_training(model, recipe: Recipe, backend: str, device: dict, epoch_s: l
     # read before the peak measurement below, whose 4096^2 matrices are not the model's
     peak_memory = environment.peak_device_memory(backend, device)
     fields = {"peak_device_memory_bytes": peak_memory,
-              "precision": precision.probe(backend),  # read off the device, not assumed
+              "precision": precision.probe(backend, policy),  # read off the device, not assumed
               "device_peak_gflops": peak.gpu_peaks(keras.ops) if device["kind"] == "gpu" else None}
     step_flops, counted, update_share = flops.train_flops_per_sample(
         model, recipe.optimizer, recipe.batch_size)

@@ -9,10 +9,29 @@ library noise that the parent keeps as the output tail of a failed cell.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
 MARK = "@@mnist-bench "
+PARENT_ENV = "MNIST_BENCH_PARENT_PID"  # the harness process this worker must not outlive
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when the harness that started it dies (a killed run, a
+    lost cluster node), so no orphaned cell keeps the cores busy; elsewhere, do nothing."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # the parent died before the request took hold
+        os._exit(1)
 
 
 def emit(**event) -> None:
@@ -23,6 +42,7 @@ def emit(**event) -> None:
 def main(argv: list[str]) -> int:
     from .settings import BASELINE_BACKEND, Cell
 
+    die_with_parent()
     cell = Cell(**json.loads(argv[0]))
     import_s = None
     try:

@@ -4,7 +4,7 @@ import pytest
 
 from mnist_bench import records
 
-from .conftest import FAULTY, run_cli
+from .conftest import run_cli
 
 pytestmark = pytest.mark.slow  # these tests start worker processes
 

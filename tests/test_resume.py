@@ -1,6 +1,5 @@
 """An interrupted run (kill -9 or Ctrl-C of the harness) resumes to the same tables."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.slow  # these tests start worker processes
 
 MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
 ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
-TIMES = ["run", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",
+TIMES = ["run", "run_id", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",
          "train_samples_per_s", "first_epoch_s", "inference_samples_per_s", "vs_fastest",
          "vs_fastest_low", "vs_fastest_high", "vs_fastest_n", "speed", "time_to_target_s",
          "run_tta_s", "achieved_gflops", "utilisation", "unclocked_share", "drift"]

@@ -25,7 +25,7 @@ DRIFT_FLAG = 0.15  # a cell whose canary ran this much slower than the run's bes
 UNCLOCKED_FLAG = 0.10  # a cell whose steady epochs spent this share of their wall time unclocked
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
 COLUMNS = [
-    *GROUP, "label", "device_name", "status", "runs", "blocks", "test_accuracy",
+    *GROUP, "machine", "run_id", "label", "device_name", "status", "runs", "blocks", "test_accuracy",
     "test_accuracy_std", "reported_accuracy", "parity", "steady_epoch_s", "steady_epoch_low_s",
     "steady_epoch_high_s", "run_epoch_s", "train_samples_per_s", "first_epoch_s",
     "inference_samples_per_s", "vs_fastest", "vs_fastest_low", "vs_fastest_high", "vs_fastest_n",
@@ -42,8 +42,24 @@ def device_kind(r: dict) -> str:
 
 
 def run_of(r: dict) -> str:
-    """The run a record belongs to: its run id, or the file it was read from."""
-    return r.get("run_id") or r.get("_source") or "run"
+    """The run a record belongs to: its run id, or the file it was read from; for a run spread
+    over a cluster's nodes, the part of it one node ran (its comparisons stay on that node)."""
+    run = r.get("run_id") or r.get("_source") or "run"
+    return f"{run} @ {r['node']}" if r.get("node") else run
+
+
+def machine_of(r: dict) -> str:
+    """What the tables call the machine a record was measured on: its cluster node's name, the
+    name it was given ($MNIST_BENCH_MACHINE), else its host and hardware."""
+    if r.get("node"):
+        return r["node"]
+    m = r.get("machine") or {}
+    if m.get("name"):
+        return m["name"]
+    cpu = m.get("cpu") or {}
+    gpus = sorted({g.get("name", "?") for g in m.get("gpus") or []})
+    return (f"{m.get('hostname') or '?'} ({cpu.get('model') or '?'} x{cpu.get('cores') or '?'}"
+            + "".join(f", {g}" for g in gpus) + ")")
 
 
 def group_key(r: dict) -> tuple:
@@ -105,6 +121,7 @@ def canary_drift(recs: list[dict]) -> dict[int, float]:
 def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dict:
     row = dict(zip(GROUP, key))
     last = recs[-1]
+    row["machine"], row["run_id"] = machine_of(last), last.get("run_id") or run_of(last)
     row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
         ((last.get("machine") or {}).get("cpu") or {}).get("model")
     row["runs"] = len(recs)
@@ -318,7 +335,7 @@ def native_table(t: pd.DataFrame) -> pd.DataFrame:
         row = {"run": run, "dataset": dataset, "device": device,
                "spec": g.label.iloc[0], "framework": backend}
         for impl, mode in (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
-                           ("native", "default"), ("native", "tuned")):
+                           ("native", "default"), ("native", "tuned"), ("native", "bf16")):
             r = by.get((impl, mode))
             row[f"{impl} {mode} s"] = f"{r.steady_epoch_s:.3g}" if r is not None else ""
         best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
@@ -404,3 +421,63 @@ def drift_table(recs: list[dict]) -> pd.DataFrame:
 
 def _present(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def versions_differ(recs: list[dict]) -> list[str]:
+    """Per library whose version is not the same on every machine of ``recs``: "jax: 0.10.2
+    on A; 0.11.2 on B" (a library missing on a machine is not a difference)."""
+    by_machine: dict[str, dict] = {}
+    for r in recs:
+        by_machine.setdefault(machine_of(r), {}).update(r.get("versions") or {})
+    if len(by_machine) < 2:
+        return []
+    out = []
+    for lib in sorted({k for v in by_machine.values() for k in v}):
+        seen = defaultdict(list)
+        for machine, versions in by_machine.items():
+            if lib in versions:
+                seen[versions[lib]].append(machine)
+        if len(seen) > 1:
+            out.append(f"{lib}: " + "; ".join(f"{v} on {', '.join(ms)}" for v, ms in seen.items()))
+    return out
+
+
+def machines_table(t: pd.DataFrame) -> pd.DataFrame:
+    """The same cells on several machines, side by side: one row per dataset, implementation,
+    mode, spec and backend, one column group per machine (per machine and run when a machine
+    has several runs of a row). Each machine after the first is set against the first by a
+    ratio paired by block only when both come from one run (one cluster run); never across runs
+    or sessions. Empty unless the table holds two or more machines."""
+    rows = t[t.steady_epoch_s.notna() | (t.status != "ok")]
+    if rows.machine.nunique() < 2:
+        return pd.DataFrame()
+    key = ["dataset", "impl", "mode", "label", "backend"]
+    several = rows.groupby([*key, "machine"]).run.nunique().max() > 1
+    column = rows.machine + (" · " + rows.run if several else "")
+    run_ids = list(dict.fromkeys(rows.run_id))  # runs as given; one cluster run's nodes by name
+    columns = list(dict.fromkeys(c for c, _, _ in sorted(
+        set(zip(column, rows.run_id, rows.machine)), key=lambda c: (run_ids.index(c[1]), c[2]))))
+    out = []
+    for k, g in rows.assign(column=column).groupby(key, sort=False):
+        row = dict(zip(["dataset", "impl", "mode", "spec", "backend"], k))
+        by = {r.column: r for r in g.itertuples()}
+        first = by.get(columns[0])
+        for c in columns:
+            r = by.get(c)
+            if r is None:
+                row[f"{c} epoch s"] = "not run"
+                continue
+            if r.status != "ok" or not _present(r.steady_epoch_s):
+                row[f"{c} epoch s"] = r.status
+                continue
+            row[f"{c} device"] = r.device_name
+            row[f"{c} epoch s"] = f"{r.steady_epoch_s:.3f}" + (
+                f" [{r.steady_epoch_low_s:.3f}-{r.steady_epoch_high_s:.3f}]"
+                if _present(r.steady_epoch_low_s) else "")
+            row[f"{c} acc"] = f"{r.test_accuracy:.4f}"
+            if c != columns[0] and first is not None and _present(first.steady_epoch_s):
+                row[f"{c} vs {columns[0]}"] = (
+                    stats.paired_ratio(r.run_epoch_s, first.run_epoch_s)
+                    if r.run_id == first.run_id else "different runs: no ratio")
+        out.append(row)
+    return pd.DataFrame(out)

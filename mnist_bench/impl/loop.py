@@ -20,8 +20,10 @@ from ..measure import clock, environment
 from ..measure.timing import Stopwatch
 from . import layers
 
-MODES = ("default", "tuned")
+MODES = settings.NATIVE_MODES
 FORWARD_TOLERANCE = 2e-3  # probabilities; float32 reassociation and TF32 on GPUs stay far below
+BF16_FORWARD_TOLERANCE = 3e-2  # bfloat16 carries 8 significant bits (as train.check_outputs)
+BF16_POLICY = "mixed_bfloat16"  # what native bf16 follows: bfloat16 compute, float32 weights
 
 
 def forward_difference(model, trainer, x: np.ndarray) -> float:
@@ -75,12 +77,13 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     module = trainer_module(backend)
     trainer = module.Trainer(
         ops, opt, x_train, y_train, recipe.batch_size, cell.seed, tuned=cell.mode == "tuned",
-        gpu=device["kind"] == "gpu")
+        gpu=device["kind"] == "gpu", bf16=cell.mode == "bf16")
     forward_diff = forward_difference(model, trainer, x_test[:64])
-    if forward_diff > FORWARD_TOLERANCE:
+    tolerance = BF16_FORWARD_TOLERANCE if cell.mode == "bf16" else FORWARD_TOLERANCE
+    if forward_diff > tolerance:
         raise layers.NativeUnsupported(
             f"the native {backend} model does not compute the Keras model's function (largest "
-            f"probability difference {forward_diff:.3g} > {FORWARD_TOLERANCE:g} at the initial "
+            f"probability difference {forward_diff:.3g} > {tolerance:g} at the initial "
             "weights); no result recorded")
     epochs = settings.resolve_epochs(recipe.epochs, cell.profile, cell.epochs)
     rng = np.random.default_rng(cell.seed)
@@ -108,7 +111,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
             problem.append(f"loss became {loss} in epoch {e + 1}")
             break
     call_s = time.perf_counter() - t_call
-    measured = train.after_training(model, recipe, backend, device, epoch_s, len(x_train))
+    measured = train.after_training(model, recipe, backend, device, epoch_s, len(x_train),
+                                    policy=BF16_POLICY if cell.mode == "bf16" else None)
     status, reason = ("diverged", problem[0]) if problem else ("ok", None)
     predicted = trainer.predict(x_test)
     if predicted.shape != y_test.shape:

@@ -8,6 +8,9 @@ model with convolutions on the CPU keeps the data on the device but calls the co
 batch, because XLA's CPU backend runs a convolution inside a loop body many times slower than
 outside one (jax-ml/jax#12868; here a smoke epoch of cnn_3conv took 13.2 s in ``lax.scan``
 against 0.81 s stepped from Python); the record's note says which was used.
+bf16: the default loop computing in bfloat16 from float32 weights (the weights and inputs cast
+inside the step, the logits and loss in float32, gradients and updates in float32: mixed
+precision as JAX libraries such as jmp write it).
 optax takes Keras's hyper-parameters explicitly: ``rmsprop(decay=0.9, eps=1e-7)`` with eps inside
 the square root as Keras has it; ``adam(eps=1e-7)``.
 """
@@ -29,8 +32,12 @@ def init_params(ops) -> list:
     return [[jnp.asarray(w) for w in op.weights] for op in ops]
 
 
-def forward(ops, params, x, key=None):
-    """Logits; dropout only when ``key`` is given (training)."""
+def forward(ops, params, x, key=None, dtype=None):
+    """Logits in float32; dropout only when ``key`` is given (training); the work in ``dtype``
+    (bfloat16) when given, from the float32 weights."""
+    if dtype is not None:
+        params = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
+        x = x.astype(dtype)
     for op, p in zip(ops, params):
         if op.kind == "dense":
             x = x @ p[0] + (p[1] if len(p) > 1 else 0)
@@ -40,8 +47,8 @@ def forward(ops, params, x, key=None):
             x = x + (p[1] if len(p) > 1 else 0)
         elif op.kind == "maxpool2d":
             (ph, pw), (sh, sw) = op.config["pool"], op.config["strides"]
-            x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, ph, pw, 1), (1, sh, sw, 1),
-                                      "VALID")
+            x = jax.lax.reduce_window(x, np.array(-np.inf, x.dtype), jax.lax.max,
+                                      (1, ph, pw, 1), (1, sh, sw, 1), "VALID")
         elif op.kind == "flatten":
             x = x.reshape(x.shape[0], -1)
         elif op.kind == "reshape":
@@ -51,7 +58,7 @@ def forward(ops, params, x, key=None):
             keep = 1.0 - op.config["rate"]
             x = jnp.where(jax.random.bernoulli(sub, keep, x.shape), x / keep, 0.0)
         x = ACT[op.activation](x)
-    return x
+    return x.astype(jnp.float32)
 
 
 def make_optimizer(name: str, hp: dict):
@@ -66,8 +73,10 @@ def make_optimizer(name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y), one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
+                 bf16: bool = False):
         self.ops, self.batch_size, self.tuned = ops, batch_size, tuned
+        dtype = jnp.bfloat16 if bf16 else None
         self.scan = tuned and not (not gpu and any(op.kind == "conv2d" for op in ops))
         self.tx = make_optimizer(*opt)
         self.params = init_params(ops)
@@ -76,15 +85,16 @@ class Trainer:
         self.x, self.y = x, y  # host arrays (default: sliced per batch on the host)
         if tuned:
             self.x, self.y = jax.device_put(x), jax.device_put(y)
-        self.step = jax.jit(partial(_step, ops, self.tx))
-        self.epoch_fn = jax.jit(partial(_epoch, ops, self.tx))
-        self.logits_fn = jax.jit(partial(forward, ops))
+        self.step = jax.jit(partial(_step, ops, self.tx, dtype))
+        self.epoch_fn = jax.jit(partial(_epoch, ops, self.tx, dtype))
+        self.logits_fn = jax.jit(partial(_logits, ops, dtype))
         self.loss = None
         self.jit = True
         self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if self.scan
                      else "native jax: jax.jit step per batch, data on the device, optax (no "
                           "lax.scan: XLA CPU convolutions in a loop body are slow, "
                           "jax-ml/jax#12868)" if tuned
+                     else "native jax: jax.jit step per batch, bfloat16 compute, optax" if bf16
                      else "native jax: jax.jit step per batch, optax")
 
     def sync(self) -> None:
@@ -122,20 +132,25 @@ class Trainer:
                                for s in range(0, len(x), EVAL_BATCH)])
 
 
-def _loss(ops, params, x, y, key):
-    return optax.softmax_cross_entropy_with_integer_labels(forward(ops, params, x, key), y).mean()
+def _logits(ops, dtype, params, x):
+    return forward(ops, params, x, None, dtype)
 
 
-def _step(ops, tx, params, state, x, y, key):
-    loss, grads = jax.value_and_grad(partial(_loss, ops))(params, x, y, key)
+def _loss(ops, dtype, params, x, y, key):
+    return optax.softmax_cross_entropy_with_integer_labels(
+        forward(ops, params, x, key, dtype), y).mean()
+
+
+def _step(ops, tx, dtype, params, state, x, y, key):
+    loss, grads = jax.value_and_grad(partial(_loss, ops, dtype))(params, x, y, key)
     updates, state = tx.update(grads, state, params)
     return optax.apply_updates(params, updates), state, loss
 
 
-def _epoch(ops, tx, params, state, x, y, idx, key):
+def _epoch(ops, tx, dtype, params, state, x, y, idx, key):
     def body(carry, batch):
         params, state, n = carry
-        params, state, loss = _step(ops, tx, params, state, x[batch], y[batch],
+        params, state, loss = _step(ops, tx, dtype, params, state, x[batch], y[batch],
                                     jax.random.fold_in(key, n))
         return (params, state, n + 1), loss
 

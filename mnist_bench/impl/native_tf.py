@@ -2,7 +2,9 @@
 ``tf.GradientTape`` and a hand-written update (TensorFlow's optimizers are Keras's).
 
 default: the train step as a ``tf.function`` (graph, no XLA), as TensorFlow's custom-loop
-guides write it. tuned: the same step as ``tf.function(jit_compile=True)`` (XLA).
+guides write it. tuned: the same step as ``tf.function(jit_compile=True)`` (XLA). bf16: the
+default step computing in bfloat16 (weights and inputs cast inside the step, logits and loss in
+float32, float32 variables and updates).
 The updates are Keras's formulas with its hyper-parameters: SGD; RMSprop
 v = rho v + (1 - rho) g^2, w -= lr g / sqrt(v + eps); Adam with Keras's epsilon placement.
 """
@@ -17,14 +19,17 @@ EVAL_BATCH = 1000
 
 
 class Net(tf.Module):
-    def __init__(self, ops):
+    def __init__(self, ops, dtype=tf.float32):
         super().__init__()
-        self.ops = ops
+        self.ops, self.dtype = ops, dtype
         self.params = [[tf.Variable(w) for w in op.weights] for op in ops]
 
     def __call__(self, x, seed=None):
-        """Logits; dropout only when ``seed`` (a stateless-RNG seed pair) is given."""
-        for n, (op, p) in enumerate(zip(self.ops, self.params)):
+        """Logits in float32; dropout only when ``seed`` (a stateless-RNG seed pair) is given;
+        the work in ``self.dtype`` from the float32 variables."""
+        x = tf.cast(x, self.dtype)
+        for n, (op, vs) in enumerate(zip(self.ops, self.params)):
+            p = [tf.cast(v, self.dtype) for v in vs]
             if op.kind == "dense":
                 x = tf.matmul(x, p[0]) + (p[1] if len(p) > 1 else 0.0)
             elif op.kind == "conv2d":
@@ -39,9 +44,9 @@ class Net(tf.Module):
             elif op.kind == "dropout" and seed is not None:
                 keep = 1.0 - op.config["rate"]
                 mask = tf.random.stateless_uniform(tf.shape(x), seed + [0, n]) < keep
-                x = tf.where(mask, x / keep, 0.0)
+                x = tf.where(mask, x / keep, tf.zeros_like(x))
             x = ACT[op.activation](x)
-        return x
+        return tf.cast(x, tf.float32)
 
     @property
     def variables_(self):
@@ -76,9 +81,10 @@ class Optimizer:
 
 
 class Trainer:
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
+                 bf16: bool = False):
         tf.random.set_seed(seed)
-        self.net = Net(ops)
+        self.net = Net(ops, tf.bfloat16 if bf16 else tf.float32)
         self.variables = self.net.variables_
         self.opt = Optimizer(*opt, self.variables)
         self.x, self.y = tf.constant(x), tf.constant(y, tf.int32)
@@ -89,6 +95,8 @@ class Trainer:
         self.jit = tuned
         self.note = ("native tensorflow: tf.function(jit_compile=True) step, hand-written "
                      "Keras updates" if tuned else
+                     "native tensorflow: tf.function step in bfloat16, hand-written Keras "
+                     "updates" if bf16 else
                      "native tensorflow: tf.function step, hand-written Keras updates")
         self.steps = 0
 

@@ -2,6 +2,8 @@
 
 default: an eager loop (zero_grad, forward, ``F.cross_entropy`` on logits, backward, step).
 tuned: the same loop over ``torch.compile(model)``, PyTorch's standard compiler.
+bf16: the default loop with the forward pass under ``torch.autocast(dtype=torch.bfloat16)``
+(PyTorch's mixed precision: float32 weights and updates, bfloat16 products; the loss in float32).
 The optimizers take Keras's hyper-parameters explicitly (RMSprop alpha=rho=0.9, eps=1e-7;
 Adam eps=1e-7). One difference is PyTorch's own: its RMSprop adds eps outside the square root,
 Keras inside (sqrt(v + eps)); torch.optim has no switch for it.
@@ -81,9 +83,11 @@ def make_optimizer(params, name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y) held on the device, one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
+                 bf16: bool = False):
         torch.manual_seed(seed)
         self.device = torch.device("cuda" if gpu else "cpu")
+        self.bf16 = bf16
         self.net = Net(ops).to(self.device)
         self.model = torch.compile(self.net) if tuned else self.net
         self.opt = make_optimizer([p for p in self.net.parameters()], *opt)
@@ -93,7 +97,13 @@ class Trainer:
         self.loss = None
         self.jit = tuned
         self.note = ("native torch: torch.compile(model), torch.optim" if tuned
+                     else "native torch: eager loop, torch.autocast(bfloat16), torch.optim" if bf16
                      else "native torch: eager loop, torch.optim")
+
+    def _forward(self, module, x):
+        """Logits in float32; the products in bfloat16 under autocast for bf16."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return module(x).float()
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -105,7 +115,7 @@ class Trainer:
         for start in range(0, len(perm), self.batch_size):
             idx = perm[start:start + self.batch_size]
             self.opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(self.model(self.x[idx]), self.y[idx])
+            loss = F.cross_entropy(self._forward(self.model, self.x[idx]), self.y[idx])
             loss.backward()
             self.opt.step()
         self.loss = loss
@@ -116,7 +126,7 @@ class Trainer:
     def logits(self, x: np.ndarray) -> np.ndarray:
         self.net.eval()
         with torch.no_grad():
-            return self.net(torch.as_tensor(x, device=self.device)).cpu().numpy()
+            return self._forward(self.net, torch.as_tensor(x, device=self.device)).cpu().numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         self.net.eval()
@@ -126,5 +136,5 @@ class Trainer:
                 xb = torch.as_tensor(x[start:start + EVAL_BATCH], device=self.device)
                 # the eager module: evaluating through the compiled one would make torch.compile
                 # re-specialise it for eval mode and shapes, a cost the next epoch would pay
-                out.append(self.net(xb).argmax(1).cpu().numpy())
+                out.append(self._forward(self.net, xb).argmax(1).cpu().numpy())
         return np.concatenate(out)

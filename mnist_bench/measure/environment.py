@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import MnistBenchError
 
 PACKAGES = ("mnist-bench", "numpy", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
-            "torch", "scikit-learn")
+            "torch", "optax", "scikit-learn")
 
 
 class DeviceError(MnistBenchError, RuntimeError):
@@ -82,9 +82,15 @@ def git_commit() -> dict:
         return {"commit": os.environ.get("MNIST_BENCH_GIT_COMMIT") or None, "dirty": None}
 
 
+MACHINE_NAME_ENV = "MNIST_BENCH_MACHINE"
+
+
 def machine() -> dict:
-    """Everything about the host that goes into each record."""
+    """Everything about the host that goes into each record; ``name``: what tables call this
+    machine, from $MNIST_BENCH_MACHINE (or a Ray node's label), when it is set."""
+    name = os.environ.get(MACHINE_NAME_ENV, "").strip()
     return {
+        **({"name": name} if name else {}),
         "hostname": platform.node(),
         "os": f"{platform.system()} {platform.release()}",
         "cpu": cpu(),

@@ -73,12 +73,13 @@ def flags(backend: str) -> dict:
     return {}
 
 
-def probe(backend: str) -> dict:
-    """What a record states of its precision: the dtype policy, what float32 products and
-    convolutions ran in on this device, and the framework's switches."""
+def probe(backend: str, policy: str | None = None) -> dict:
+    """What a record states of its precision: the dtype policy (Keras's, or ``policy``, the one
+    a native loop follows), what float32 products and convolutions ran in on this device, and
+    the framework's switches."""
     import keras
 
-    policy = keras.config.dtype_policy()
+    policy = keras.DTypePolicy(policy) if policy else keras.config.dtype_policy()
     return {"policy": policy.name, "compute_dtype": policy.compute_dtype,
             "variable_dtype": policy.variable_dtype,
             "float32_matmul": matmul(keras.ops), "float32_conv": conv(keras.ops),

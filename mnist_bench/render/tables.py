@@ -119,7 +119,8 @@ def runs_markdown(recs: list[dict], t: pd.DataFrame) -> str:
         m, v = rs[-1].get("machine") or {}, rs[-1].get("versions") or {}
         cpu = m.get("cpu") or {}
         gpus = ", ".join(g["name"] for g in m.get("gpus") or []) or "none"
-        row = {"run": names[run], "host": m.get("hostname") or "", "CPU": f"{cpu.get('model')} "
+        row = {"run": names[run], "machine": aggregate.machine_of(rs[-1]),
+               "host": m.get("hostname") or "", "CPU": f"{cpu.get('model')} "
                f"({cpu.get('cores')} cores)", "GPUs": gpus,
                "matmul peak GFLOP/s": _num(m.get("matmul_peak_gflops"), ".0f"),
                "keras": v.get("keras", ""), "records": len(rs),
@@ -214,6 +215,16 @@ def markdown(t: pd.DataFrame, notes: dict | None = None, detail: bool = True,
         parts.append("### The fastest way to train each spec here (any framework, Keras or native, "
                      "any mode)\n")
         parts.append(_ratio_table(fastest, "vs best Keras", names, multi))
+    machines = aggregate.machines_table(t)
+    if len(machines):
+        parts.append("### The same cells on each machine, side by side\n")
+        differ = aggregate.versions_differ(recs or [])
+        parts.append(("Software versions differ between these machines: " + " | ".join(differ)
+                      if differ else "The machines run the same library versions.")
+                     + " A ratio between machines is given only for cells of one run (paired "
+                       "by block); never across runs.\n")
+        shown = machines.map(lambda v: v.text() if isinstance(v, stats.Ratio) else v)
+        parts.append(shown.astype(object).fillna("").to_markdown(index=False) + "\n")
     dev = aggregate.device_table(t)
     if len(dev):
         parts.append("### Throughput by device (samples/s)\n")

@@ -1,0 +1,279 @@
+"""Run a matrix on the nodes of a Ray cluster (``mnist-bench run --executor ray``).
+
+Placement: every node that has what the run asks for (one GPU for ``--device gpu``, and each
+``--ray-resources NAME=AMOUNT``) runs the whole matrix, so one command measures the same cells
+on every kind of machine and the tables key them by machine. A node runs its cells one at a
+time (``--cells-per-node``), each as a Ray task pinned to that node that asks for all of its
+CPUs (and a GPU for GPU cells): Ray itself then keeps every other task, of this run or any
+other, off those cores while a cell is timed. The task starts the very same worker process as a
+local run (one cell, one process, the backend chosen before keras is imported) and sends back
+its outcome; the driver writes the record into its one store as each cell ends, with the node's
+own machine facts.
+
+Before its first cell each node loads every dataset of the run through the same loader as a
+local run (its cache or a fetch, checked against the published hashes); a node that cannot is
+recorded failed for each of its cells. A node lost mid-cell: the cell is retried once if the
+node is still in the cluster (its Ray worker crashed); otherwise that cell and every cell the
+node had left are recorded failed with the reason, and ``--resume`` runs them when it is back.
+Only the worker process imports a framework; this module imports Ray, on the driver and nodes.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from ..settings import Cell, SettingsError
+
+LABEL = "mnist-bench/machine"  # a node's name for the tables: ray start --labels mnist-bench/machine=NAME
+PREPARE_TIMEOUT_S = 1800  # a node's data fetch and facts
+RESERVED = ("CPU", "GPU", "memory", "object_store_memory")
+INSTALL = "pip install 'mnist-bench[ray]'"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A live node of the cluster, as the run names it."""
+
+    id: str
+    name: str
+    ip: str
+    hostname: str
+    resources: dict
+
+    def info(self) -> dict:
+        """What a record says of the node it ran on (the record field ``ray``)."""
+        kept = {k: v for k, v in self.resources.items()
+                if not k.startswith("node:") and k not in ("memory", "object_store_memory")}
+        return {"node_id": self.id, "node_ip": self.ip, "hostname": self.hostname,
+                "resources": kept}
+
+
+def require_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SettingsError(f"--executor ray needs Ray, which is not installed here: {INSTALL}") from None
+    return ray
+
+
+def parse_resources(items) -> dict[str, float]:
+    """``("h100=1", ...)`` -> ``{"h100": 1.0}``; a one-line error for anything else."""
+    out = {}
+    for item in items:
+        name, sep, amount = (x.strip() for x in item.partition("="))
+        try:
+            value = float(amount) if sep else math.nan
+        except ValueError:
+            value = math.nan
+        if not name or not math.isfinite(value) or value <= 0:
+            raise SettingsError(f"--ray-resources {item!r}: expected NAME=AMOUNT with a positive "
+                                "amount, e.g. h100=1 or accelerator_type:H100=0.001")
+        if name in RESERVED:
+            raise SettingsError(f"--ray-resources {item!r}: {name} is set by mnist-bench (all of a "
+                                "node's CPUs per cell, one GPU for --device gpu); name a custom "
+                                "resource, e.g. h100=1")
+        out[name] = value
+    return out
+
+
+def needs(device: str, resources: dict) -> dict:
+    """What a node must have to take the matrix: the custom resources, and a GPU for GPU cells."""
+    return {**resources, **({"GPU": 1.0} if device == "gpu" else {})}
+
+
+def nodes_from_table(table: list[dict]) -> list[Node]:
+    """The live nodes of ``ray.nodes()``, each named by its ``mnist-bench/machine`` label, else
+    its host name; names that would repeat get the node id's first 8 digits."""
+    alive = [n for n in table if n.get("Alive")]
+    names = [(n.get("Labels") or {}).get(LABEL) or n.get("NodeManagerHostname") or n["NodeID"][:8]
+             for n in alive]
+    count = collections.Counter(names)
+    nodes = [Node(id=n["NodeID"], name=name if count[name] == 1 else f"{name}-{n['NodeID'][:8]}",
+                  ip=n.get("NodeManagerAddress") or "", hostname=n.get("NodeManagerHostname") or "",
+                  resources=dict(n.get("Resources") or {}))
+             for name, n in zip(names, alive)]
+    return sorted(nodes, key=lambda n: n.name)
+
+
+def eligible(nodes: list[Node], need: dict) -> list[Node]:
+    """The nodes with a CPU and at least ``need`` of every resource."""
+    return [n for n in nodes if n.resources.get("CPU", 0) >= 1
+            and all(n.resources.get(k, 0) >= v for k, v in need.items())]
+
+
+def describe(nodes: list[Node]) -> str:
+    if not nodes:
+        return "none"
+    return "; ".join(f"{n.name} ({', '.join(f'{k}={v:g}' for k, v in sorted(n.info()['resources'].items()))})"
+                     for n in nodes)
+
+
+def connect(address: str | None):
+    """Ray, connected to the cluster at ``address``, or to a Ray instance started here."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(object_store_memory=200 * 2**20, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SettingsError(f"--ray-address {address}: cannot connect to a Ray cluster there "
+                            f"({first}); start one with `ray start --head`, or leave "
+                            "--ray-address out to run on a Ray instance started here") from None
+    return ray
+
+
+def choose_nodes(address: str | None, device: str, resources: dict) -> list[str]:
+    """The names of the nodes that will run the matrix; a one-line error when none can."""
+    ray = connect(address)
+    nodes = nodes_from_table(ray.nodes())
+    need = needs(device, resources)
+    chosen = eligible(nodes, need)
+    if not chosen:
+        wanted = ", ".join(f"{k}={v:g}" for k, v in need.items()) or "a CPU"
+        raise SettingsError(f"no node of the Ray cluster has {wanted}; its nodes: {describe(nodes)}")
+    return [n.name for n in chosen]
+
+
+# ---- on the node ----------------------------------------------------------------------------
+
+def prepare_node(datasets: list[str], data_dir: str | None) -> dict:
+    """On a node, before its cells: every dataset through the verified loader, and the
+    node's facts (host, CPU, GPUs, measured peak, versions, commit)."""
+    from .. import data, matrix
+
+    sources = {name: data.load(name, data_dir).source for name in datasets}
+    return {"sources": sources, "facts": matrix.local_facts()}
+
+
+def run_on_node(cell: dict, timeout_s: float, cwd: str | None) -> dict:
+    """On a node: the drift canary, then the cell in its own worker process, as a local run."""
+    import ray
+
+    from .. import matrix
+    from ..measure import canary
+
+    c = Cell(**cell)
+    canary_s = canary.measure()
+    skipped = matrix.backend_missing(c.backend) or c.not_run()
+    out = None if skipped else matrix.run_worker(c, timeout_s, cwd=cwd)
+    return {"canary_s": canary_s, "skipped": skipped, "outcome": asdict(out) if out else None,
+            "node_id": ray.get_runtime_context().get_node_id()}
+
+
+# ---- on the driver --------------------------------------------------------------------------
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"
+
+
+class Driver:
+    """Sends each node its cells, one (or ``cells_per_node``) at a time, and records them."""
+
+    def __init__(self, rs, runner, on_start=lambda cell: None, say=print):
+        self.rs, self.runner, self.on_start, self.say = rs, runner, on_start, say
+        self.ray = connect(rs.ray_address)
+        self.resources = parse_resources(rs.ray_resources)
+        self.facts: dict[str, dict] = {}
+        self.inflight: dict = {}
+        self.retried: set = set()
+        self._remote: dict = {}
+
+    def nodes(self) -> dict[str, Node]:
+        return {n.name: n for n in nodes_from_table(self.ray.nodes())}
+
+    def _task(self, fn, node: Node, cpus: float, gpus: float = 0, resources: dict | None = None):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if fn not in self._remote:
+            self._remote[fn] = self.ray.remote(fn)
+        return self._remote[fn].options(
+            num_cpus=cpus, num_gpus=gpus, resources=resources or {}, max_retries=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node.id, soft=False))
+
+    def lose(self, name: str, reason: str) -> None:
+        """Every cell ``name`` had left, recorded failed for ``reason``."""
+        queue = self.queues[name]
+        while queue:
+            self.runner.finish(queue.popleft(), None, None, self.facts.get(name, {}), failed=reason)
+
+    def submit(self, node: Node, cell: Cell | None = None) -> None:
+        cell = cell or self.queues[node.name].popleft()
+        self.on_start(cell)
+        cpus = node.resources.get("CPU", 1) / self.rs.cells_per_node
+        gpus = 1 if cell.device == "gpu" else 0
+        ref = self._task(run_on_node, node, cpus, gpus, self.resources).remote(
+            cell.to_dict(), self.runner.timeout_for(cell), os.getcwd())
+        self.inflight[ref] = (cell, node)
+
+    def run(self, todo: list[Cell]) -> None:
+        self.queues = {name: collections.deque(c for c in todo if c.node == name)
+                       for name in self.rs.nodes}
+        live = self.nodes()
+        datasets = sorted({c.dataset for c in todo})
+        prepared = {}
+        for name, queue in self.queues.items():
+            if not queue:
+                continue
+            if name not in live:
+                self.lose(name, f"node {name} is not in the Ray cluster now (its nodes: "
+                                f"{', '.join(live) or 'none'}); --resume runs these cells when it is back")
+                continue
+            prepared[name] = self._task(prepare_node, live[name], 1).remote(datasets, self.rs.data_dir)
+        for name, ref in prepared.items():
+            try:
+                got = self.ray.get(ref, timeout=PREPARE_TIMEOUT_S)
+            except Exception as exc:  # a Ray, data or timeout error: that node's cells fail
+                self.lose(name, f"node {name} could not load and verify the data: {_first_line(exc)}")
+                continue
+            self.facts[name] = {**got["facts"], "ray": live[name].info()}
+            self.say(f"node {name}: data verified ({'; '.join(f'{k} from {v}' for k, v in got['sources'].items())})")
+            for _ in range(self.rs.cells_per_node):
+                if self.queues[name]:
+                    self.submit(live[name])
+        while self.inflight:
+            ready, _ = self.ray.wait(list(self.inflight), num_returns=1)
+            cell, node = self.inflight.pop(ready[0])
+            try:
+                got = self.ray.get(ready[0])
+            except self.ray.exceptions.RayError as exc:
+                self.failed(cell, node, exc)
+                continue
+            out = None
+            if got["outcome"] is not None:
+                from ..matrix import Outcome
+
+                out = Outcome(**got["outcome"])
+            facts = {**self.facts[node.name], "ray": {**node.info(), "node_id": got["node_id"]}}
+            self.runner.finish(cell, got["canary_s"], out, facts, skipped=got["skipped"])
+            if self.queues[node.name]:
+                self.submit(node)
+
+    def failed(self, cell: Cell, node: Node, exc: BaseException) -> None:
+        """A cell whose Ray task failed: retried once while its node lives, else recorded failed
+        (and, when the node is gone, every cell it had left)."""
+        alive = node.name in self.nodes()
+        if alive and cell.key() not in self.retried:
+            self.retried.add(cell.key())
+            self.say(f"    {cell.label()}: its Ray task failed ({_first_line(exc)}); retrying once")
+            self.submit(node, cell)
+            return
+        what = "was lost mid-cell" if not alive else "failed twice"
+        self.runner.finish(cell, None, None, self.facts.get(node.name, {}),
+                           failed=f"node {node.name} {what} ({_first_line(exc)}); --resume runs "
+                                  "the cell again")
+        if not alive:
+            self.lose(node.name, f"node {node.name} left the Ray cluster before this cell ran; "
+                                 "--resume runs it when the node is back")
+        elif self.queues[node.name]:
+            self.submit(node)

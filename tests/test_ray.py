@@ -1,0 +1,166 @@
+"""--executor ray: the matrix on every fitting node of a Ray cluster, records in one store, a lost
+node recorded rather than silently missing; and the report of several machines side by side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnist_bench import cli, matrix, records
+from mnist_bench.analysis import aggregate, stats
+from mnist_bench.execute import ray as ray_exec
+from mnist_bench.render import tables
+
+from .conftest import ROOT, run_cli
+
+RESULTS = ROOT / "results"
+
+
+def node(name, host="vm", labels=None, alive=True, **resources):
+    return {"NodeID": name * 7 + "0" * (56 - 7 * len(name)), "Alive": alive,
+            "NodeManagerAddress": "10.0.0.1", "NodeManagerHostname": host,
+            "Labels": labels or {}, "Resources": {"CPU": 2.0, **resources}}
+
+
+def test_nodes_are_named_by_label_else_host_and_never_twice():
+    table = [node("a", labels={ray_exec.LABEL: "h100-box"}, GPU=1.0), node("b"), node("c"),
+             node("d", host="other"), node("e", alive=False)]
+    names = [n.name for n in ray_exec.nodes_from_table(table)]
+    assert names == ["h100-box", "other", "vm-bbbbbbb0", "vm-ccccccc0"]  # the dead node is left out
+
+
+def test_a_node_takes_the_matrix_only_with_what_it_asks_for():
+    nodes = ray_exec.nodes_from_table([node("a", labels={ray_exec.LABEL: "gpu"}, GPU=1.0, h100=1.0),
+                                       node("b", labels={ray_exec.LABEL: "cpu"})])
+    pick = lambda device, res: [n.name for n in ray_exec.eligible(nodes, ray_exec.needs(device, res))]
+    assert pick("cpu", {}) == ["cpu", "gpu"]
+    assert pick("gpu", {}) == ["gpu"]
+    assert pick("cpu", {"h100": 1}) == ["gpu"]
+    assert pick("cpu", {"a100": 1}) == []
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("h100", "expected NAME=AMOUNT"), ("h100=0", "positive"), ("h100=x", "expected NAME=AMOUNT"),
+    ("CPU=2", "set by mnist-bench")])
+def test_bad_resources_get_one_line(text, complaint):
+    with pytest.raises(ray_exec.SettingsError, match=complaint):
+        ray_exec.parse_resources([text])
+    assert ray_exec.parse_resources(["h100=1", "accelerator_type:H100=0.001"]) == {
+        "h100": 1.0, "accelerator_type:H100": 0.001}
+
+
+def test_every_node_plans_the_whole_matrix_in_one_order():
+    rs = matrix.RunSettings(specs=("mlp_100x2", "sgd_classifier"), backends=("jax", "torch"),
+                            repeats=2, order_seed=3, executor="ray", nodes=("a", "b"))
+    cells = matrix.plan(rs)
+    by_node = {n: [c for c in cells if c.node == n] for n in rs.nodes}
+    strip = lambda cs: [c.key()[:-1] for c in cs]
+    assert len(by_node["a"]) == 6 and strip(by_node["a"]) == strip(by_node["b"])
+    assert len({c.key() for c in cells}) == 12  # the node is part of what a cell is (--resume)
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--ray-address", "x:1"], "--ray-address needs --executor ray"),
+    (["--cells-per-node", "2"], "--cells-per-node needs --executor ray"),
+    (["--executor", "slurm"], "unknown executor 'slurm'; valid: local, ray")])
+def test_executor_options_are_checked_first(args, complaint, capsys, tmp_path):
+    assert cli.main(["run", "--profile", "smoke", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert complaint in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_without_ray_installed_it_says_how_to_install(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert cli.main(["run", "--executor", "ray", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'mnist-bench[ray]'" in err and len(err.splitlines()) == 1
+
+
+def test_two_machines_stores_side_by_side():
+    """Real records of two machines (this CPU, and the H100 machine): mlp_512 on JAX and
+    PyTorch sits in one row per variant with each machine's own figures, no ratio between the
+    two runs, and the differing library versions are named."""
+    stores = [RESULTS / "cpu-native", RESULTS / "gpu-h100" / "quick-mlp512"]
+    recs = [r for s in stores for r in records.load(s)]
+    t = aggregate.tidy(recs)
+    assert t.machine.nunique() == 2
+    side = aggregate.machines_table(t)
+    cpu_m, gpu_m = (aggregate.machine_of(records.load(s)[0]) for s in stores)
+    assert "H100" in gpu_m and "H100" not in cpu_m
+    for backend in ("jax", "torch"):
+        row = side[(side.spec == "mlp_512") & (side.backend == backend) & (side.impl == "keras")
+                   & (side["mode"] == "default")].iloc[0]
+        for store, m in zip(stores, (cpu_m, gpu_m)):
+            own = aggregate.tidy(records.load(store))
+            mine = own[(own.spec == "mlp_512") & (own.backend == backend) & (own.impl == "keras")
+                       & (own["mode"] == "default")].iloc[0]
+            assert row[f"{m} epoch s"].startswith(f"{mine.steady_epoch_s:.3f} [")
+        assert row[f"{gpu_m} vs {cpu_m}"] == "different runs: no ratio"
+    only_cpu = side[side.spec == "linear_rmsprop"].iloc[0]
+    assert only_cpu[f"{gpu_m} epoch s"] == "not run"
+    text = tables.markdown(t, recs=recs)
+    assert "### The same cells on each machine, side by side" in text
+    assert "jax: 0.10.2 on " + cpu_m in text and "0.11.2 on " + gpu_m in text
+
+
+@pytest.mark.slow
+def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
+    """Two Ray nodes on this machine with different custom resources and labels: both run the
+    smoke matrix through the CLI into one store; node b is killed mid-run, and its cells are
+    recorded failed with the reason, none missing; --resume knows b is gone."""
+    from ray import cluster_utils
+
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": False})
+    try:
+        a = cluster.add_node(num_cpus=1, resources={"a": 1}, labels={ray_exec.LABEL: "node-a"})
+        b = cluster.add_node(num_cpus=1, resources={"b": 1}, labels={ray_exec.LABEL: "node-b"})
+        out = tmp_path / "cluster"
+        args = ["run", "--executor", "ray", "--ray-address", cluster.address, "--profile", "smoke",
+                "--backends", "jax", "--models", "mlp_100x2,sgd_classifier", "--repeats", "2",
+                "--order-seed", "5", "--out", str(out)]
+        proc = subprocess.Popen([sys.executable, "-m", "mnist_bench", *args], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not any(r.get("node") == "node-b" and r["status"] == "ok"
+                      for r in (records.load(out) if (out / "records.jsonl").exists() else [])):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        cluster.remove_node(b, allow_graceful=False)  # b is mid-way through its second cell
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 1, stderr  # some cells failed: the run says so
+        assert "Ray nodes running the matrix: node-a, node-b" in stderr
+
+        recs = records.load(out)
+        planned = matrix.plan(matrix.load_plan(out))
+        assert {c.key() for c in planned} == {records.cell_of(r).key() for r in recs}  # no gap
+        on_a = [r for r in recs if r["node"] == "node-a"]
+        assert len(on_a) == 4 and all(r["status"] == "ok" for r in on_a)
+        assert {r["ray"]["node_id"] for r in on_a} == {a.node_id}
+        assert all(r["ray"]["resources"]["a"] == 1 and r["machine"]["cpu"]["model"] for r in on_a)
+        on_b = [r for r in recs if r["node"] == "node-b"]
+        ok_b = [r for r in on_b if r["status"] == "ok"]
+        assert ok_b and {r["ray"]["node_id"] for r in ok_b} == {b.node_id}
+        lost = [r for r in on_b if r["status"] == "failed"]
+        assert lost and all("node node-b" in r["reason"] for r in lost)
+        assert all(r["status"] in ("ok", "failed") for r in on_b)
+
+        # the side-by-side table pairs the two nodes' first cell, measured in one run
+        t = aggregate.tidy(recs)
+        side = aggregate.machines_table(t)
+        first = ok_b[0]
+        row = side[(side.spec == first["spec"]) & (side.backend == first["backend"])].iloc[0]
+        assert isinstance(row["node-b vs node-a"], stats.Ratio)
+
+        again = run_cli("run", "--out", out, "--resume", timeout=300)
+        assert again.returncode == 1
+        assert "node node-b is not in the Ray cluster now" in again.stderr + again.stdout
+        after = records.load(out)
+        assert len([r for r in after if r["node"] == "node-a"]) == 4  # nothing re-run on a
+        assert len(after) == len(recs) + len(lost)
+    finally:
+        cluster.shutdown()

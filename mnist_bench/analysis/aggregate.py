@@ -464,6 +464,7 @@ def machines_table(t: pd.DataFrame) -> pd.DataFrame:
         first = by.get(columns[0])
         for c in columns:
             r = by.get(c)
+            row.update({f"{c} device": "", f"{c} epoch s": "", f"{c} acc": ""})  # column order
             if r is None:
                 row[f"{c} epoch s"] = "not run"
                 continue

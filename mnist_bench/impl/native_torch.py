@@ -101,8 +101,11 @@ class Trainer:
                      else "native torch: eager loop, torch.optim")
 
     def _forward(self, module, x):
-        """Logits in float32; the products in bfloat16 under autocast for bf16."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        """Logits in float32; the products in bfloat16 under autocast for bf16 (the float32
+        loop calls the module alone: nothing else enters its timed steps)."""
+        if not self.bf16:
+            return module(x)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
             return module(x).float()
 
     def sync(self) -> None:

@@ -2,7 +2,7 @@
 
 One pytest process per backend: set KERAS_BACKEND before running (``tox -e bench-jax``, or
 ``mnist-bench bench`` for all three). Each round is one training epoch of the package's own
-``train.Session``; the first (compiling) epoch is a warm-up round that is not counted.
+``keras_cell.Session``; the first (compiling) epoch is a warm-up round that is not counted.
 """
 
 from __future__ import annotations

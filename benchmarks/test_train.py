@@ -1,16 +1,32 @@
 """Training throughput of every spec on this process's backend: one round = one epoch."""
 
-from mnist_bench import baseline, data, specs, train
+from mnist_bench import data, specs
+from mnist_bench.cells import baseline, keras_cell
 from mnist_bench.measure import environment
-from mnist_bench.settings import Cell
 from mnist_bench.measure.timing import summarize_epochs
+from mnist_bench.record import sources
+from mnist_bench.settings import Cell
+
+
+def readable(benchmark) -> None:
+    """The benchmark's extra_info must make a valid record, as ``mnist-bench report`` reads it
+    (the same constructor and contract as a run's records): a field that no record has, or of
+    the wrong type, fails here rather than in the user's report."""
+    doc = {"benchmarks": [{"extra_info": benchmark.extra_info, "fullname": "check"}]}
+    import json
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(doc, fh, default=str)
+    (record,) = sources.from_pytest_json(fh.name)
+    assert record["status"] == "ok"
 
 
 def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
     o = bench_options
     spec = specs.load(spec_ref)
     ds = data.load(o["dataset"] or spec.recipe.dataset)
-    session = train.Session(spec, ds, o["profile"], o["seed"], o["mode"])
+    session = keras_cell.Session(spec, ds, o["profile"], o["seed"], o["mode"])
     assert session.backend == backend_name
     device = environment.backend_device(session.backend, o["device"])
     epochs = []
@@ -30,7 +46,8 @@ def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
         "inference_samples_per_s": session.inference_samples_per_s(),
         **session.effective,
     })
-    assert 0.0 <= acc <= 1.0
+    assert len(epochs) == o["rounds"] + 1  # the warm-up round, then the timed ones
+    readable(benchmark)
 
 
 def test_baseline_fit(benchmark, bench_options):
@@ -48,4 +65,4 @@ def test_baseline_fit(benchmark, bench_options):
                                  "profile": o["profile"], "mode": "default", "seed": o["seed"],
                                  "data_source": ds.source, "dataset": ds.name,
                                  **{k: v for k, v in r.items() if k not in ("curve", "status", "reason")}})
-    assert r["test_accuracy"] > 0.5
+    readable(benchmark)

@@ -10,7 +10,7 @@ import sys
 
 from . import data, settings
 from .measure import environment
-from .matrix import backend_missing
+from .execute.process import backend_missing
 
 PROBE = ("import json, keras; from mnist_bench.measure import environment; "
          "print(json.dumps(environment.backend_device(keras.config.backend(), 'auto')))")

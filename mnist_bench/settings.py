@@ -9,15 +9,11 @@ BACKENDS = ("tensorflow", "jax", "torch")
 BASELINE_BACKEND = "sklearn"  # the "backend" column of the scikit-learn baseline
 DEVICES = ("cpu", "gpu", "auto")
 # default: Keras out of the box; tuned: the fastest compile() settings each backend accepts;
-# bf16: Keras defaults under the mixed_bfloat16 dtype policy (see train.mode_settings)
+# bf16: Keras defaults under the mixed_bfloat16 dtype policy (see cells.keras_cell.mode_settings)
 MODES = ("default", "tuned", "bf16")
-# variants whose settings are those of the default mode, with why: recorded as skipped, never
-# measured twice under two names (none at present)
-SAME_AS_DEFAULT: dict[tuple[str, str], str] = {}
 # keras: the spec trained by Keras on the backend; native: the framework's own reference loop
-# built from the spec's layers (mnist_bench/impl)
+# built from the spec's layers (mnist_bench/cells/native)
 IMPLS = ("keras", "native")
-NATIVE_MODES = ("default", "tuned", "bf16")
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
@@ -78,13 +74,6 @@ class Cell:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
                 self.device, self.mode, self.repeat, self.impl, self.node)
-
-    def not_run(self) -> str | None:
-        """Why this variant is recorded as skipped rather than measured, or None."""
-        if self.impl == "native" and self.mode not in NATIVE_MODES:
-            return (f"native loops have the modes {', '.join(NATIVE_MODES)}; {self.mode} is "
-                    "measured for Keras only")
-        return SAME_AS_DEFAULT.get((self.backend, self.mode))
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"

@@ -2,8 +2,7 @@
 
 The parent sets ``KERAS_BACKEND`` (and, for ``--device cpu``, hides the GPUs) before starting
 this process; this is the only place keras gets imported for a run. The worker prints progress
-and its result as JSON lines starting with ``MARK`` on stdout; anything else it prints is
-library noise that the parent keeps as the output tail of a failed cell.
+and its result as marker lines (``execute.protocol``); a cell kind is picked from ``CELLS``.
 """
 
 from __future__ import annotations
@@ -13,8 +12,16 @@ import os
 import sys
 import time
 
-MARK = "@@mnist-bench "
+from .execute.protocol import emit
+
 PARENT_ENV = "MNIST_BENCH_PARENT_PID"  # the harness process this worker must not outlive
+
+# (spec kind, implementation) -> "module:function" of the cell that runs it
+CELLS = {
+    ("keras", "keras"): "keras_cell",
+    ("keras", "native"): "native.loop",
+    ("sklearn", "keras"): "baseline",
+}
 
 
 def die_with_parent() -> None:
@@ -34,12 +41,15 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def emit(**event) -> None:
-    sys.stdout.write(MARK + json.dumps(event, default=str) + "\n")
-    sys.stdout.flush()
+def first_line(exc: BaseException) -> str:
+    """An error's message in one line: its first non-empty line, else the error's type."""
+    lines = [x for x in str(exc).splitlines() if x.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def main(argv: list[str]) -> int:
+    import importlib
+
     from .settings import BASELINE_BACKEND, Cell
 
     die_with_parent()
@@ -53,25 +63,22 @@ def main(argv: list[str]) -> int:
             import_s = time.perf_counter() - t0
             if keras.config.backend() != cell.backend:
                 raise RuntimeError(f"keras chose {keras.config.backend()}, not {cell.backend}")
-        from . import baseline, data, specs, train
+        from . import data, specs
         from .measure import environment
 
         spec = specs.load(cell.spec)
         ds = data.load(cell.dataset, cell.data_dir)
         if (spec.kind == "sklearn") != (cell.backend == BASELINE_BACKEND):
             raise specs.SpecError(f"spec {cell.spec} cannot run on backend {cell.backend}")
-        runner = baseline.run_cell if spec.kind == "sklearn" else train.run_cell
-        if cell.impl == "native" and spec.kind != "sklearn":
-            from .impl import loop
-
-            runner = loop.run_cell
-        result = runner(cell, spec, ds, emit=emit)
+        impl = cell.impl if spec.kind == "keras" else "keras"
+        module = importlib.import_module(f".cells.{CELLS[(spec.kind, impl)]}", __package__)
+        result = module.run_cell(cell, spec, ds, emit=emit)
     except Exception as exc:
         from .errors import MnistBenchError
 
         if not isinstance(exc, MnistBenchError):
             raise  # a real crash: the parent records the traceback tail
-        emit(event="error", reason=str(exc).splitlines()[0])
+        emit(event="error", reason=first_line(exc))
         return 3
     result.update(kind=spec.kind, recipe=spec.recipe.to_dict(), data_source=ds.source,
                   import_s=import_s, peak_host_rss_bytes=environment.peak_host_rss())

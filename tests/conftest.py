@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_bench import data, records
+from mnist_bench import data
+from mnist_bench.record import assemble, schema, sources, store
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTY = Path(__file__).resolve().parent / "faulty_specs.py"
@@ -39,4 +40,4 @@ def smoke_run(tmp_path_factory):
     specs = "linear_sgd,linear_rmsprop,mlp_100x2,cnn_3conv,sgd_classifier,mlp_512,fmnist_mlp_20," \
             "fmnist_mlp_50x2_dropout,mlp_256x4,examples/custom_spec.py:tiny_cnn"
     proc = run_cli("run", "--profile", "smoke", "--models", specs, "--out", out)
-    return out, proc, records.load(out)
+    return out, proc, store.load(out)

@@ -51,12 +51,12 @@ def test_list_shows_every_seed_recipe():
 
 
 def _store(path, **change):
-    from mnist_bench import records
+    from mnist_bench.record import assemble, schema, sources, store
     from mnist_bench.settings import Cell
 
-    rec = records.new(records.cell_fields(Cell("mlp_512", "jax", "mnist")), status="ok",
+    rec = assemble.record((Cell("mlp_512", "jax", "mnist")), status="ok",
                       test_accuracy=0.97, epoch_s=[2.0, 1.0, 1.0], train_samples=60000, **change)
-    records.append(path, rec)
+    store.append(path, rec)
     return path
 
 
@@ -84,11 +84,12 @@ def test_bad_report_compare_and_bench_input(args, message, tmp_path):
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
     from mnist_bench import cli
+    from mnist_bench.cli import tools
 
     def broken(args):
         raise KeyError("something the code did not expect")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(tools, "cmd_list", broken)
     assert cli.main(["list"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["mnist-bench: internal error in 'list': KeyError: 'something the code did not "

@@ -5,9 +5,11 @@ import sys
 
 import pytest
 
-from mnist_bench import matrix, records
-from mnist_bench.analysis import aggregate, compare
-from mnist_bench.render import tables
+from mnist_bench.analysis import compare, keys, machines, report
+from mnist_bench.execute.local import LocalExecutor
+from mnist_bench.execute.sink import Sink
+from mnist_bench.record import store
+from mnist_bench.render import markdown
 from mnist_bench.settings import Cell
 
 pytestmark = pytest.mark.slow  # these tests start worker processes
@@ -19,7 +21,7 @@ HOG = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: 
 def hogged_run(tmp_path_factory, mnist):
     """Six baseline cells (no keras, a second each); the 4th and 5th run beside two hogs."""
     out = tmp_path_factory.mktemp("drift")
-    runner = matrix.Runner(out, run_id="drift-test", order_seed=0)
+    executor = LocalExecutor(Sink(out, {"run_id": "drift-test", "order_seed": 0}), lambda cell: 600)
     hogged = {3, 4}
     hogs = []
     for i in range(6):
@@ -29,19 +31,19 @@ def hogged_run(tmp_path_factory, mnist):
             for h in hogs:
                 h.kill()
                 h.wait()
-        runner.run_cell(Cell("sgd_classifier", "sklearn", "mnist", profile="smoke", seed=i, repeat=i))
-    return records.load(out), hogged
+        executor.run([Cell("sgd_classifier", "sklearn", "mnist", profile="smoke", seed=i, repeat=i)])
+    return store.load(out), hogged
 
 
 def test_cells_measured_beside_a_hog_are_flagged(hogged_run):
     recs, hogged = hogged_run
-    drift = aggregate.canary_drift(recs)
+    drift = keys.canary_drift(recs)
     by_block = {r["block"]: drift[id(r)] for r in recs}
-    assert all(by_block[b] > aggregate.DRIFT_FLAG for b in hogged), by_block
+    assert all(by_block[b] > keys.DRIFT_FLAG for b in hogged), by_block
     assert min(by_block[b] for b in hogged) > max(v for b, v in by_block.items() if b not in hogged)
-    table = aggregate.drift_table(recs)
+    table = machines.drift_table(recs)
     assert table.loc[0, "cells flagged"] >= len(hogged)
-    md = tables.markdown(aggregate.tidy(recs), recs=recs)
+    md = markdown.markdown(report.build(recs))
     body = md.split("Method: docs/method.md.")[1]  # past the legend, which explains the mark
     assert "‡" in body and "canary worst vs best" in body
 
@@ -50,4 +52,4 @@ def test_compare_states_the_canary_difference(hogged_run):
     recs, hogged = hogged_run
     calm = [r for r in recs if r["block"] not in hogged]
     slow = [r for r in recs if r["block"] in hogged]
-    assert compare.canary_change(calm, slow) > aggregate.DRIFT_FLAG
+    assert compare.canary_change(calm, slow) > keys.DRIFT_FLAG

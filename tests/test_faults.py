@@ -2,7 +2,7 @@
 
 import pytest
 
-from mnist_bench import records
+from mnist_bench.record import assemble, schema, sources, store
 
 from .conftest import run_cli
 
@@ -19,7 +19,7 @@ def fault_run(tmp_path_factory):
     models += ",tests/broken_spec.py:build,mlp_512"
     proc = run_cli("run", "--profile", "smoke", "--backends", "jax", "--models", models,
                    "--cell-timeout", "25", "--out", out)
-    return proc, {r["spec"].rpartition(":")[2]: r for r in records.load(out)}
+    return proc, {r["spec"].rpartition(":")[2]: r for r in store.load(out)}
 
 
 def test_run_goes_on_and_exits_nonzero(fault_run):
@@ -68,7 +68,7 @@ def wrong_output_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("outputs")
     models = f"{ROOT_REL}:five_outputs,{ROOT_REL}:logits"
     proc = run_cli("run", "--profile", "smoke", "--models", models, "--out", out)
-    return proc, records.load(out)
+    return proc, store.load(out)
 
 
 def test_a_model_that_cannot_answer_is_a_failed_cell_on_every_backend(wrong_output_run):

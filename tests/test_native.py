@@ -5,20 +5,13 @@ import textwrap
 
 import pytest
 
-from mnist_bench import records, settings
-from mnist_bench.analysis import aggregate
-from mnist_bench.impl import loop
-from mnist_bench.render import tables
+from mnist_bench import settings
+from mnist_bench.record import store
+from mnist_bench.analysis import report, views
+from mnist_bench.cells.native import loop
+from mnist_bench.render import markdown
 
 from .conftest import run_cli
-
-
-def test_native_variants_are_planned_in_every_mode():
-    cell = settings.Cell(spec="mlp_512", backend="jax", dataset="mnist", impl="native", mode="bf16")
-    assert cell.not_run() is None
-    assert settings.Cell(spec="mlp_512", backend="jax", dataset="mnist", impl="native").not_run() is None
-    assert cell.key() != settings.Cell(spec="mlp_512", backend="jax", dataset="mnist",
-                                       mode="bf16").key()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +28,7 @@ def parity_run(tmp_path_factory):
     proc = run_cli("run", "--profile", "smoke", "--models", "mlp_100x2", "--impl", "native",
                    "--modes", "bf16", "--out", bf16)
     assert proc.returncode == 0, proc.stderr
-    return records.load(out) + records.load(conv) + records.load(bf16)
+    return store.load(out) + store.load(conv) + store.load(bf16)
 
 
 @pytest.mark.slow
@@ -77,14 +70,14 @@ def test_native_bf16_computes_in_bfloat16_and_says_so(parity_run):
 
 @pytest.mark.slow
 def test_keras_overhead_table_from_real_records(parity_run):
-    t = aggregate.tidy([r for r in parity_run if r["mode"] != "bf16"])  # the bf16 run: native only
-    table = aggregate.native_table(t)
+    rep = report.build([r for r in parity_run if r["mode"] != "bf16"])  # the bf16 run: native only
+    t, table = rep.tidy, rep.native
     mlp = table[table.spec == "mlp_100x2"].set_index("framework")
     assert set(mlp.index) == set(settings.BACKENDS)
     assert all(mlp["Keras overhead"].map(lambda r: r is not None and r.n == 1))
-    fastest = aggregate.fastest_table(t)
+    fastest = views.fastest_table(t)
     assert set(fastest.spec) == {"mlp_100x2", "cnn_3conv"}
-    md = tables.markdown(t)
+    md = markdown.markdown(rep)
     assert "What Keras costs" in md and "native default (the framework's own loop)" in md
 
 
@@ -102,7 +95,7 @@ def test_unsupported_layer_is_a_one_line_reason(tmp_path):
     out = tmp_path / "out"
     proc = run_cli("run", "--profile", "smoke", "--models", f"{spec}:with_batchnorm",
                    "--backends", "jax", "--impl", "native", "--out", out)
-    (r,) = records.load(out)
+    (r,) = store.load(out)
     assert proc.returncode == 1 and r["status"] == "failed"
     assert "\n" not in r["reason"]
     assert "(BatchNormalization) has no native equivalent; native loops support Dense" in r["reason"]

@@ -1,12 +1,12 @@
 """Blocks and their random order (fast: no training)."""
 
-from mnist_bench import matrix
+from mnist_bench import plan
 
 SPECS = ("linear_sgd", "mlp_512", "cnn_3conv", "sgd_classifier")
 
 
 def _plan(seed, repeats=3):
-    return matrix.plan(matrix.RunSettings(specs=SPECS, backends=("tensorflow", "jax", "torch"),
+    return plan.plan(plan.RunSettings(specs=SPECS, backends=("tensorflow", "jax", "torch"),
                                           modes=("default", "tuned"), repeats=repeats,
                                           order_seed=seed))
 
@@ -44,7 +44,7 @@ def test_the_order_is_reproducible_from_its_seed():
 
 
 def test_started_settings_draw_and_keep_a_seed_and_run_id():
-    rs = matrix.RunSettings(specs=SPECS).started()
+    rs = plan.RunSettings(specs=SPECS).started()
     assert rs.order_seed is not None and rs.run_id
-    again = matrix.RunSettings.from_dict(rs.to_dict()).started()  # as --resume reloads it
+    again = plan.RunSettings.from_dict(rs.to_dict()).started()  # as --resume reloads it
     assert (again.order_seed, again.run_id) == (rs.order_seed, rs.run_id)

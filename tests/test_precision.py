@@ -3,7 +3,7 @@ stand-in for keras.ops that rounds its inputs the way TF32 or bfloat16 hardware 
 
 import numpy as np
 
-from mnist_bench.analysis import aggregate
+from mnist_bench.analysis import keys, machines, report, tidy, views
 from mnist_bench.measure import precision
 
 
@@ -51,8 +51,8 @@ def test_probe_tells_float32_tf32_and_bfloat16_apart():
 
 def test_tables_state_precision_where_it_was_not_float32():
     rec = {"precision": {"policy": "float32", "float32_matmul": "tf32", "float32_conv": "tf32"}}
-    assert aggregate.precision_label(rec) == "float32 (float32 matmul tf32, conv tf32)"
+    assert keys.precision_label(rec) == "float32 (float32 matmul tf32, conv tf32)"
     rec = {"precision": {"policy": "mixed_bfloat16", "float32_matmul": "float32",
                          "float32_conv": "float32"}}
-    assert aggregate.precision_label(rec) == "mixed_bfloat16"
-    assert aggregate.precision_label({}) is None  # older records did not measure it
+    assert keys.precision_label(rec) == "mixed_bfloat16"
+    assert keys.precision_label({}) is None  # older records did not measure it

@@ -10,15 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_bench import cli, records
+from mnist_bench import cli
+from mnist_bench.cli import options
+from mnist_bench.record import assemble, schema, sources, store
 from mnist_bench.analysis import stats
 from mnist_bench.settings import Cell
 
 NUMERIC = {  # option: (subcommand, kind, low, high, low is open)
     "--epochs": ("run", int, 2, None, False),
-    "--seed": ("run", int, 0, cli.MAX_SEED, False),
+    "--seed": ("run", int, 0, options.MAX_SEED, False),
     "--repeats": ("run", int, 1, 1000, False),
-    "--order-seed": ("run", int, 0, cli.MAX_SEED, False),
+    "--order-seed": ("run", int, 0, options.MAX_SEED, False),
     "--cell-timeout": ("run", float, 0, None, True),
     "--max-slowdown": ("compare", float, 0, None, False),
     "--max-accuracy-drop": ("compare", float, 0, 1, False),
@@ -32,7 +34,7 @@ def _parse(argv):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            return cli.build_parser().parse_args(argv), err.getvalue()
+            return options.build_parser().parse_args(argv), err.getvalue()
         except SystemExit as exc:
             return exc.code, err.getvalue()
 
@@ -64,7 +66,7 @@ def test_a_list_option_has_no_empty_or_repeated_names_or_is_a_one_line_error(tex
 
 
 def _valid_record():
-    return records.new(records.cell_fields(Cell("mlp_512", "jax", "mnist")), status="ok",
+    return assemble.record((Cell("mlp_512", "jax", "mnist")), status="ok",
                        test_accuracy=0.97, epoch_s=[2.0, 1.0, 1.1], train_samples=60000)
 
 
@@ -74,7 +76,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(sorted(records.FIELDS) + ["bogus"]), value=JSON,
+@given(field=st.sampled_from(sorted(schema.FIELDS) + ["bogus"]), value=JSON,
        drop=st.booleans())
 def test_report_on_any_mutated_record_renders_or_refuses_in_one_line(tmp_path, field, value, drop):
     rec = _valid_record()
@@ -82,11 +84,11 @@ def test_report_on_any_mutated_record_renders_or_refuses_in_one_line(tmp_path, f
         rec.pop(field, None)
     else:
         rec[field] = value
-    store = tmp_path / "records.jsonl"
-    store.write_text(json.dumps(rec) + "\n")
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(["report", str(store)])
+        code = cli.main(["report", str(path)])
     assert code in (0, 2), err.getvalue()  # 1 would be an internal error
     if code == 2:
         assert len(err.getvalue().strip().splitlines()) == 1
@@ -117,7 +119,7 @@ def test_paired_ratio_properties(a, factors, scale):
     r = stats.paired_ratio(a, b)
     assert r.n == len(a)
     if r.n < stats.MIN_RUNS:
-        assert r.low is None and r.verdict == f"not enough runs (n={r.n})"
+        assert r.low is None and r.verdict == stats.FEW
     else:
         assert r.low <= r.ratio * (1 + 1e-9) and r.ratio <= r.high * (1 + 1e-9)
         assert r.verdict == ("higher" if r.low > 1 else "lower" if r.high < 1 else "tie")
@@ -140,4 +142,4 @@ def test_unpaired_ratio_properties(a, b):
     if r.low is not None:
         assert r.low <= r.ratio * (1 + 1e-9) <= r.high * (1 + 1e-9) * (1 + 1e-9)
     else:
-        assert r.verdict.startswith("not enough runs")
+        assert r.verdict == stats.FEW

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from mnist_bench import cli, matrix, records
-from mnist_bench.analysis import aggregate, stats
+from mnist_bench import cli, plan
+from mnist_bench.record import store
+from mnist_bench.analysis import keys, report, stats, tidy
 from mnist_bench.execute import ray as ray_exec
-from mnist_bench.render import tables
+from mnist_bench.render import markdown
 
 from .conftest import ROOT, run_cli
 
@@ -53,9 +54,9 @@ def test_bad_resources_get_one_line(text, complaint):
 
 
 def test_every_node_plans_the_whole_matrix_in_one_order():
-    rs = matrix.RunSettings(specs=("mlp_100x2", "sgd_classifier"), backends=("jax", "torch"),
+    rs = plan.RunSettings(specs=("mlp_100x2", "sgd_classifier"), backends=("jax", "torch"),
                             repeats=2, order_seed=3, executor="ray", nodes=("a", "b"))
-    cells = matrix.plan(rs)
+    cells = plan.plan(rs)
     by_node = {n: [c for c in cells if c.node == n] for n in rs.nodes}
     strip = lambda cs: [c.key()[:-1] for c in cs]
     assert len(by_node["a"]) == 6 and strip(by_node["a"]) == strip(by_node["b"])
@@ -85,25 +86,25 @@ def test_two_machines_stores_side_by_side():
     PyTorch sits in one row per variant with each machine's own figures, no ratio between the
     two runs, and the differing library versions are named."""
     stores = [RESULTS / "cpu-native", RESULTS / "gpu-h100" / "quick-mlp512"]
-    recs = [r for s in stores for r in records.load(s)]
-    t = aggregate.tidy(recs)
-    assert t.machine.nunique() == 2
-    side = aggregate.machines_table(t)
-    cpu_m, gpu_m = (aggregate.machine_of(records.load(s)[0]) for s in stores)
-    assert "H100" in gpu_m and "H100" not in cpu_m
+    recs = [r for s in stores for r in store.load(s)]
+    rep = report.build(recs)
+    assert rep.tidy.machine.nunique() == 2
+    side = rep.machines
+    cpu_m, gpu_m = (keys.machine_of(store.load(s)[0]) for s in stores)
+    assert "H100" in gpu_m and "H100" not in cpu_m and side.columns == [cpu_m, gpu_m]
+    rows = {(r["spec"], r["backend"], r["impl"], r["mode"]): r["cells"] for r in side.rows}
     for backend in ("jax", "torch"):
-        row = side[(side.spec == "mlp_512") & (side.backend == backend) & (side.impl == "keras")
-                   & (side["mode"] == "default")].iloc[0]
-        for store, m in zip(stores, (cpu_m, gpu_m)):
-            own = aggregate.tidy(records.load(store))
+        cells = rows[("mlp_512", backend, "keras", "default")]
+        for where, m in zip(stores, (cpu_m, gpu_m)):
+            own = tidy.tidy(store.load(where))
             mine = own[(own.spec == "mlp_512") & (own.backend == backend) & (own.impl == "keras")
                        & (own["mode"] == "default")].iloc[0]
-            assert row[f"{m} epoch s"].startswith(f"{mine.steady_epoch_s:.3f} [")
-        assert row[f"{gpu_m} vs {cpu_m}"] == "different runs: no ratio"
-    only_cpu = side[side.spec == "linear_rmsprop"].iloc[0]
-    assert only_cpu[f"{gpu_m} epoch s"] == "not run"
-    text = tables.markdown(t, recs=recs)
+            assert cells[m]["epoch_s"] == mine.steady_epoch_s
+        assert cells[gpu_m]["same_run"] is False and cells[gpu_m]["vs_first"] is None
+    assert rows[("linear_rmsprop", "jax", "keras", "default")][gpu_m] == {"status": "not run"}
+    text = markdown.markdown(rep)
     assert "### The same cells on each machine, side by side" in text
+    assert "different runs: no ratio" in text
     assert "jax: 0.10.2 on " + cpu_m in text and "0.11.2 on " + gpu_m in text
 
 
@@ -127,7 +128,7 @@ def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
         while not any(r.get("node") == "node-b" and r["status"] == "ok"
-                      for r in (records.load(out) if (out / "records.jsonl").exists() else [])):
+                      for r in (store.load(out) if (out / "records.jsonl").exists() else [])):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
         cluster.remove_node(b, allow_graceful=False)  # b is mid-way through its second cell
@@ -135,9 +136,9 @@ def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
         assert proc.returncode == 1, stderr  # some cells failed: the run says so
         assert "Ray nodes running the matrix: node-a, node-b" in stderr
 
-        recs = records.load(out)
-        planned = matrix.plan(matrix.load_plan(out))
-        assert {c.key() for c in planned} == {records.cell_of(r).key() for r in recs}  # no gap
+        recs = store.load(out)
+        planned = plan.plan(plan.load_plan(out))
+        assert {c.key() for c in planned} == {store.cell_of(r).key() for r in recs}  # no gap
         on_a = [r for r in recs if r["node"] == "node-a"]
         assert len(on_a) == 4 and all(r["status"] == "ok" for r in on_a)
         assert {r["ray"]["node_id"] for r in on_a} == {a.node_id}
@@ -150,16 +151,19 @@ def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
         assert all(r["status"] in ("ok", "failed") for r in on_b)
 
         # the side-by-side table pairs the two nodes' first cell, measured in one run
-        t = aggregate.tidy(recs)
-        side = aggregate.machines_table(t)
+        side = report.build(recs).machines
         first = ok_b[0]
-        row = side[(side.spec == first["spec"]) & (side.backend == first["backend"])].iloc[0]
-        assert isinstance(row["node-b vs node-a"], stats.Ratio)
+        row = next(r for r in side.rows if (r["spec"], r["backend"]) == (first["spec"], first["backend"]))
+        assert row["cells"]["node-b"]["same_run"] and isinstance(row["cells"]["node-b"]["vs_first"], stats.Ratio)
+        # compare keys a cluster store's cells by node (machine): no crash, each node its own row
+        cmp = run_cli("compare", out, out)
+        assert cmp.returncode == 0 and "internal error" not in cmp.stderr, cmp.stderr
+        assert "node-a" in cmp.stdout and "node-b" in cmp.stdout
 
         again = run_cli("run", "--out", out, "--resume", timeout=300)
         assert again.returncode == 1
         assert "node node-b is not in the Ray cluster now" in again.stderr + again.stdout
-        after = records.load(out)
+        after = store.load(out)
         assert len([r for r in after if r["node"] == "node-a"]) == 4  # nothing re-run on a
         assert len(after) == len(recs) + len(lost)
     finally:

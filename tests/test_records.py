@@ -3,65 +3,65 @@ import multiprocessing
 
 import pytest
 
-from mnist_bench import records
+from mnist_bench.record import assemble, schema, sources, store
 from mnist_bench.settings import Cell
 
 
 def _cell(spec="mlp_512", **kw):
-    return records.cell_fields(Cell(spec=spec, backend="jax", dataset="mnist", **kw))
+    return assemble.cell_fields(Cell(spec=spec, backend="jax", dataset="mnist", **kw))
 
 
 MEASURED = {"test_accuracy": 0.97, "epoch_s": [2.0, 1.0], "train_samples": 60000}
 
 
 def _ok(spec="mlp_512", **fields):
-    return records.new(_cell(spec), status="ok", **MEASURED, **fields)
+    return assemble.record(_cell(spec), status="ok", **MEASURED, **fields)
 
 
 def test_torn_last_line_is_skipped_and_reported(tmp_path):
-    records.append(tmp_path, _ok())
+    store.append(tmp_path, _ok())
     with open(tmp_path / "records.jsonl", "a") as fh:
         fh.write('{"schema": "mnist-bench/record", "vers')  # a writer killed mid-line
     warnings = []
-    assert len(records.load(tmp_path, warn=warnings.append)) == 1
+    assert len(store.load(tmp_path, warn=warnings.append)) == 1
     assert "torn" in warnings[0]
     # the next append starts on a fresh line, so it is not lost
-    records.append(tmp_path, _ok("mlp_256x4"))
-    assert [r["spec"] for r in records.load(tmp_path, warn=warnings.append)] == ["mlp_512", "mlp_256x4"]
+    store.append(tmp_path, _ok("mlp_256x4"))
+    assert [r["spec"] for r in store.load(tmp_path, warn=warnings.append)] == ["mlp_512", "mlp_256x4"]
 
 
 def test_unknown_version_says_what_to_do(tmp_path):
     rec = _ok()
     rec["version"] = 99
     (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
-    with pytest.raises(records.RecordError, match="version 99.*reads version 1; install the mnist-bench version"):
-        records.load(tmp_path)
+    with pytest.raises(schema.RecordError, match="version 99.*reads version 1; install the mnist-bench version"):
+        store.load(tmp_path)
 
 
 def _writer(args):
     path, who = args
     for i in range(200):
-        records.append(path, _ok(reason=f"{who}:{i}", output_tail=["x" * 5000]))
+        store.append(path, _ok(reason=f"{who}:{i}", output_tail=["x" * 5000]))
 
 
 def test_concurrent_writers_do_not_corrupt_each_other(tmp_path):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(_writer, [(str(tmp_path), "a"), (str(tmp_path), "b")])
-    recs = records.load(tmp_path, warn=pytest.fail)
+    recs = store.load(tmp_path, warn=pytest.fail)
     assert len(recs) == 400
     assert sorted(r["reason"] for r in recs) == sorted(f"{w}:{i}" for w in "ab" for i in range(200))
 
 
 def test_complete_keys_ignore_failures(tmp_path):
     ok = _ok()
-    failed = records.new(_cell("mlp_256x4"), status="failed", reason="boom")
-    keys = records.complete_keys([ok, failed])
+    failed = assemble.record(_cell("mlp_256x4"), status="failed", reason="boom")
+    keys = store.complete_keys([ok, failed])
     assert keys == {Cell(spec="mlp_512", backend="jax", dataset="mnist").key()}
 
 
 def _big_writer(path):
     while True:  # killed from outside, sooner or later in the middle of a write
-        records.append(path, _ok(output_tail=["x" * 20_000_000]))
+        store.append(path, _ok(output_tail=["x" * 20_000_000]))
 
 
 def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
@@ -72,19 +72,19 @@ def test_writer_killed_mid_write_leaves_earlier_records_whole(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=_big_writer, args=(str(tmp_path),))
     proc.start()
-    store = tmp_path / "records.jsonl"
+    path = tmp_path / "records.jsonl"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not store.exists() or store.stat().st_size < 50_000_000):
+    while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < 50_000_000):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
-    torn = not store.read_bytes().endswith(b"\n")  # killed inside a write, or between two
+    torn = not path.read_bytes().endswith(b"\n")  # killed inside a write, or between two
     warnings = []
-    whole = records.load(tmp_path, warn=warnings.append)
+    whole = store.load(tmp_path, warn=warnings.append)
     assert len(whole) >= 2  # every record written before the kill is whole
     assert len(warnings) == (1 if torn else 0)  # the one line being written, if any
-    records.append(tmp_path, _ok("after"))
-    assert records.load(tmp_path, warn=warnings.append)[-1]["spec"] == "after"
+    store.append(tmp_path, _ok("after"))
+    assert store.load(tmp_path, warn=warnings.append)[-1]["spec"] == "after"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -102,19 +102,19 @@ def test_a_record_that_breaks_the_contract_is_refused_when_made_and_when_loaded(
     rec = {**_ok(), **change}
     import re
 
-    with pytest.raises(records.RecordError, match=re.escape(message)):
-        records.validate(rec)
-    with pytest.raises(records.RecordError, match=re.escape(message)):
-        records.append(tmp_path, rec)
+    with pytest.raises(schema.RecordError, match=re.escape(message)):
+        schema.validate(rec)
+    with pytest.raises(schema.RecordError, match=re.escape(message)):
+        store.append(tmp_path, rec)
     (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
-    with pytest.raises(records.RecordError, match="records.jsonl:1.*" + re.escape(message)):
-        records.load(tmp_path)
+    with pytest.raises(schema.RecordError, match="records.jsonl:1.*" + re.escape(message)):
+        store.load(tmp_path)
 
 
 def test_a_measured_record_needs_its_measurements():
-    with pytest.raises(records.RecordError, match="lacks the field 'epoch_s'"):
-        records.new(_cell(), status="ok", test_accuracy=0.9, train_samples=10)
-    assert records.new(_cell(), status="failed", reason="boom")["status"] == "failed"
+    with pytest.raises(schema.RecordError, match="lacks the field 'epoch_s'"):
+        assemble.record(_cell(), status="ok", test_accuracy=0.9, train_samples=10)
+    assert assemble.record(_cell(), status="failed", reason="boom")["status"] == "failed"
 
 
 def test_docs_list_exactly_the_record_fields():
@@ -126,4 +126,4 @@ def test_docs_list_exactly_the_record_fields():
     for line in doc.splitlines():
         if line.startswith("| `"):
             documented.update(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
-    assert documented == set(records.FIELDS)
+    assert documented == set(schema.FIELDS)

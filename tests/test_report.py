@@ -10,9 +10,10 @@ import pytest
 
 from mnist_bench.settings import Cell
 
-from mnist_bench import records
-from mnist_bench.analysis import aggregate, stats
-from mnist_bench.render import tables
+from mnist_bench.record import assemble, store
+from mnist_bench.analysis import report, stats, tidy, views
+from mnist_bench.render import cells as fmt
+from mnist_bench.render import derived, markdown
 
 from .conftest import ROOT, run_cli
 
@@ -20,11 +21,11 @@ from .conftest import ROOT, run_cli
 def _record(backend, block, mean, epochs=10, spec="mlp_512"):
     """A record of one run whose steady epochs sit within 0.1% of ``mean``."""
     steady = [mean * (1 + 0.001 * ((i % 3) - 1)) for i in range(epochs)]
-    cell = records.cell_fields(Cell(spec=spec, backend=backend, dataset="mnist", repeat=block))
-    return records.new(cell, status="ok", run_id="r", block=block, test_accuracy=0.97,
-                       train_samples=60000, epoch_s=[2 * mean, *steady],
-                       epoch_call_s=[2 * mean, *steady], first_epoch_s=2 * mean,
-                       steady_epoch_s=mean, recipe={})
+    return assemble.record(Cell(spec=spec, backend=backend, dataset="mnist", repeat=block),
+                           run={"run_id": "r"}, status="ok", test_accuracy=0.97,
+                           train_samples=60000, epoch_s=[2 * mean, *steady],
+                           epoch_call_s=[2 * mean, *steady], first_epoch_s=2 * mean,
+                           steady_epoch_s=mean, recipe={})
 
 
 def test_pooled_epochs_look_significant_but_runs_do_not():
@@ -37,22 +38,24 @@ def test_pooled_epochs_look_significant_but_runs_do_not():
     recs = [_record("jax", k, v) for k, v in a.items()] + [_record("torch", k, v) for k, v in b.items()]
     pooled = lambda backend: [t for r in recs if r["backend"] == backend for t in r["epoch_s"][1:]]  # noqa: E731
     assert mannwhitneyu(pooled("jax"), pooled("torch")).pvalue < 0.05
-    t = aggregate.tidy(recs).set_index("backend")
+    t = tidy.tidy(recs).set_index("backend")
     assert t.loc["jax", "speed"] == "fastest"
     assert t.loc["torch", "speed"] == "tie"
-    assert t.loc["torch", "vs_fastest_low"] < 1 < t.loc["torch", "vs_fastest_high"]
-    assert "tie" in tables.markdown(aggregate.tidy(recs))
+    assert t.loc["torch", "vs_fastest"].low < 1 < t.loc["torch", "vs_fastest"].high
+    assert "tie" in markdown.markdown(report.build(recs))
 
 
 def test_a_consistent_difference_over_blocks_is_called_with_its_interval():
     recs = [_record("jax", k, 1.0 + 0.1 * k) for k in range(5)] + \
            [_record("torch", k, (1.0 + 0.1 * k) * (2.0 + 0.02 * (-1) ** k)) for k in range(5)]
-    row = aggregate.tidy(recs).set_index("backend").loc["torch"]
-    assert row["speed"] == "slower" and row["vs_fastest_n"] == 5
-    assert 1.9 < row["vs_fastest_low"] < row["vs_fastest"] < row["vs_fastest_high"] < 2.1
+    row = tidy.tidy(recs).set_index("backend").loc["torch"]
+    ratio = row["vs_fastest"]
+    assert row["speed"] == "slower" and ratio.n == 5
+    assert 1.9 < ratio.low < ratio.ratio < ratio.high < 2.1
     # two runs a side: a ratio, and no verdict
-    two = aggregate.tidy([r for r in recs if r["block"] < 2]).set_index("backend").loc["torch"]
-    assert two["speed"] == "not enough runs (n=2)" and two["vs_fastest_low"] != two["vs_fastest_low"]
+    two = tidy.tidy([r for r in recs if r["block"] < 2]).set_index("backend").loc["torch"]
+    assert two["speed"] == stats.FEW and two["vs_fastest"].low is None
+    assert fmt.vs_fastest(two) == f"{two['vs_fastest'].ratio:.2f}x (n=2)"
 
 
 def test_paired_interval_matches_a_t_interval_on_log_ratios():
@@ -65,16 +68,16 @@ def test_paired_interval_matches_a_t_interval_on_log_ratios():
     lo, hi = sps.t.interval(0.95, len(logs) - 1, loc=sum(logs) / len(logs), scale=sps.sem(logs))
     r = stats.paired_ratio(a, b)
     assert math.isclose(r.low, math.exp(lo)) and math.isclose(r.high, math.exp(hi))
-    assert r.verdict == "higher" and r.text().startswith(f"{r.ratio:.2f}x [")
+    assert r.verdict == "higher" and fmt.ratio(r).startswith(f"{r.ratio:.2f}x [")
 
 
 def test_drift_canary_flags_cells_measured_on_a_slow_machine():
     recs = [{**_record("jax", k, 1.0), "canary_s": c} for k, c in enumerate([0.020, 0.021, 0.030])]
-    t = aggregate.tidy(recs)
-    assert t.loc[0, "drift"] == pytest.approx(0.5)
-    body = lambda md: md.split("Method: docs/method.md.")[1]  # noqa: E731 (past the legend)
-    assert "‡" in body(tables.markdown(t))
-    assert "‡" not in body(tables.markdown(aggregate.tidy(recs[:2])))
+    rep = report.build(recs)
+    assert rep.tidy.loc[0, "drift"] == pytest.approx(0.5)
+    body = lambda md: md.split("### mnist")[1]  # noqa: E731 (past the legend and the runs)
+    assert "‡" in body(markdown.markdown(rep))
+    assert "‡" not in body(markdown.markdown(report.build(recs[:2])))
 
 
 def test_time_to_target_takes_the_first_epoch_that_reaches_it():
@@ -108,8 +111,8 @@ def test_compare_catches_a_real_slowdown(tmp_path):
     slow = subprocess.run([sys.executable, "-m", "mnist_bench", *args, "--out", str(tmp_path / "slow")],
                           cwd=ROOT, capture_output=True, text=True, preexec_fn=_one_core, timeout=600)
     assert slow.returncode == 0, slow.stderr
-    old = records.load(tmp_path / "fast")[0]["steady_epoch_s"]
-    new = records.load(tmp_path / "slow")[0]["steady_epoch_s"]
+    old = store.load(tmp_path / "fast")[0]["steady_epoch_s"]
+    new = store.load(tmp_path / "slow")[0]["steady_epoch_s"]
     proc = run_cli("compare", tmp_path / "fast", tmp_path / "slow", "--max-slowdown", "0.15")
     assert proc.returncode == 1, (old, new, proc.stdout)
     assert re.search(r"cnn_3conv .*slower", proc.stdout)
@@ -120,13 +123,13 @@ def test_compare_catches_a_real_slowdown(tmp_path):
 @pytest.mark.slow
 def test_parity_and_recommendation_with_one_run(smoke_run):
     recs = smoke_run[2]
-    t = aggregate.tidy(recs)
-    assert set(t.parity.dropna()) == {"n/a (1 run)"}  # one seed: no spread to judge by
-    rec = aggregate.recommend(t)
+    t = tidy.tidy(recs)
+    assert set(t.parity.dropna()) == {"one run"}  # one seed: no spread to judge by
+    rec = views.recommend(t)
     assert len(rec) == t[t.backend != "sklearn"].spec.nunique()
     # one run a backend: every margin is a bare ratio marked undecided, never a verdict
-    assert {m.verdict for m in rec.margin if isinstance(m, stats.Ratio)} == {"not enough runs (n=1)"}
-    assert "undecided" in tables.recommendation_markdown(rec)
+    assert {m.verdict for m in rec.margin if isinstance(m, stats.Ratio)} == {stats.FEW}
+    assert "undecided" in derived.recommendation_markdown(rec)
 
 
 @pytest.fixture(scope="session")
@@ -192,8 +195,11 @@ def test_reproduction_table_judges_each_backend_against_its_source(smoke_run):
         assert row["reproduced"] == got and row["reported"] == r["recipe"]["reported_accuracy"]
         tol = 1.5 if r["dataset"] == "fashion_mnist" else 1.0
         within = abs(got - row["reported"]) * 100 <= tol
-        assert row["verdict"] == (f"within {tol:g} point{'s' if tol != 1 else ''}" if within
-                                  else f"miss by {abs(got - row['reported']) * 100:.2f} points")
-    assert "seed recipes reproduced" in tables.markdown(aggregate.tidy(recs), recs=recs)
-    assert "seed recipes reproduced" not in tables.markdown(aggregate.tidy(smoke_run[2]),
-                                                           recs=smoke_run[2])
+        assert row["within"] == within and row["tolerance"] * 100 == pytest.approx(tol)
+    text = markdown.markdown(report.build(recs))
+    assert "seed recipes reproduced" in text
+    for (spec, backend), row in t.iterrows():  # each row's verdict, in words
+        words = (f"within {row['tolerance'] * 100:g} point" if row["within"]
+                 else f"miss by {abs(row['difference (points)']):.2f} points")
+        assert re.search(rf"\| {re.escape(spec)} .*\| {backend} .*{re.escape(words)}", text), words
+    assert "seed recipes reproduced" not in markdown.markdown(report.build(smoke_run[2]))

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mnist_bench import records
-from mnist_bench.analysis import aggregate
+from mnist_bench.record import assemble, schema, sources, store
+from mnist_bench.analysis import keys, machines, report, tidy, views
 
 from .conftest import ROOT, run_cli
 
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.slow  # these tests start worker processes
 MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
 ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
 TIMES = ["run", "run_id", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",
-         "train_samples_per_s", "first_epoch_s", "inference_samples_per_s", "vs_fastest",
-         "vs_fastest_low", "vs_fastest_high", "vs_fastest_n", "speed", "time_to_target_s",
+         "train_samples_per_s", "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "time_to_target_s",
          "run_tta_s", "achieved_gflops", "utilisation", "unclocked_share", "drift"]
 
 
@@ -37,8 +36,8 @@ def start(out, *extra):
 def wait_for_records(out, n, proc, limit=300):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        store = out / "records.jsonl"
-        if store.exists() and len(records.load(out)) >= n:
+        path = out / "records.jsonl"
+        if path.exists() and len(store.load(out)) >= n:
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
@@ -46,7 +45,7 @@ def wait_for_records(out, n, proc, limit=300):
 
 
 def cells(out):
-    t = aggregate.tidy(records.load(out)).drop(columns=TIMES + ["device_name"])
+    t = tidy.tidy(store.load(out)).drop(columns=TIMES + ["device_name"])
     return t.astype(object).where(t.notna(), None).to_dict(orient="records")
 
 
@@ -64,10 +63,10 @@ def test_kill_9_then_resume(tmp_path, uninterrupted):
     wait_for_records(out, 1, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 1 <= len(records.load(out)) < 3
+    assert 1 <= len(store.load(out)) < 3
     resumed = run_cli("run", "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    recs = records.load(out)
+    recs = store.load(out)
     assert sorted(r["spec"] for r in recs) == sorted(MODELS.split(","))  # each cell once
     assert len({r["run_id"] for r in recs}) == 1  # the resumed cells belong to the same run
     assert len({r["order_seed"] for r in recs}) == 1
@@ -80,7 +79,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     wait_for_records(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    n = len(records.load(out))
+    n = len(store.load(out))
     assert proc.returncode == 130, (n, err[-500:])
     assert f"mnist-bench run --out {out} --resume" in err
     assert n < 3

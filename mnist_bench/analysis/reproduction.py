@@ -2,7 +2,7 @@
 
 Only records of the ``seed`` profile count: they train each recipe for its source's own epoch
 count. Per spec and backend: the source's figure, the reproduced test accuracy (mean and
-standard deviation over seeds), the difference in points, and a verdict against a tolerance of
+standard deviation over seeds), the difference in points, and whether it is within a tolerance of
 1 point (1.5 for the Fashion-MNIST specs, whose source reported two runs 0.4 points apart). The
 scikit-learn baseline is judged on its 15k split, the figure its source reported.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..settings import BASELINE_BACKEND
 from . import stats
-from .aggregate import device_kind
+from .keys import device_kind
 
 TOLERANCE = {"mnist": 0.010, "fashion_mnist": 0.015}
 
@@ -41,17 +41,6 @@ def table(recs: list[dict]) -> pd.DataFrame:
                      "epochs": max(r.get("epochs_run") or 0 for r in rs), "runs": len(rs),
                      "reported": reported, "reproduced": mean, "sd": sd,
                      "measured on": "15k split" if backend == BASELINE_BACKEND else "test set",
-                     "difference (points)": 100 * diff,
-                     "verdict": f"within {100 * tol:g} point{'s' if tol != 0.01 else ''}"
-                     if abs(diff) <= tol else f"miss by {100 * abs(diff):.2f} points"})
+                     "difference (points)": 100 * diff, "tolerance": tol,
+                     "within": abs(diff) <= tol})
     return pd.DataFrame(rows)
-
-
-def markdown(recs: list[dict]) -> str:
-    t = table(recs)
-    if not len(t):
-        return ""
-    shown = t.assign(reproduced=[f"{m:.4f}" + (f" ± {s:.4f}" if s == s and s is not None else "")
-                                 for m, s in zip(t.reproduced, t.sd)],
-                     **{"difference (points)": t["difference (points)"].map(lambda d: f"{d:+.2f}")})
-    return shown.drop(columns=["sd"]).to_markdown(index=False, floatfmt=".4f")

@@ -5,7 +5,7 @@ its time to the target accuracy. Two variants measured in the same blocks of one
 compared by the ratio of their figures in each block, paired: the geometric mean of the
 per-block ratios with a Student-t confidence interval on the log ratios. A difference is called
 only when the interval excludes 1; with fewer than ``MIN_RUNS`` paired blocks no interval is
-made and the comparison says "not enough runs". Variants from different runs (``compare``)
+made and the comparison's verdict is ``FEW``. Variants from different runs (``compare``)
 are not paired: their log figures get Welch's interval instead.
 """
 
@@ -18,6 +18,7 @@ from typing import Sequence
 
 CONFIDENCE = 0.95
 MIN_RUNS = 3  # fewer paired runs than this: no interval, no verdict
+FEW = "few runs"  # the verdict of a ratio with fewer than MIN_RUNS runs
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -51,8 +52,8 @@ def geo_mean_interval(values: Sequence[float]) -> tuple[float | None, float | No
 class Ratio:
     """A ratio A/B of run figures with its confidence interval and verdict.
 
-    ``verdict``: "higher" (A/B > 1 with the whole interval above 1), "lower", "tie", or
-    "not enough runs (n=k)" (no interval).
+    ``verdict``: "higher" (A/B > 1 with the whole interval above 1), "lower", "tie" (the
+    interval holds 1), or "few runs" (fewer than ``MIN_RUNS``: no interval).
     """
 
     ratio: float | None
@@ -65,15 +66,6 @@ class Ratio:
     @property
     def decided(self) -> bool:
         return self.verdict in ("higher", "lower")
-
-    def text(self) -> str:
-        """e.g. ``2.38x [2.10-2.61]``, ``1.04x [0.97-1.12] tie`` or ``1.10x (n=1)``."""
-        if self.ratio is None:
-            return ""
-        head = f"{self.ratio:.2f}x"
-        if self.low is None:
-            return f"{head} (n={self.n})"
-        return f"{head} [{self.low:.2f}-{self.high:.2f}]" + (" tie" if self.verdict == "tie" else "")
 
 
 def _verdict(low: float, high: float) -> str:
@@ -90,10 +82,10 @@ def paired_ratio(a: dict, b: dict) -> Ratio:
     logs = [math.log(a[k] / b[k]) for k in blocks]
     n = len(logs)
     if not n:
-        return Ratio(None, None, None, 0, "not enough runs (n=0)")
+        return Ratio(None, None, None, 0, FEW)
     m = statistics.fmean(logs)
     if n < MIN_RUNS:
-        return Ratio(math.exp(m), None, None, n, f"not enough runs (n={n})")
+        return Ratio(math.exp(m), None, None, n, FEW)
     half = _t(n - 1) * statistics.stdev(logs) / math.sqrt(n)
     low, high = math.exp(m - half), math.exp(m + half)
     return Ratio(math.exp(m), low, high, n, _verdict(low, high))
@@ -105,10 +97,10 @@ def unpaired_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio:
     lb = [math.log(v) for v in b if _positive(v)]
     n = min(len(la), len(lb))
     if not n:
-        return Ratio(None, None, None, 0, "not enough runs (n=0)", paired=False)
+        return Ratio(None, None, None, 0, FEW, paired=False)
     m = statistics.fmean(la) - statistics.fmean(lb)
     if len(la) < 2 or len(lb) < 2 or len(la) + len(lb) < MIN_RUNS + 1:
-        return Ratio(math.exp(m), None, None, n, f"not enough runs (n={n})", paired=False)
+        return Ratio(math.exp(m), None, None, n, FEW, paired=False)
     va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
     se = math.sqrt(va + vb)
     if se == 0:

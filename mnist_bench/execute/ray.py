@@ -24,9 +24,10 @@ import collections
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from ..settings import Cell, SettingsError
+from .process import Attempt
 
 LABEL = "mnist-bench/machine"  # a node's name for the tables: ray start --labels mnist-bench/machine=NAME
 PREPARE_TIMEOUT_S = 1800  # a node's data fetch and facts
@@ -148,25 +149,21 @@ def choose_nodes(address: str | None, device: str, resources: dict) -> list[str]
 def prepare_node(datasets: list[str], data_dir: str | None) -> dict:
     """On a node, before its cells: every dataset through the verified loader, and the
     node's facts (host, CPU, GPUs, measured peak, versions, commit)."""
-    from .. import data, matrix
+    from .. import data
+    from ..measure import environment
 
     sources = {name: data.load(name, data_dir).source for name in datasets}
-    return {"sources": sources, "facts": matrix.local_facts()}
+    return {"sources": sources, "facts": environment.facts()}
 
 
 def run_on_node(cell: dict, timeout_s: float, cwd: str | None) -> dict:
-    """On a node: the drift canary, then the cell in its own worker process, as a local run."""
+    """On a node: the cell run exactly as a local run runs it (``process.run_here``)."""
     import ray
 
-    from .. import matrix
-    from ..measure import canary
+    from .process import run_here
 
-    c = Cell(**cell)
-    canary_s = canary.measure()
-    skipped = matrix.backend_missing(c.backend) or c.not_run()
-    out = None if skipped else matrix.run_worker(c, timeout_s, cwd=cwd)
-    return {"canary_s": canary_s, "skipped": skipped, "outcome": asdict(out) if out else None,
-            "node_id": ray.get_runtime_context().get_node_id()}
+    attempt = run_here(Cell(**cell), timeout_s, cwd=cwd)
+    return {"attempt": attempt.to_dict(), "node_id": ray.get_runtime_context().get_node_id()}
 
 
 # ---- on the driver --------------------------------------------------------------------------
@@ -180,8 +177,9 @@ def _first_line(exc: BaseException) -> str:
 class Driver:
     """Sends each node its cells, one (or ``cells_per_node``) at a time, and records them."""
 
-    def __init__(self, rs, runner, on_start=lambda cell: None, say=print):
-        self.rs, self.runner, self.on_start, self.say = rs, runner, on_start, say
+    def __init__(self, rs, sink, timeout_for, on_start=lambda cell: None, say=print):
+        self.rs, self.sink, self.timeout_for = rs, sink, timeout_for
+        self.on_start, self.say = on_start, say
         self.ray = connect(rs.ray_address)
         self.resources = parse_resources(rs.ray_resources)
         self.facts: dict[str, dict] = {}
@@ -205,7 +203,8 @@ class Driver:
         """Every cell ``name`` had left, recorded failed for ``reason``."""
         queue = self.queues[name]
         while queue:
-            self.runner.finish(queue.popleft(), None, None, self.facts.get(name, {}), failed=reason)
+            cell = queue.popleft()
+            self.sink.write(cell, None, self.facts.get(name, {}), self.timeout_for(cell), failed=reason)
 
     def submit(self, node: Node, cell: Cell | None = None) -> None:
         cell = cell or self.queues[node.name].popleft()
@@ -213,7 +212,7 @@ class Driver:
         cpus = node.resources.get("CPU", 1) / self.rs.cells_per_node
         gpus = 1 if cell.device == "gpu" else 0
         ref = self._task(run_on_node, node, cpus, gpus, self.resources).remote(
-            cell.to_dict(), self.runner.timeout_for(cell), os.getcwd())
+            cell.to_dict(), self.timeout_for(cell), os.getcwd())
         self.inflight[ref] = (cell, node)
 
     def run(self, todo: list[Cell]) -> None:
@@ -249,13 +248,8 @@ class Driver:
             except self.ray.exceptions.RayError as exc:
                 self.failed(cell, node, exc)
                 continue
-            out = None
-            if got["outcome"] is not None:
-                from ..matrix import Outcome
-
-                out = Outcome(**got["outcome"])
             facts = {**self.facts[node.name], "ray": {**node.info(), "node_id": got["node_id"]}}
-            self.runner.finish(cell, got["canary_s"], out, facts, skipped=got["skipped"])
+            self.sink.write(cell, Attempt.from_dict(got["attempt"]), facts, self.timeout_for(cell))
             if self.queues[node.name]:
                 self.submit(node)
 
@@ -269,9 +263,9 @@ class Driver:
             self.submit(node, cell)
             return
         what = "was lost mid-cell" if not alive else "failed twice"
-        self.runner.finish(cell, None, None, self.facts.get(node.name, {}),
-                           failed=f"node {node.name} {what} ({_first_line(exc)}); --resume runs "
-                                  "the cell again")
+        self.sink.write(cell, None, self.facts.get(node.name, {}), self.timeout_for(cell),
+                        failed=f"node {node.name} {what} ({_first_line(exc)}); --resume runs "
+                               "the cell again")
         if not alive:
             self.lose(node.name, f"node {node.name} left the Ray cluster before this cell ran; "
                                  "--resume runs it when the node is back")

@@ -184,3 +184,10 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 7) -> float:
         a @ b
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
+
+
+def facts() -> dict:
+    """The facts of the machine this runs on, for every record: host, CPU, GPUs, the measured
+    matrix-product peak, library versions, and the commit."""
+    return {"machine": {**machine(), "matmul_peak_gflops": matmul_peak_gflops()},
+            "versions": versions(), "git": git_commit()}

@@ -14,19 +14,20 @@ from typing import Callable, Sequence
 class Stopwatch:
     """Times one region; ``sync`` runs before each reading so async device work is counted."""
 
-    def __init__(self, sync: Callable[[], object] = lambda: None):
-        self.sync = sync
+    def __init__(self, sync: Callable[[], object] = lambda: None,
+                 now: Callable[[], float] = time.perf_counter):
+        self.sync, self.now = sync, now
         self._t0: float | None = None
 
     def start(self) -> None:
         self.sync()
-        self._t0 = time.perf_counter()
+        self._t0 = self.now()
 
     def stop(self) -> float:
         if self._t0 is None:
             raise RuntimeError("Stopwatch.stop() before start()")
         self.sync()
-        elapsed = time.perf_counter() - self._t0
+        elapsed = self.now() - self._t0
         self._t0 = None
         return elapsed
 
@@ -40,7 +41,9 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def summarize_epochs(epoch_s: Sequence[float], samples: int) -> dict:
-    """First-epoch time apart from the steady state (median of epochs 2..n) and throughput."""
+    """First-epoch time apart from the steady state and throughput. The steady epoch is the
+    mean of epochs 2..n: the run figure every table uses (docs/method.md), so a record's
+    samples/s and GFLOP/s agree with the tables' epoch time."""
     if not epoch_s:
         return {"first_epoch_s": None, "steady_epoch_s": None, "steady_epoch_iqr_s": None,
                 "train_samples_per_s": None}
@@ -48,10 +51,11 @@ def summarize_epochs(epoch_s: Sequence[float], samples: int) -> dict:
     if not steady:  # one epoch only: it includes compilation, so no steady-state figure
         return {"first_epoch_s": epoch_s[0], "steady_epoch_s": None, "steady_epoch_iqr_s": None,
                 "train_samples_per_s": None}
-    q1, median, q3 = quartiles(steady)
+    q1, _, q3 = quartiles(steady)
+    mean = statistics.fmean(steady)
     return {
         "first_epoch_s": epoch_s[0],
-        "steady_epoch_s": median,
+        "steady_epoch_s": mean,
         "steady_epoch_iqr_s": q3 - q1,
-        "train_samples_per_s": samples / median,
+        "train_samples_per_s": samples / mean,
     }

@@ -1,18 +1,15 @@
-"""Charts (PNG and SVG, matplotlib) and the self-contained static HTML report."""
+"""Charts (PNG and SVG, matplotlib), deterministic for the same records."""
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
-from ..analysis import aggregate
+from ..analysis import keys
 from ..settings import BACKENDS, BASELINE_BACKEND
-from . import tables
 
 COLORS = {"tensorflow": "#ff8f00", "jax": "#5c6bc0", "torch": "#e53935"}
 
@@ -71,7 +68,7 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
     panels = defaultdict(list)
     for r in recs:
         if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged"):
-            key = (r["spec"], r["dataset"], aggregate.device_kind(r), (r.get("mode") or "default") + ("" if (r.get("impl") or "keras") == "keras" else " native"))
+            key = (r["spec"], r["dataset"], keys.device_kind(r), (r.get("mode") or "default") + ("" if (r.get("impl") or "keras") == "keras" else " native"))
             panels[key].append(r)
     if not panels:
         return []
@@ -86,7 +83,7 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
             label = r["backend"] if r["backend"] not in seen else None
             seen.add(r["backend"])
             ax.plot(xs, ys, marker="o", ms=3, lw=1, color=COLORS.get(r["backend"]), label=label)
-        target = aggregate.target_for(spec, None)
+        target = keys.target_for(spec, None)
         if target:
             ax.axhline(target, color="grey", lw=0.8, ls="--")
         ax.set_title(f"{spec} ({dataset}, {device}, {mode})", fontsize=9)
@@ -106,54 +103,3 @@ def _save(fig, stem: Path, plt) -> list[Path]:
         fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix == ".svg" else None)
     plt.close(fig)
     return paths
-
-
-def _facts(recs: list[dict]) -> str:
-    r = recs[-1]
-    m, v, g = r.get("machine") or {}, r.get("versions") or {}, r.get("git") or {}
-    cpu = m.get("cpu") or {}
-    items = [("CPU", f"{cpu.get('model')} ({cpu.get('cores')} cores, {cpu.get('arch')})"),
-             ("GPUs", ", ".join(f"{x['name']} (driver {x['driver']})" for x in m.get("gpus") or []) or "none"),
-             ("matmul peak", f"{m.get('matmul_peak_gflops', 0):.0f} GFLOP/s (float32, numpy)"
-              if m.get("matmul_peak_gflops") else "not measured"),
-             ("OS", m.get("os")), ("commit", f"{g.get('commit')}{' (dirty)' if g.get('dirty') else ''}"),
-             ("records", f"{len(recs)}, {min(x['timestamp'] for x in recs)} to "
-                         f"{max(x['timestamp'] for x in recs)}")]
-    items += [(k, val) for k, val in v.items()]
-    return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(val))}</td></tr>"
-                   for k, val in items)
-
-
-def html_report(t: pd.DataFrame, recs: list[dict], out: Path, title: str = "mnist-bench results",
-                notes: dict | None = None) -> Path:
-    """One static HTML file with the tables, the charts (embedded) and the machine facts."""
-    out.mkdir(parents=True, exist_ok=True)
-    charts = epoch_time_chart(t, out / "epoch_time") + curves_chart(recs, out / "accuracy_curves")
-    imgs = "".join(
-        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{p.stem.replace("_", " ")} '
-        f'(<a href="{p.with_suffix(".svg").name}">SVG</a>)</figcaption></figure>'
-        for p in charts if p.suffix == ".png")
-    import markdown as md  # tables rendered from the same Markdown as tables.md
-
-    body = md.markdown(tables.markdown(t, notes, recs=recs), extensions=["tables"])
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child {{ text-align: left; }}
-figure img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<h2>Machine and versions</h2><table class="facts">{_facts(recs)}</table>
-<h2>Charts</h2>{imgs}
-<h2>Tables</h2>{body}
-<p>Method: docs/method.md in the mnist-bench repository. Remake with <code>mnist-bench report
---html</code> on the records.</p>
-</body></html>
-"""
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path

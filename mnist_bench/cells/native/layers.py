@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MnistBenchError
+from ...errors import MnistBenchError
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 SUPPORTED = ("InputLayer", "Dense", "Conv2D", "MaxPooling2D", "Flatten", "Reshape", "Dropout",

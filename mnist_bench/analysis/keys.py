@@ -1,0 +1,126 @@
+"""What identifies and groups a record in the tables: its run, machine, device kind and block;
+its run figure (the mean steady epoch); and the per-record checks (canary drift, unclocked
+share, precision, the peak it is measured against). Numbers and names only: no formatting."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from ..settings import BASELINE_BACKEND
+from ..specs import BUILTIN
+
+GROUP = ("run", "dataset", "device_kind", "mode", "impl", "spec", "backend")
+SPEC_GROUP = GROUP[:6]
+DRIFT_FLAG = 0.15  # a cell whose canary ran this much slower than the run's best is flagged
+UNCLOCKED_FLAG = 0.10  # a cell whose steady epochs spent this share of their wall time unclocked
+
+
+def device_kind(r: dict) -> str:
+    device = r.get("device")
+    return (device.get("kind") if isinstance(device, dict) else None) or \
+        r.get("device_requested") or "cpu"
+
+
+def run_of(r: dict) -> str:
+    """The run a record belongs to: its run id, or the file it was read from; for a run spread
+    over a cluster's nodes, the part of it one node ran (its comparisons stay on that node)."""
+    run = r.get("run_id") or r.get("_source") or "run"
+    return f"{run} @ {r['node']}" if r.get("node") else run
+
+
+def machine_of(r: dict) -> str:
+    """What the tables call the machine a record was measured on: its cluster node's name, the
+    name it was given ($MNIST_BENCH_MACHINE), else its host and hardware."""
+    if r.get("node"):
+        return r["node"]
+    m = r.get("machine") or {}
+    if m.get("name"):
+        return m["name"]
+    cpu = m.get("cpu") or {}
+    gpus = sorted({g.get("name", "?") for g in m.get("gpus") or []})
+    return (f"{m.get('hostname') or '?'} ({cpu.get('model') or '?'} x{cpu.get('cores') or '?'}"
+            + "".join(f", {g}" for g in gpus) + ")")
+
+
+def group_key(r: dict) -> tuple:
+    return (run_of(r), r["dataset"], device_kind(r), r.get("mode") or "default",
+            r.get("impl") or "keras", r["spec"], r["backend"])
+
+
+def block_of(r: dict) -> int:
+    return int(r.get("block", r.get("repeat")) or 0)
+
+
+def target_for(spec: str, targets: dict | None) -> float | None:
+    if targets and spec in targets:
+        return targets[spec]
+    builtin = BUILTIN.get(spec)
+    return builtin.recipe.target_accuracy if builtin else None
+
+
+def run_epoch_s(r: dict) -> float | None:
+    """A run's steady epoch: the mean of its epochs 2..n, what its training cost per epoch
+    once compiled (the baseline: fit time per pass). A run's epochs are not independent, so
+    they are not summarised further; runs are."""
+    if r["backend"] == BASELINE_BACKEND:
+        return r.get("steady_epoch_s")
+    steady = (r.get("epoch_s") or [])[1:]
+    return sum(steady) / len(steady) if steady else None
+
+
+def unclocked_share(r: dict) -> float | None:
+    """The share of the steady epochs' wall time (evaluation excluded) that the training clock
+    did not count; for records of one fit() call per epoch, of those calls' wall time."""
+    if r["backend"] == BASELINE_BACKEND:
+        return None
+    wall = r.get("epoch_wall_s") or r.get("epoch_call_s") or []
+    train, call = (r.get("epoch_s") or [])[1:], wall[1:]
+    if not train or len(train) != len(call) or not sum(call):
+        return None
+    return max(0.0, 1 - sum(train) / sum(call))
+
+
+def canary_best(times: list[float]) -> float:
+    """A run's best canary time: its 10th percentile, so one lucky reading is not the yardstick
+    (the minimum for runs of fewer than 10 cells)."""
+    times = sorted(times)
+    return times[len(times) // 10]
+
+
+def canary_drift(recs: list[dict]) -> dict[int, float]:
+    """id(record) -> how much slower the canary ran before it than the run's best (0.1 = 10%)."""
+    by_run = defaultdict(list)
+    for r in recs:
+        if r.get("canary_s"):
+            by_run[run_of(r)].append(r["canary_s"])
+    best = {run: canary_best(times) for run, times in by_run.items()}
+    return {id(r): r["canary_s"] / best[run_of(r)] - 1 for r in recs
+            if r.get("canary_s") and run_of(r) in best}
+
+
+def precision_label(r: dict) -> str | None:
+    """The dtype policy, and what float32 products and convolutions really ran in where that
+    was not float32 (TF32 on a GPU, say); None for records that did not measure it."""
+    p = r.get("precision")
+    if not isinstance(p, dict):
+        return None
+    lowered = [f"{what} {p.get(f'float32_{what}')}" for what in ("matmul", "conv")
+               if p.get(f"float32_{what}") not in (None, "float32")]
+    return (p.get("policy") or "?") + (f" (float32 {', '.join(lowered)})" if lowered else "")
+
+
+def peak_of(r: dict) -> float | None:
+    """The rate a cell's achieved GFLOP/s is measured against: numpy's float32 product on the
+    CPU; on a GPU the backend's own product in the precision the cell computed in."""
+    if device_kind(r) == "cpu":
+        return (r.get("machine") or {}).get("matmul_peak_gflops")
+    peaks = r.get("device_peak_gflops") or {}
+    bf16 = ((r.get("precision") or {}).get("compute_dtype") or "float32") == "bfloat16"
+    return peaks.get("bfloat16" if bf16 else "float32")
+
+
+def present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+

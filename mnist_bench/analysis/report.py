@@ -1,0 +1,36 @@
+"""Every table a report shows, computed once from the records (``build``); render/ turns one
+``Report`` into Markdown, CSV, JSON, HTML and the terminal summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import machines, reproduction, views
+from .machines import SideBySide
+from .tidy import tidy
+
+
+@dataclass
+class Report:
+    recs: list  # the records, as loaded
+    tidy: pd.DataFrame  # one row per cell group (tidy.tidy)
+    modes: pd.DataFrame
+    native: pd.DataFrame
+    fastest: pd.DataFrame
+    machines: SideBySide
+    devices: pd.DataFrame
+    recommend: pd.DataFrame
+    drift: pd.DataFrame
+    reproduction: pd.DataFrame
+    versions_differ: dict
+
+
+def build(recs: list[dict], targets: dict | None = None) -> Report:
+    t = tidy(recs, targets)
+    return Report(recs=recs, tidy=t, modes=views.mode_table(t), native=views.native_table(t),
+                  fastest=views.fastest_table(t), machines=machines.machines_table(t),
+                  devices=machines.device_table(t), recommend=views.recommend(t),
+                  drift=machines.drift_table(recs), reproduction=reproduction.table(recs),
+                  versions_differ=machines.versions_differ(recs))

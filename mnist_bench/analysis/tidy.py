@@ -1,0 +1,151 @@
+"""Records into the tidy table every view and renderer draws from (docs/method.md).
+
+One row per cell group: a run (one record store's run, or one pytest-benchmark file), dataset,
+device kind, mode, implementation, spec and backend, with that group's runs together. Every
+figure is made per run first (a run's mean steady epoch, its time to target) and only then
+summarised over runs, so no statistic treats the epochs of one run as independent. Backends
+are compared by pairing runs by block within one run; groups from different runs are never
+put in one ratio. Numbers, intervals and category names only: render/ formats them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pandas as pd
+
+from ..record.store import cell_of
+from ..settings import BACKENDS, BASELINE_BACKEND
+from ..specs import BUILTIN, labels
+from . import stats
+from .keys import (GROUP, SPEC_GROUP, block_of, canary_drift, group_key,
+                   machine_of, peak_of, precision_label, run_epoch_s, run_of, target_for,
+                   unclocked_share)
+
+PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
+COLUMNS = [
+    *GROUP, "machine", "run_id", "label", "device_name", "status", "runs", "blocks", "test_accuracy",
+    "test_accuracy_std", "reported_accuracy", "parity", "parity_diff", "steady_epoch_s",
+    "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s", "train_samples_per_s",
+    "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "target_accuracy",
+    "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
+    "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
+    "steps_per_execution", "precision", "unclocked_share", "drift", "reason",
+]
+
+
+def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dict:
+    row = dict(zip(GROUP, key))
+    last = recs[-1]
+    row["machine"], row["run_id"] = machine_of(last), last.get("run_id") or run_of(last)
+    row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
+        ((last.get("machine") or {}).get("cpu") or {}).get("model")
+    row["runs"] = len(recs)
+    good = [r for r in recs if r["status"] in ("ok", "diverged")]
+    if not good:
+        row.update(status=last["status"], reason=last.get("reason"))
+        return row
+    row["status"] = "ok" if all(r["status"] == "ok" for r in good) else "diverged"
+    row["reason"] = next((r.get("reason") for r in good if r.get("reason")), None)
+    row["blocks"] = [block_of(r) for r in good]
+    row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
+    row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
+    per_run = {block_of(r): run_epoch_s(r) for r in good if run_epoch_s(r)}
+    row["run_epoch_s"] = per_run
+    gm, low, high = stats.geo_mean_interval(list(per_run.values()))
+    row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
+    if gm:
+        row["train_samples_per_s"] = good[0]["train_samples"] / gm
+    row["first_epoch_s"] = stats.geo_mean_interval([r.get("first_epoch_s") for r in good])[0]
+    row["inference_samples_per_s"] = stats.geo_mean_interval(
+        [r.get("inference_samples_per_s") for r in good])[0]
+    row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
+    passes = sorted(r.get("epochs_run") or 0 for r in good)
+    row["passes_min"], row["passes_max"] = passes[0], passes[-1]
+    row["jit_compile"] = good[0].get("jit_compile")
+    row["steps_per_execution"] = good[0].get("steps_per_execution")
+    row["precision"] = precision_label(good[0])
+    shares = [s for s in (unclocked_share(r) for r in good) if s is not None]
+    row["unclocked_share"] = max(shares) if shares else None
+    drifts = [drift[id(r)] for r in good if id(r) in drift]
+    row["drift"] = max(drifts) if drifts else None
+    flops = good[0].get("train_flops_per_sample")
+    if flops and gm:
+        row["achieved_gflops"] = flops * good[0]["train_samples"] / gm / 1e9
+        row["utilisation"] = row["achieved_gflops"] / peak_of(good[0]) if peak_of(good[0]) else None
+    target = target_for(row["spec"], targets)
+    if target is not None and row["backend"] != BASELINE_BACKEND:
+        row["target_accuracy"] = target
+        curves = [r for r in good if r.get("curve")]
+        # no curve: pytest-benchmark rounds record none (target_runs 0)
+        reached = {block_of(r): stats.time_to_target(r["curve"], target) for r in curves}
+        hits = {k: v for k, v in reached.items() if v is not None}
+        row["reached_runs"], row["target_runs"] = len(hits), len(reached)
+        if curves:
+            row["run_tta_s"] = hits
+            row["time_to_target_s"] = (stats.geo_mean_interval(list(hits.values()))[0]
+                                       if len(hits) == len(reached) else None)
+    return row
+
+
+def _compare_backends(rows: list[dict]) -> None:
+    """Each Keras backend against the fastest of its spec (paired by block), and accuracy parity."""
+    by_spec = defaultdict(list)
+    for row in rows:
+        if row["backend"] != BASELINE_BACKEND and row.get("steady_epoch_s"):
+            by_spec[tuple(row[k] for k in SPEC_GROUP)].append(row)
+    for group in by_spec.values():
+        fastest = min(group, key=lambda r: r["steady_epoch_s"])
+        for row in group:
+            if row is fastest:
+                row["speed"] = "fastest"
+                continue
+            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"])
+            row["vs_fastest"] = ratio
+            row["speed"] = {"higher": "slower", "lower": "faster"}.get(ratio.verdict, ratio.verdict)
+        accs = {r["backend"]: r for r in group if r.get("test_accuracy") is not None}
+        stds = [r["test_accuracy_std"] for r in accs.values() if r.get("test_accuracy_std")]
+        for b, row in accs.items():
+            others = [r["test_accuracy"] for o, r in accs.items() if o != b]
+            if not others:
+                continue
+            if len(stds) < len(accs):  # the spread over seeds is unknown without repeats
+                row["parity"] = "one run"
+                continue
+            spread = math.sqrt(sum(s * s for s in stds) / len(stds))  # pooled over backends
+            diff = row["test_accuracy"] - sum(others) / len(others)
+            row["parity_diff"] = diff
+            row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) else "differs"
+
+
+def latest(recs: list[dict]) -> list[dict]:
+    """Each cell of each run once: its last record (a resume that re-ran a failed cell)."""
+    return list({(run_of(r), cell_of(r).key()): r for r in recs}.values())
+
+
+def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
+    """One row per cell group, with run-level summaries and comparisons."""
+    kept = latest(recs)
+    drift = canary_drift(kept)
+    groups = defaultdict(list)
+    for r in kept:
+        groups[group_key(r)].append(r)
+    rows = [_row(k, v, targets, drift) for k, v in groups.items()]
+    _compare_backends(rows)
+    names = labels(sorted({r["spec"] for r in rows}))
+    for row in rows:
+        row["label"] = names[row["spec"]]
+    order = {b: i for i, b in enumerate([*BACKENDS, BASELINE_BACKEND])}
+    spec_order = {name: i for i, name in enumerate(BUILTIN)}
+    runs = list(dict.fromkeys(run_of(r) for r in recs))
+    rows.sort(key=lambda r: (runs.index(r["run"]), r["dataset"], r["device_kind"], r["impl"],
+                             r["mode"],
+                             spec_order.get(r["spec"], len(spec_order)), r["label"],
+                             order.get(r["backend"], 99)))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def keras_rows(t: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trained Keras-spec cells (not the baseline) with a steady epoch."""
+    return t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]

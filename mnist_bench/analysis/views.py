@@ -1,0 +1,126 @@
+"""The derived tables a report shows beside the tidy table: the recommendation, each mode
+against the default, what Keras costs against each framework's own loop, and the fastest
+variant of each spec. Each is computed from the tidy table (``tidy.tidy``) and holds numbers,
+``stats.Ratio`` objects and names; render/ formats them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import stats
+from .keys import SPEC_GROUP, present
+from .tidy import keras_rows
+
+
+def recommend(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run, dataset, device, mode and spec: the Keras backend to pick and how sure.
+
+    By time to target among the backends that reached it in every run (else by steady epoch),
+    the same quantity for the pick, the margin over the runner-up and its interval (paired by
+    block). ``note``: "only reached" (the only backend that reached the target in every run),
+    "accuracy differs" (the pick's accuracy differs from the others': see ``parity_diff``).
+    """
+    out = []
+    rows_k = keras_rows(t)
+    for key, g in rows_k[rows_k.impl == "keras"].groupby(list(SPEC_GROUP), sort=False):
+        rows = list(g.itertuples())
+        reached = [r for r in rows if present(r.time_to_target_s)]
+        if reached:
+            by, rank = "time to target", sorted(reached, key=lambda r: r.time_to_target_s)
+            value, runs = (lambda r: r.time_to_target_s), (lambda r: r.run_tta_s)
+        else:
+            by, rank = "steady epoch", sorted(rows, key=lambda r: r.steady_epoch_s)
+            value, runs = (lambda r: r.steady_epoch_s), (lambda r: r.run_epoch_s)
+        best = rank[0]
+        rec = dict(zip(SPEC_GROUP, key), label=best.label, pick=best.backend, by=by,
+                   value_s=value(best), note=None, parity_diff=None)
+        if by == "time to target" and len(rank) == 1 and len(rows) > 1:
+            rec["note"] = "only reached"
+        if len(rank) > 1:
+            second = rank[1]
+            rec.update(runner_up=second.backend, margin=stats.paired_ratio(runs(second), runs(best)))
+        if best.parity == "differs":  # a faster backend that learns worse
+            rec.update(note="accuracy differs", parity_diff=best.parity_diff)
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def mode_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Each mode against the default mode per run, spec, backend and device, paired by block:
+    the speed-up (default / mode) with its interval and the accuracy difference in points.
+    Empty unless one run holds the default and another mode."""
+    out = []
+    for (run, dataset, device, impl, spec, backend), g in keras_rows(t).groupby(
+            ["run", "dataset", "device_kind", "impl", "spec", "backend"], sort=False):
+        by = {r.mode: r for r in g.itertuples()}
+        d = by.get("default")
+        if d is None:
+            continue
+        for mode, u in by.items():
+            if mode == "default" or not u.run_epoch_s:
+                continue
+            acc = (u.test_accuracy - d.test_accuracy
+                   if present(u.test_accuracy) and present(d.test_accuracy) else None)
+            out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
+                        "backend": backend, "impl": impl, "mode": mode,
+                        "default s": d.steady_epoch_s, "mode s": u.steady_epoch_s,
+                        "speed-up": stats.paired_ratio(d.run_epoch_s, u.run_epoch_s),
+                        "acc vs default (points)": None if acc is None else 100 * acc,
+                        "jit_compile": u.jit_compile, "steps_per_execution": u.steps_per_execution,
+                        "precision": u.precision})
+    return pd.DataFrame(out)
+
+
+VARIANTS = (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
+            ("native", "default"), ("native", "tuned"), ("native", "bf16"))
+
+
+def native_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run, spec and framework: every Keras and native variant's steady epoch (columns
+    "<impl> <mode> s", None where not measured), the Keras overhead (best Keras / best native,
+    paired by block) and the best variant with its GFLOP/s and share of the measured peak.
+    Empty without native records."""
+    rows = keras_rows(t)
+    if not (rows.impl == "native").any():
+        return pd.DataFrame()
+    out = []
+    for (run, dataset, device, spec, backend), g in rows.groupby(
+            ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
+        by = {(r.impl, r.mode): r for r in g.itertuples()}
+        keras = [r for (i, _), r in by.items() if i == "keras"]
+        native = [r for (i, _), r in by.items() if i == "native"]
+        row = {"run": run, "dataset": dataset, "device": device,
+               "spec": g.label.iloc[0], "framework": backend}
+        for impl, mode in VARIANTS:
+            r = by.get((impl, mode))
+            row[f"{impl} {mode} s"] = r.steady_epoch_s if r is not None else None
+        best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
+        best_n = min(native, key=lambda r: r.steady_epoch_s) if native else None
+        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s)
+                                 if best_k is not None and best_n is not None else None)
+        best = min([*keras, *native], key=lambda r: r.steady_epoch_s)
+        row.update({"best impl": best.impl, "best mode": best.mode,
+                    "best GFLOP/s": best.achieved_gflops, "of peak": best.utilisation})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def fastest_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Per run and spec: the fastest variant of all (framework x Keras/native x mode) by steady
+    epoch, against the best Keras variant (paired by block). Empty without native records."""
+    rows = keras_rows(t)
+    if not (rows.impl == "native").any():
+        return pd.DataFrame()
+    out = []
+    for (run, dataset, device, spec), g in rows.groupby(
+            ["run", "dataset", "device_kind", "spec"], sort=False):
+        ranked = sorted(g.itertuples(), key=lambda r: r.steady_epoch_s)
+        best = ranked[0]
+        keras = [r for r in ranked if r.impl == "keras"]
+        out.append({"run": run, "dataset": dataset, "device": device, "spec": best.label,
+                    "fastest": (best.backend, best.impl, best.mode),
+                    "epoch s": best.steady_epoch_s, "acc": best.test_accuracy,
+                    "best Keras": (keras[0].backend, "keras", keras[0].mode) if keras else None,
+                    "vs best Keras": (stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s)
+                                      if keras and keras[0] is not best else None)})
+    return pd.DataFrame(out)

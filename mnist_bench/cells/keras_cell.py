@@ -1,0 +1,192 @@
+"""The Keras cell: one spec trained by ``model.fit`` on the backend this process started with.
+
+Only a worker (or the pytest-benchmark suite, one backend per process) imports this module;
+keras is imported inside the functions, after ``KERAS_BACKEND`` is set.
+
+A cell trains as a user does: one ``model.fit(epochs=N)`` call (``Session.train``). A callback
+reads the clock from ``on_epoch_begin`` to ``on_epoch_end`` (the device synchronised at both
+ends) and hands each epoch to the shared ``common.EpochLog``, which evaluates the accuracy
+curve with the clock stopped; every second of the call is accounted for (the clocked training,
+the evaluation, the time between epochs the clock did not see, and the setup before the first
+epoch). The pytest-benchmark suite needs one call per round and uses ``Session.epoch()``, one
+``fit(epochs=1)`` call, timed by the same callback.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .. import settings
+from ..measure import clock, environment
+from ..measure.timing import Stopwatch
+from . import common
+
+INFERENCE_BATCH = 1000  # predict() batch size for the inference-throughput figure
+TUNED_STEPS_PER_EXECUTION = 32
+
+
+def mode_settings(backend: str, mode: str) -> dict:
+    """The compile() settings a mode asks of a backend, and why.
+
+    ``default`` is Keras out of the box. ``tuned`` is the fastest Keras offers each backend:
+    XLA and several steps per call where the backend accepts them; on torch ``jit_compile=True``
+    (``torch.compile``), one step per call. ``bf16`` is ``default`` under the
+    ``mixed_bfloat16`` dtype policy (bfloat16 compute, float32 weights).
+    """
+    settings.check("mode", mode, settings.MODES)
+    if mode == "default":
+        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "float32",
+                "why": "Keras defaults"}
+    if mode == "bf16":
+        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "mixed_bfloat16",
+                "why": "Keras defaults, mixed_bfloat16 dtype policy"}
+    if backend == "torch":
+        return {"jit_compile": True, "steps_per_execution": 1, "policy": "float32",
+                "why": "torch.compile (jit_compile=True); Keras 3.15.1's torch backend rejects "
+                       "steps_per_execution > 1"}
+    return {"jit_compile": True, "steps_per_execution": TUNED_STEPS_PER_EXECUTION,
+            "policy": "float32", "why": f"XLA, {TUNED_STEPS_PER_EXECUTION} steps per execution"}
+
+
+@dataclass
+class EpochResult:
+    """One ``fit(epochs=1)`` call: a pytest-benchmark round."""
+
+    train_s: float  # training steps only, device synchronised
+    call_s: float  # the whole fit() call: data adapter and callbacks included
+    loss: float
+    accuracy: float
+
+
+def _make_timer(sync, log=None):
+    """A callback that clocks each epoch and, with the clock stopped, hands it to ``log``
+    (``common.EpochLog``), which evaluates the accuracy curve and may stop training."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Reads the clock at the epoch's start and after its last training step."""
+
+        def __init__(self):
+            super().__init__()
+            self.watch = Stopwatch(sync)
+            self.seconds = None
+
+        def on_train_begin(self, logs=None):
+            if log is not None:
+                log.start()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.watch.start()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = self.watch.stop()
+            if log is None:  # one epoch a call (pytest-benchmark rounds)
+                clock.advance(self.seconds)
+                return
+            logs = logs or {}
+            loss = float(logs.get("loss", float("nan")))
+            if not log.end(self.seconds, loss, float(logs.get("accuracy", float("nan")))):
+                self.model.stop_training = True
+
+    return EpochTimer()
+
+
+class Session:
+    """A compiled model and its data, ready to train.
+
+    Args:
+        spec: the spec to build.
+        ds: the verified dataset.
+        profile: the data slice (see ``settings.PROFILES``).
+        seed: seeds keras, numpy and the backend.
+        mode: "default", "tuned" or "bf16" (see ``mode_settings``).
+    """
+
+    def __init__(self, spec, ds, profile: str = "quick", seed: int = 0, mode: str = "default"):
+        import keras
+
+        self.keras = keras
+        self.backend = keras.config.backend()
+        self.spec, self.recipe = spec, spec.recipe
+        self.mode = mode_settings(self.backend, mode)
+        self.prep = common.prepare(spec, ds, profile, seed, self.mode["policy"])
+        self.x_train, self.y_train = self.prep.x_train, self.prep.y_train
+        self.x_test, self.y_test = self.prep.x_test, self.prep.y_test
+        model = self.prep.model
+        optimizer = keras.optimizers.get(self.recipe.optimizer)
+        if self.recipe.learning_rate is not None:
+            optimizer.learning_rate = self.recipe.learning_rate
+        model.compile(optimizer=optimizer, loss=self.recipe.loss, metrics=["accuracy"],
+                      jit_compile=self.mode["jit_compile"],
+                      steps_per_execution=self.mode["steps_per_execution"])
+        self.model = model
+        self.epochs_done = 0
+        self._timer = _make_timer(self.sync)
+
+    def sync(self) -> None:
+        """Wait for the device: reading a weight back needs every step before it finished."""
+        if self.model.built and self.model.optimizer.built:
+            self.keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+            self.keras.ops.convert_to_numpy(self.model.trainable_variables[-1])
+
+    @property
+    def effective(self) -> dict:
+        return {"jit_compile": bool(self.model.jit_compile),
+                "steps_per_execution": int(self.model.steps_per_execution),
+                "mode_note": self.mode["why"]}
+
+    def train(self, log: common.EpochLog, callbacks=()) -> tuple[float, float]:
+        """Train ``log.epochs`` epochs in one ``fit()`` call, as a user does; returns the
+        call's seconds and its setup before the first epoch (data adapter, tracing set-up)."""
+        timer = _make_timer(self.sync, log)
+        t0 = time.perf_counter()
+        self.model.fit(
+            self.x_train, self.y_train, batch_size=self.recipe.batch_size, epochs=log.epochs,
+            shuffle=True, verbose=0, callbacks=[timer, *callbacks])
+        call_s = time.perf_counter() - t0
+        self.epochs_done += len(log.epoch_s)
+        return call_s, (log.started or t0) - t0
+
+    def epoch(self) -> EpochResult:
+        """Train one epoch (one ``fit(epochs=1)`` call) and time it (the pytest-benchmark round)."""
+        t0 = time.perf_counter()
+        history = self.model.fit(
+            self.x_train, self.y_train, batch_size=self.recipe.batch_size,
+            epochs=self.epochs_done + 1, initial_epoch=self.epochs_done, shuffle=True,
+            verbose=0, callbacks=[self._timer])
+        call_s = time.perf_counter() - t0
+        self.epochs_done += 1
+        return EpochResult(self._timer.seconds, call_s, float(history.history["loss"][-1]),
+                           float(history.history["accuracy"][-1]))
+
+    def evaluate(self, on: str = "test") -> tuple[float, float]:
+        """(loss, accuracy) on the test set or on the recipe's validation split."""
+        x, y = ((self.prep.x_curve, self.prep.y_curve) if on == "validation"
+                else (self.x_test, self.y_test))
+        loss, acc = self.model.evaluate(x, y, batch_size=INFERENCE_BATCH, verbose=0)
+        return float(loss), float(acc)
+
+    def predict(self, x):
+        return self.model.predict(x, batch_size=INFERENCE_BATCH, verbose=0)
+
+    def inference_samples_per_s(self) -> float:
+        """Test-set predictions per second, after one untimed warm-up pass."""
+        return common.inference_rate(self.predict, self.x_test)
+
+
+def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
+    """Train ``spec`` per ``cell`` and return its result (``common.result``); ``emit(event=...)``
+    receives progress after each epoch."""
+    import keras
+
+    device = environment.backend_device(keras.config.backend(), cell.device)  # fail fast
+    session = Session(spec, ds, cell.profile, cell.seed, cell.mode)
+    prep = session.prep
+    epochs = settings.resolve_epochs(spec.recipe.epochs, cell.profile, cell.epochs)
+    log = common.EpochLog(epochs, prep.curve_on, lambda: session.evaluate(prep.curve_on)[1], emit)
+    call_s, setup_s = session.train(log)
+    return common.trained_result(
+        prep, log, spec.recipe, session.backend, device, call_s=call_s, setup_s=setup_s,
+        test=lambda: session.evaluate("test"), predict=session.predict,
+        inference_batch=INFERENCE_BATCH, **session.effective)

@@ -1,0 +1,154 @@
+"""The command line's options: the parser, its value types, and one-line errors.
+
+Every option is checked before any work starts: a bad one gets one line saying what was wrong
+and what is valid, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from .. import __version__
+
+DEFAULT_OUT = "bench-out"
+MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and exit status 2."""
+
+    def _get_values(self, action, arg_strings):
+        # argparse drops a value of '--' (``--epochs=--``) and skips the option's type check
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one value, not '--'")
+        return super()._get_values(action, arg_strings)
+
+    def error(self, message):
+        print(f"mnist-bench: error: {self.prog.removeprefix('mnist-bench ')}: {message}"
+              if self.prog != "mnist-bench" else f"mnist-bench: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    items = tuple(x.strip() for x in text.split(","))
+    if not text.strip() or any(not x for x in items):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of names (empty names are not allowed)")
+    dupes = sorted({x for x in items if items.count(x) > 1})
+    if dupes:
+        raise argparse.ArgumentTypeError(f"{text!r} names {', '.join(dupes)} more than once")
+    return items
+
+
+def _number(kind, low=None, high=None, low_open=False):
+    """An argparse type: a finite ``kind`` (int or float) within [low, high]."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        bad = not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) \
+            or (high is not None and value > high)
+        if bad:
+            lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+            hi = "" if high is None else f"<= {high}"
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range; valid: a finite {'integer' if kind is int else 'number'} "
+                + " and ".join(x for x in (lo, hi) if x))
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..settings import BACKENDS, DEVICES, MODES, PROFILES
+
+    p = Parser(prog="mnist-bench", description=(
+        "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
+        "and compare accuracy, epoch time and throughput."))
+    p.add_argument("--version", action="version", version=f"mnist-bench {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an unexpected error (also MNIST_BENCH_DEBUG=1)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train a matrix of specs x backends and write tables")
+    run.add_argument("--models", "--specs", dest="models", type=_csv, default=None,
+                     help="comma-separated spec names or path/file.py:builder (default: all built-in)")
+    run.add_argument("--backends", type=_csv, default=BACKENDS,
+                     help=f"comma-separated, of {','.join(BACKENDS)} (default: all)")
+    run.add_argument("--dataset", default=None, help="mnist or fashion_mnist (default: each spec's own)")
+    run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
+    run.add_argument("--epochs", type=_number(int, 2), default=None,
+                     help="override the profile's epoch count (at least 2: the first one compiles)")
+    run.add_argument("--seed", type=_number(int, 0, MAX_SEED), default=0)
+    run.add_argument("--repeats", type=_number(int, 1, 1000), default=1,
+                     help="blocks: runs of each cell, seeds seed..seed+N-1, each block in a fresh random order")
+    run.add_argument("--order-seed", type=_number(int, 0, MAX_SEED), default=None,
+                     help="seed of the random order within blocks (default: drawn and recorded)")
+    run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
+    run.add_argument("--modes", type=_csv, default=("default",),
+                     help=f"comma-separated, of {','.join(MODES)} (default: default)")
+    run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
+                     help="comma-separated, of keras,native: Keras on the backend, and/or the "
+                          "framework's own reference loop built from the spec (default: keras)")
+    run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
+    run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
+    run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,
+                     help="seconds per cell before it is stopped (default: per profile)")
+    run.add_argument("--executor", default="local",
+                     help="where cells run: local (a process per cell here, the default) or ray "
+                          "(the whole matrix on every fitting node of a Ray cluster)")
+    run.add_argument("--ray-address", default=None,
+                     help="the Ray cluster to use, e.g. ray://head:10001 or head:6379 (default: "
+                          "a Ray instance started here)")
+    run.add_argument("--ray-resources", type=_csv, default=(),
+                     help="comma-separated NAME=AMOUNT a node must have to run the matrix, e.g. "
+                          "h100=1 (default: every node)")
+    run.add_argument("--cells-per-node", type=_number(int, 1, 1024), default=1,
+                     help="cells a Ray node runs at once (default 1: timed cells never share a node)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --out: only cells with no complete record, same settings")
+
+    sub.add_parser("list", help="show every spec and its recipe")
+
+    rep = sub.add_parser("report", help="tables from record stores or pytest-benchmark JSON")
+    rep.add_argument("paths", nargs="+", help="result folders, records.jsonl or pytest-benchmark .json files")
+    rep.add_argument("--out", default=None, help="also write tables.md/.csv/.json into this folder")
+    rep.add_argument("--format", default="md", choices=("md", "csv", "json"))
+    rep.add_argument("--html", action="store_true",
+                     help="also write report.html and the charts (PNG, SVG) into --out")
+    rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
+                     help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
+    rep.add_argument("--note", action="append", default=[], metavar="BACKEND:DEVICE=TEXT",
+                     help="text shown for a backend with no results on a device, e.g. "
+                          "'tensorflow:gpu=no GPU build on this machine' (repeatable)")
+
+    cmp = sub.add_parser("compare", help="compare two result sets; exit 1 on a regression")
+    cmp.add_argument("old", help="the baseline results (folder, records.jsonl or pytest-benchmark .json)")
+    cmp.add_argument("new", help="the results to check")
+    cmp.add_argument("--max-slowdown", type=_number(float, 0), default=0.10,
+                     help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
+    cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
+                     help="allowed fall of the mean test accuracy (default 0.01)")
+
+    bench = sub.add_parser("bench", help="run the pytest-benchmark suite once per backend")
+    bench.add_argument("--backends", type=_csv, default=BACKENDS)
+    bench.add_argument("--out", default="results/pytest-benchmark",
+                       help="folder for one <backend>.json per backend (default: results/pytest-benchmark)")
+    bench.add_argument("--suite", default="benchmarks", help="the suite's folder (default: benchmarks)")
+    bench.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                       help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")
+
+    sub.add_parser("doctor", help="what is installed, which devices and data are there")
+    for sp in sub.choices.values():  # --debug after the command too
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected error")
+    return p
+
+
+def run_defaults() -> dict:
+    """The value of every ``run`` option when it is not given."""
+    args = build_parser().parse_args(["run"])
+    return {k: v for k, v in vars(args).items() if k not in ("command", "debug")}

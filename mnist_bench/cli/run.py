@@ -1,0 +1,126 @@
+"""``mnist-bench run``: build the run's settings, plan once, hand the cells to an executor,
+and write the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+from .options import DEFAULT_OUT, run_defaults
+
+# the options that say what a run is: --resume takes them from run.json instead
+RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dataset",
+               "profile": "--profile", "epochs": "--epochs", "seed": "--seed",
+               "repeats": "--repeats", "order_seed": "--order-seed", "device": "--device",
+               "modes": "--modes", "impls": "--impl", "data_dir": "--data-dir",
+               "cell_timeout": "--cell-timeout", "executor": "--executor",
+               "ray_address": "--ray-address", "ray_resources": "--ray-resources",
+               "cells_per_node": "--cells-per-node"}
+
+
+def settings_from(args, console):
+    """The run's settings: from the options, or (``--resume``) from the folder's run.json."""
+    from .. import plan, specs
+    from ..settings import SettingsError
+
+    if args.resume:
+        if not args.out:
+            raise SettingsError("--resume needs --out FOLDER, the run to continue")
+        defaults = run_defaults()
+        given = [opt for dest, opt in RUN_OPTIONS.items() if getattr(args, dest) != defaults[dest]]
+        if given:
+            raise SettingsError(f"--resume continues the run in {args.out} with the settings in "
+                                f"its {plan.PLAN_FILE}; {given[0]} cannot be given with it")
+        return plan.load_plan(Path(args.out))
+    rs = plan.RunSettings(
+        specs=args.models or tuple(specs.BUILTIN), backends=args.backends,
+        dataset=args.dataset, profile=args.profile, seed=args.seed, epochs=args.epochs,
+        device=args.device, modes=args.modes, impls=args.impls, repeats=args.repeats,
+        data_dir=args.data_dir, order_seed=args.order_seed, executor=args.executor,
+        ray_address=args.ray_address, ray_resources=args.ray_resources,
+        cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout).started()
+    ray_only = [o for o, v in (("--ray-address", args.ray_address),
+                               ("--ray-resources", args.ray_resources),
+                               ("--cells-per-node", args.cells_per_node != 1)) if v]
+    if args.executor != "ray" and ray_only:
+        raise SettingsError(f"{ray_only[0]} needs --executor ray")
+    plan.check(rs)  # every other option checked before a cluster is touched
+    if rs.executor == "ray":
+        from ..execute import ray as ray_exec
+
+        resources = ray_exec.parse_resources(rs.ray_resources)
+        rs = replace(rs, nodes=tuple(ray_exec.choose_nodes(rs.ray_address, rs.device, resources)))
+        console.print(f"Ray nodes running the matrix: {', '.join(rs.nodes)}", highlight=False,
+                      markup=False)
+    return rs
+
+
+def exit_status(recs: list[dict], run_id: str | None) -> int:
+    """1 when a cell of this run (its last record) failed or timed out, or when the run
+    measured nothing at all; else 0."""
+    from ..analysis.tidy import latest
+
+    mine = [r for r in latest(recs) if r.get("run_id") == run_id] if run_id else latest(recs)
+    if any(r["status"] in ("failed", "timeout") for r in mine):
+        return 1
+    return 0 if any(r["status"] in ("ok", "diverged") for r in mine) else 1
+
+
+def cmd_run(args) -> int:
+    from rich.console import Console
+
+    from .. import data, plan
+    from ..analysis import report
+    from ..execute.local import LocalExecutor
+    from ..execute.sink import Sink
+    from ..record import store
+    from ..render import files, html, markdown
+    from . import progress
+
+    console = Console(stderr=True, soft_wrap=True)
+    rs = settings_from(args, console)
+    cells = plan.plan(rs)
+    out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    plan.check_writable(out)
+    for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
+        ds = data.load(name, rs.data_dir)  # fetched and verified once, before any cell
+        console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)
+    plan.save_plan(out, rs)
+    done = set()
+    if args.resume and store.store_file(out).is_file():
+        done = store.complete_keys(store.load(out), rs.run_id)
+    todo = [c for c in cells if c.key() not in done]
+    console.print(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}",
+                  highlight=False)
+    on_start, on_event, on_record, finished = progress.printer(console, len(todo))
+    sink = Sink(out, {"run_id": rs.run_id, "order_seed": rs.order_seed}, on_record)
+
+    def timeout_for(cell):
+        return plan.timeout_for(cell, rs.cell_timeout_s)
+
+    try:
+        if rs.executor == "ray":
+            from ..execute import ray as ray_exec
+
+            ray_exec.Driver(rs, sink, timeout_for, on_start, say=lambda text: console.print(
+                text, highlight=False, markup=False)).run(todo)
+        else:
+            LocalExecutor(sink, timeout_for, on_start, on_event).run(todo)
+    except KeyboardInterrupt:
+        finished()
+        console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n"
+                      f"  mnist-bench run --out {out} --resume")
+        return 130
+    finally:
+        finished()
+    recs = store.load(out)
+    rep = report.build(recs)
+    text = markdown.markdown(rep)
+    paths = files.write_tables(rep, out, text=text)
+    if any(r["status"] == "ok" for r in recs):
+        html.html_report(rep, out, text=text)
+    print(text)
+    console.print(f"records: {store.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
+                  f"{paths['json']}, {out / 'report.html'}", highlight=False)
+    return exit_status(recs, rs.run_id)

@@ -1,0 +1,58 @@
+"""``mnist-bench list``, ``bench`` (the pytest-benchmark suite once per backend) and ``doctor``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from ..specs import BUILTIN
+
+    rows = []
+    for s in BUILTIN.values():
+        r = s.recipe
+        lr = "" if r.learning_rate is None else f" lr={r.learning_rate:g}"
+        rows.append([s.name, s.kind, r.source, r.dataset, r.optimizer + lr, r.batch_size or "",
+                     r.epochs, "x".join(map(str, r.input_shape)), r.validation_split or "",
+                     r.reported_accuracy, r.reported_epoch_time or ""])
+    print(tabulate(rows, headers=["spec", "kind", "seed", "dataset", "optimizer", "batch", "epochs",
+                                  "input", "val split", "reported acc", "reported epoch time"]))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import os
+    import subprocess
+
+    from .. import settings
+
+    for b in args.backends:
+        settings.check("backend", b, settings.BACKENDS)
+    if not Path(args.suite, "conftest.py").is_file():
+        raise settings.SettingsError(f"--suite {args.suite}: no benchmark suite there "
+                                     "(run from the mnist-bench checkout, or pass --suite)")
+    extra = [a for a in args.pytest_args if a != "--"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    worst = 0
+    for i, b in enumerate(args.backends):
+        cmd = [sys.executable, "-m", "pytest", args.suite, "--benchmark-only",
+               f"--benchmark-json={out / (b + '.json')}", *(["--mnist-bench-baseline"] if i == 0 else []),
+               *extra]
+        print(f"+ KERAS_BACKEND={b} {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+        worst = max(worst, subprocess.call(cmd, env={**os.environ, "KERAS_BACKEND": b}))
+    files = " ".join(str(out / f"{b}.json") for b in args.backends)
+    print(f"compare: pytest-benchmark compare {files} --group-by=group\n"
+          f"tables:  mnist-bench report {files}", file=sys.stderr)
+    return worst
+
+
+def cmd_doctor(args) -> int:
+    from .. import doctor
+
+    return doctor.main()
+
+

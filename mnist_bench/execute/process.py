@@ -1,0 +1,137 @@
+"""Run one cell here: the drift canary, then the cell in a fresh worker process.
+
+One process per cell: a cell that crashes, hangs or runs out of memory ends as an ``Outcome``
+with the tail of its output, and the run goes on. ``run_here`` is what every executor calls
+where the cell runs (this machine for ``execute.local``, a cluster node for ``execute.ray``).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from .. import settings
+from ..measure import canary, environment
+from ..settings import BASELINE_BACKEND, Cell
+from ..worker import PARENT_ENV
+from . import protocol
+
+TAIL_LINES = 30
+
+
+@dataclass
+class Outcome:
+    """What a worker process did: its result, or its error, exit status and output tail."""
+
+    result: dict | None = None
+    error: str | None = None
+    returncode: int | None = None
+    timed_out: bool = False
+    tail: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Attempt:
+    """One cell run here: the canary before it, why it was not run, or its worker's outcome."""
+
+    canary_s: float | None
+    skipped: str | None = None
+    outcome: Outcome | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Attempt":
+        out = d.get("outcome")
+        return cls(d.get("canary_s"), d.get("skipped"), Outcome(**out) if out else None)
+
+
+def backend_missing(backend: str) -> str | None:
+    package = settings.BACKEND_PACKAGE[backend]
+    if importlib.util.find_spec(package) is None:
+        return f"{package} is not installed in this Python ({sys.executable})"
+    if backend != BASELINE_BACKEND and importlib.util.find_spec("keras") is None:
+        return "keras is not installed"
+    return None
+
+
+def _reader(stream, q):
+    for line in stream:
+        q.put(line)
+    q.put(None)
+
+
+def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
+               cwd: str | None = None) -> Outcome:
+    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell. The
+    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           PARENT_ENV: str(os.getpid())}
+    if cell.backend != BASELINE_BACKEND:
+        env["KERAS_BACKEND"] = cell.backend
+    env.update(environment.device_env(cell.device))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True, cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    outcome = Outcome()
+    tail = collections.deque(maxlen=TAIL_LINES)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                outcome.timed_out = True
+                break
+            if line is None:
+                break
+            noise, event = protocol.parse(line)
+            if noise.strip():
+                tail.append(noise.rstrip())
+            if event is None:
+                continue
+            if event["event"] == "result":
+                outcome.result = event.get("result")
+            elif event["event"] == "error":
+                outcome.error = event.get("reason") or "the cell reported an error without a message"
+            else:
+                on_event(event)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        outcome.returncode = proc.wait()
+    outcome.tail = list(tail)
+    return outcome
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def run_here(cell: Cell, timeout_s: float, on_event=lambda event: None,
+             cwd: str | None = None) -> Attempt:
+    """The drift canary (the machine's speed right before the cell), then the cell in its own
+    worker process, unless its backend is not installed here."""
+    canary_s = canary.measure()
+    missing = backend_missing(cell.backend)
+    if missing:
+        return Attempt(canary_s, skipped=missing)
+    return Attempt(canary_s, outcome=run_worker(cell, timeout_s, on_event, cwd))

@@ -1,0 +1,44 @@
+"""The record sink: every executor hands each cell's attempt here, and here alone it becomes a
+record (``record.assemble``), is appended to the store and is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..record import assemble, store
+from ..settings import Cell
+from .process import Attempt, describe_exit
+
+
+def outcome_fields(attempt: Attempt | None, timeout_s: float, failed: str | None = None) -> dict:
+    """The status, reason and measured result of an attempt (or of a cell lost: ``failed``)."""
+    if failed or attempt is None:
+        return {"status": "failed", "reason": failed or "the cell was not run"}
+    if attempt.skipped:
+        return {"status": "skipped", "reason": attempt.skipped}
+    out = attempt.outcome
+    if out.result is not None:
+        return {"result": out.result}
+    if out.timed_out:
+        return {"status": "timeout", "output_tail": out.tail,
+                "reason": f"stopped after the cell time limit of {timeout_s:g} s"}
+    reason = out.error or f"worker {describe_exit(out.returncode)}"
+    if not out.error and out.tail:
+        reason += f": {out.tail[-1]}"
+    return {"status": "failed", "reason": reason, "output_tail": out.tail}
+
+
+class Sink:
+    """Writes the record of each cell into one store and calls ``on_record(cell, record)``."""
+
+    def __init__(self, out: Path, run: dict, on_record=lambda cell, record: None):
+        self.out, self.run, self.on_record = Path(out), run, on_record
+
+    def write(self, cell: Cell, attempt: Attempt | None, facts: dict, timeout_s: float,
+              failed: str | None = None) -> dict:
+        record = assemble.record(cell, run=self.run, facts=facts,
+                                 canary_s=attempt.canary_s if attempt else None,
+                                 **outcome_fields(attempt, timeout_s, failed))
+        store.append(self.out, record)
+        self.on_record(cell, record)
+        return record

@@ -1,0 +1,165 @@
+"""The plan of a run: its settings (saved as run.json for --resume) and its cells, in blocks.
+
+A run is a sequence of blocks, one per repeat. Within a block every variant of a spec (backend
+x mode) runs back to back, the specs and the variants in a fresh random order drawn from the
+run's ``order_seed`` (recorded in run.json and in every record), so slow drift of the machine
+hits all variants of a block alike and comparisons can pair them by block.
+
+Executors (``execute``) run the planned cells and store each record as soon as its cell ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from . import settings, specs
+from .settings import BASELINE_BACKEND, Cell
+
+PLAN_FILE = "run.json"
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides which cells a run has (stored as run.json for --resume)."""
+
+    specs: tuple[str, ...] = tuple(specs.BUILTIN)
+    backends: tuple[str, ...] = settings.BACKENDS
+    dataset: str | None = None  # None: each spec's own default dataset
+    profile: str = "quick"
+    seed: int = 0
+    epochs: int | None = None
+    device: str = "cpu"
+    modes: tuple[str, ...] = ("default",)
+    impls: tuple[str, ...] = ("keras",)
+    repeats: int = 1
+    data_dir: str | None = None
+    order_seed: int | None = None  # None: drawn when the run starts, then saved in run.json
+    run_id: str | None = None  # None: made when the run starts (UTC time and a random suffix)
+    executor: str = "local"  # local: a process per cell here; ray: on a Ray cluster's nodes
+    ray_address: str | None = None  # None: a Ray instance started for the run, on this machine
+    ray_resources: tuple[str, ...] = ()  # "name=amount" a node must have to take the matrix
+    cells_per_node: int = 1  # timed cells a node runs at once (more than 1 spoils timings)
+    nodes: tuple[str, ...] = ()  # the Ray nodes (by name) that run the matrix, chosen at start
+    cell_timeout_s: float | None = None  # None: each profile's own limit
+
+    def started(self) -> "RunSettings":
+        """These settings with a run id and an order seed, as the run records them."""
+        import datetime as dt
+
+        run_id = self.run_id or (dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                                 + "-" + secrets.token_hex(2))
+        seed = self.order_seed if self.order_seed is not None else secrets.randbelow(2 ** 31)
+        return replace(self, run_id=run_id, order_seed=seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSettings":
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+def check(rs: RunSettings) -> RunSettings:
+    """``rs`` if every setting is valid; else a one-line error saying what is valid."""
+    settings.check("profile", rs.profile, settings.PROFILES)
+    settings.check("device", rs.device, settings.DEVICES)
+    for b in rs.backends:
+        settings.check("backend", b, settings.BACKENDS)
+    for m in rs.modes:
+        settings.check("mode", m, settings.MODES)
+    for i in rs.impls:
+        settings.check("implementation", i, settings.IMPLS)
+    if rs.dataset is not None:
+        from .data import DATASETS
+
+        settings.check("dataset", rs.dataset, DATASETS)
+    settings.check("executor", rs.executor, EXECUTORS)
+    if rs.cells_per_node < 1:
+        raise settings.SettingsError(f"--cells-per-node must be at least 1, not {rs.cells_per_node}")
+    if rs.repeats < 1:
+        raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
+    if rs.cell_timeout_s is not None and not rs.cell_timeout_s > 0:
+        raise settings.SettingsError(f"--cell-timeout must be a positive number of seconds, not {rs.cell_timeout_s}")
+    if rs.epochs is not None and rs.epochs < 1:
+        raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
+    for ref in rs.specs:
+        specs.check_ref(ref)
+    return rs
+
+
+def plan(rs: RunSettings) -> list[Cell]:
+    """The cells of a run, validated (``check``), in blocks."""
+    check(rs)
+    cells = []
+    for repeat in range(rs.repeats):
+        rng = random.Random(f"{rs.order_seed or 0}:{repeat}")
+        order = list(rs.specs)
+        if rs.order_seed is not None:
+            rng.shuffle(order)
+        block = []
+        for ref in order:
+            builtin = specs.BUILTIN.get(ref)
+            dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
+            common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
+                          epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
+            if builtin is not None and builtin.kind == "sklearn":
+                block.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
+                continue
+            variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes]
+            if rs.order_seed is not None:
+                rng.shuffle(variants)
+            block.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
+                         for b, i, m in variants)
+        cells.extend(replace(c, position=i) for i, c in enumerate(block))
+    if rs.nodes:  # every node runs the whole matrix, in the same order
+        return [replace(c, node=n) for n in rs.nodes for c in cells]
+    return cells
+
+
+def timeout_for(cell: Cell, cell_timeout_s: float | None) -> float:
+    """A cell's time limit: --cell-timeout, else its profile's."""
+    return cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
+
+
+def check_writable(out: Path) -> None:
+    """A one-line error now, rather than a traceback after the first cell, if ``out`` cannot
+    hold results."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise settings.SettingsError(
+            f"results folder {out} is not writable ({exc.strerror or exc}); pass --out with a "
+            "folder you can write to") from None
+
+
+def save_plan(out: Path, rs: RunSettings) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (PLAN_FILE + ".tmp")
+    tmp.write_text(json.dumps(rs.to_dict(), indent=2) + "\n")
+    os.replace(tmp, out / PLAN_FILE)
+
+
+def load_plan(out: Path) -> RunSettings:
+    path = Path(out) / PLAN_FILE
+    if not path.is_file():
+        raise settings.SettingsError(f"--resume: {path} not found; nothing to resume in {out}")
+    try:
+        rs = check(RunSettings.from_dict(json.loads(path.read_text())))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise settings.SettingsError(
+            f"--resume: {path} is not a readable run plan ({type(exc).__name__}: "
+            f"{(str(exc).splitlines() or [''])[0]}); start a new run with another --out") from None
+    return rs

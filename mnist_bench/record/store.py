@@ -1,0 +1,79 @@
+"""The record store: a folder with ``records.jsonl``, one JSON record per line.
+
+Each record is appended whole under an exclusive lock and fsynced, so a kill at any moment
+leaves every earlier line whole and at most one torn last line, which ``load`` skips and
+reports. ``complete_keys`` tells ``--resume`` which cells already have a finished record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from pathlib import Path
+
+from .schema import PRIVATE, RecordError, finite, validate
+
+FILENAME = "records.jsonl"
+
+
+def store_file(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path / FILENAME if path.is_dir() or path.suffix != ".jsonl" else path
+
+
+def append(store: str | os.PathLike, record: dict) -> None:
+    """Append one record, whole, to the store at ``store`` (a folder or a .jsonl file)."""
+    path = store_file(store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = validate(finite({k: v for k, v in record.items() if k not in PRIVATE}))
+    line = (json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size:  # a torn line left by a killed writer must not swallow this one
+            with open(path, "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load(store: str | os.PathLike, warn=lambda msg: print(msg, file=sys.stderr)) -> list[dict]:
+    """Every whole record in a store; a torn line is skipped with a warning."""
+    path = store_file(store)
+    if not path.is_file():
+        raise RecordError(f"no record store at {path}")
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                warn(f"mnist-bench: skipped a torn or corrupt line {path}:{n} (a killed writer)")
+                continue
+            records.append(validate(record, f"{path}:{n}"))
+    return records
+
+
+def cell_of(record: dict):
+    """The ``Cell`` a record measured."""
+    from ..settings import Cell
+
+    fields = {k: record[k] for k in Cell.__dataclass_fields__ if k != "device" and k in record
+              and record[k] is not None}
+    return Cell(device=record.get("device_requested"), **fields)
+
+
+def complete_keys(records: list[dict], run_id: str | None = None) -> set[tuple]:
+    """The cell keys that have a finished record (ok or diverged) in ``records``; with
+    ``run_id``, only that run's records count (another run's cells are not this run's)."""
+    return {cell_of(r).key() for r in records if r.get("status") in ("ok", "diverged")
+            and (run_id is None or r.get("run_id") == run_id)}

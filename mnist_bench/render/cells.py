@@ -1,0 +1,107 @@
+"""Formatting one value of a table: numbers, intervals, ratios, flags. The only place the
+tables' figures become text."""
+
+from __future__ import annotations
+
+import math
+
+from ..analysis import stats
+from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG
+
+
+def missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def num(v, fmt: str) -> str:
+    return "" if missing(v) else format(v, fmt)
+
+
+def ratio(r) -> str:
+    """e.g. ``2.38x [2.10-2.61]``, ``1.04x [0.97-1.12] tie`` or ``1.10x (n=1)``; "" for none."""
+    if not isinstance(r, stats.Ratio) or r.ratio is None:
+        return ""
+    head = f"{r.ratio:.2f}x"
+    if r.low is None:
+        return f"{head} (n={r.n})"
+    return f"{head} [{r.low:.2f}-{r.high:.2f}]" + (" tie" if r.verdict == "tie" else "")
+
+
+def verdict(r: stats.Ratio) -> str:
+    """A ratio's verdict in words: "higher", "lower", "tie", "not enough runs (n=k)"."""
+    return f"not enough runs (n={r.n})" if r.verdict == stats.FEW else r.verdict
+
+
+def acc(row) -> str:
+    if row.status not in ("ok", "diverged"):
+        return row.status
+    text = num(row.test_accuracy, ".4f")
+    if row.runs > 1 and num(row.test_accuracy_std, ".4f"):
+        text += f" ± {row.test_accuracy_std:.4f}"
+    if row.parity == "differs":
+        text += " ⚠"
+    return text + (" (diverged)" if row.status == "diverged" else "")
+
+
+def parity(row) -> str:
+    if missing(row.parity):
+        return ""
+    if row.parity == "differs":
+        return f"differs by {row.parity_diff:+.4f}"
+    return "n/a (1 run)" if row.parity == "one run" else row.parity
+
+
+def marks(row) -> str:
+    out = ""
+    if not missing(row.drift) and row.drift > DRIFT_FLAG:
+        out += "‡"
+    if not missing(row.unclocked_share) and row.unclocked_share > UNCLOCKED_FLAG:
+        out += "†"
+    return out
+
+
+def epoch_time(row) -> str:
+    text = num(row.steady_epoch_s, ".3f")
+    if text and not missing(row.steady_epoch_low_s):
+        text += f" [{row.steady_epoch_low_s:.3f}-{row.steady_epoch_high_s:.3f}]"
+    return text + marks(row) if text else ""
+
+
+def vs_fastest(row) -> str:
+    return "fastest" if row.speed == "fastest" else ratio(row.vs_fastest)
+
+
+def time_to_target(row) -> str:
+    if missing(row.target_accuracy):
+        return ""
+    if not row.target_runs:
+        return "n/a (no per-epoch curve)"
+    if not missing(row.time_to_target_s):
+        return f"{row.time_to_target_s:.2f} (≥{row.target_accuracy:.3f})"
+    return f"not reached (≥{row.target_accuracy:.3f}, {int(row.reached_runs)}/{int(row.target_runs)})"
+
+
+def passes(row) -> str:
+    if missing(row.passes_min):
+        return ""
+    lo, hi = int(row.passes_min), int(row.passes_max)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def percent(v, digits: int = 1, sign: str = "") -> str:
+    return "" if missing(v) else f"{sign}{100 * v:.{digits}f}%"
+
+
+def variant_name(backend: str, impl: str, mode: str) -> str:
+    return f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
+
+
+def variant(impl: str, mode: str) -> str:
+    """A table's heading for one implementation and mode: "tuned mode", "native default"."""
+    return f"{mode} mode" if impl == "keras" else f"{impl} {mode} (the framework's own loop)"
+
+
+def settings_text(jit, steps, precision) -> str:
+    """A mode's settings: "jit=True, steps/exec=32, float32"; a field a record lacks is "?"."""
+    steps_text = "?" if missing(steps) else str(int(steps))
+    return f"jit={jit}, steps/exec={steps_text}" + (f", {precision}" if not missing(precision) else "")

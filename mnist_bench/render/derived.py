@@ -1,0 +1,165 @@
+"""Markdown of the derived tables of a ``Report``: each mode against the default, what Keras
+costs, the fastest variant, machines side by side, CPU against GPU, the recommendation, and
+the seed recipes reproduced."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis import stats
+from . import cells as fmt
+
+
+def _shown(table: pd.DataFrame, names: dict, multi: bool) -> pd.DataFrame:
+    table = table.assign(run=table["run"].map(names))
+    return table if multi else table.drop(columns=["run"])
+
+
+def modes_markdown(modes: pd.DataFrame, names: dict, multi: bool) -> str:
+    rows = []
+    for r in modes.to_dict("records"):
+        ratio = r["speed-up"]
+        rows.append({"run": r["run"], "dataset": r["dataset"], "device": r["device"],
+                     "spec": r["spec"],
+                     "backend": r["backend"] if r["impl"] == "keras" else f"{r['backend']} (native)",
+                     "mode": r["mode"], "default s": f"{r['default s']:.3g}",
+                     "mode s": f"{r['mode s']:.3g}", "speed-up": fmt.ratio(ratio),
+                     "verdict": {"higher": f"{r['mode']} faster", "lower": f"{r['mode']} slower",
+                                 "tie": "tie"}.get(ratio.verdict, fmt.verdict(ratio)),
+                     "acc vs default (points)": fmt.num(r["acc vs default (points)"], "+.2f"),
+                     "settings": fmt.settings_text(r["jit_compile"], r["steps_per_execution"],
+                                                   r["precision"])})
+    return _shown(pd.DataFrame(rows), names, multi).to_markdown(index=False)
+
+
+def native_markdown(native: pd.DataFrame, names: dict, multi: bool) -> str:
+    shown = native.copy()
+    times = [c for c in shown.columns if c.endswith(" s")]
+    for c in times:
+        shown[c] = shown[c].map(lambda v: fmt.num(v, ".3g"))
+    shown = shown.drop(columns=[c for c in times if (shown[c] == "").all()])
+    shown["Keras overhead"] = shown["Keras overhead"].map(fmt.ratio)
+    shown["best variant"] = [fmt.variant_name(f, i, m) for f, i, m in
+                             zip(native["framework"], native["best impl"], native["best mode"])]
+    shown["best GFLOP/s"] = native["best GFLOP/s"].map(lambda v: fmt.num(v, ".3g"))
+    shown["of peak"] = native["of peak"].map(fmt.percent)
+    shown = shown.drop(columns=["best impl", "best mode"])
+    cols = [c for c in shown.columns if c not in ("best variant", "best GFLOP/s", "of peak")]
+    shown = shown[[*cols, "best variant", "best GFLOP/s", "of peak"]]
+    return _shown(shown, names, multi).astype(object).fillna("").to_markdown(index=False) + "\n"
+
+
+def fastest_markdown(fastest: pd.DataFrame, names: dict, multi: bool) -> str:
+    shown = fastest.assign(
+        fastest=fastest["fastest"].map(lambda v: fmt.variant_name(*v)),
+        **{"epoch s": fastest["epoch s"].map(lambda v: f"{v:.3g}"),
+           "acc": fastest["acc"].map(lambda v: fmt.num(v, ".4f")),
+           "best Keras": fastest["best Keras"].map(lambda v: fmt.variant_name(*v) if v else ""),
+           "vs best Keras": fastest["vs best Keras"].map(fmt.ratio)})
+    return _shown(shown, names, multi).astype(object).fillna("").to_markdown(index=False) + "\n"
+
+
+def machines_markdown(side, versions_differ: dict) -> str:
+    differ = [f"{lib}: " + "; ".join(f"{v} on {', '.join(ms)}" for v, ms in seen.items())
+              for lib, seen in versions_differ.items()]
+    head = (("Software versions differ between these machines: " + " | ".join(differ)
+             if differ else "The machines run the same library versions.")
+            + " A ratio between machines is given only for cells of one run (paired "
+              "by block); never across runs.\n")
+    first = side.columns[0]
+    rows = []
+    for r in side.rows:
+        row = {k: r[k] for k in ("dataset", "impl", "mode", "spec", "backend")}
+        for c in side.columns:
+            cell = r["cells"][c]
+            row.update({f"{c} device": "", f"{c} epoch s": "", f"{c} acc": ""})  # column order
+            if cell["status"] != "ok":
+                row[f"{c} epoch s"] = cell["status"]
+                continue
+            row[f"{c} device"] = cell["device"]
+            row[f"{c} epoch s"] = f"{cell['epoch_s']:.3f}" + (
+                f" [{cell['low']:.3f}-{cell['high']:.3f}]" if not fmt.missing(cell["low"]) else "")
+            row[f"{c} acc"] = f"{cell['acc']:.4f}"
+            if "same_run" in cell:
+                row[f"{c} vs {first}"] = (fmt.ratio(cell["vs_first"]) if cell["same_run"]
+                                          else "different runs: no ratio")
+        rows.append(row)
+    return head + "\n" + pd.DataFrame(rows).astype(object).fillna("").to_markdown(index=False) + "\n"
+
+
+def devices_markdown(dev: pd.DataFrame) -> str:
+    shown = dev.assign(gpu=dev["gpu"].map(lambda v: "not measured" if fmt.missing(v) else v))
+    notes = ["CPU and GPU from different runs: no ratio" if both and not same else None
+             for both, same in zip(dev["both"], dev["same_run"])]
+    shown = shown.drop(columns=["same_run", "both"])
+    if any(notes):
+        shown["note"] = notes
+    return shown.to_markdown(index=False, floatfmt=",.1f") + "\n"
+
+
+def recommendation_markdown(rec: pd.DataFrame, names: dict | None = None) -> str:
+    rows = []
+    for r in rec.itertuples():
+        margin = getattr(r, "margin", None)
+        if not isinstance(margin, stats.Ratio):
+            why = "no runner-up"
+        elif margin.verdict == "tie":
+            why = f"tie with {r.runner_up}: {fmt.ratio(margin)}"
+        elif margin.decided:
+            why = f"ahead of {r.runner_up}: {fmt.ratio(margin)}"
+        else:
+            why = f"{margin.ratio:.2f}x over {r.runner_up}, {fmt.verdict(margin)}: undecided"
+        note = {"only reached": "the only backend that reached the target in every run",
+                "accuracy differs": f"accuracy differs by {r.parity_diff:+.4f}"
+                if not fmt.missing(r.parity_diff) else ""}.get(r.note, "")
+        row = {"dataset": r.dataset, "device": r.device_kind, "mode": r.mode, "spec": r.label,
+               "pick": r.pick if (isinstance(margin, stats.Ratio) and margin.decided) or
+               not isinstance(margin, stats.Ratio) else f"({r.pick})",
+               "by": f"{r.by} ({r.value_s:.2f} s)", "margin": why, "note": note}
+        if names:
+            row = {"run": names[r.run], **row}
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def reproduction_markdown(t: pd.DataFrame) -> str:
+    shown = t.assign(
+        reproduced=[f"{m:.4f}" + (f" ± {s:.4f}" if s == s and s is not None else "")
+                    for m, s in zip(t.reproduced, t.sd)],
+        **{"difference (points)": t["difference (points)"].map(lambda d: f"{d:+.2f}"),
+           "verdict": [f"within {100 * tol:g} point{'s' if tol != 0.01 else ''}" if ok
+                       else f"miss by {abs(d):.2f} points"
+                       for tol, ok, d in zip(t.tolerance, t.within, t["difference (points)"])]})
+    return shown.drop(columns=["sd", "tolerance", "within"]).to_markdown(index=False, floatfmt=".4f")
+
+
+def sections(rep, names: dict, multi: bool) -> list[str]:
+    parts = []
+    if len(rep.modes):
+        parts.append("### Each mode against the default mode (measured together, paired by "
+                     "block; speed-up = default / mode)\n")
+        parts.append(modes_markdown(rep.modes, names, multi) + "\n")
+    if len(rep.native):
+        parts.append("### What Keras costs: each framework's Keras variants against its own loop "
+                     "(measured together, paired by block)\n")
+        parts.append("Keras overhead = the best Keras variant's epoch / the best native variant's "
+                     "epoch of the same framework, with its 95% interval; of peak: the best "
+                     "variant's achieved GFLOP/s against the measured peak.\n")
+        parts.append(native_markdown(rep.native, names, multi))
+    if len(rep.fastest):
+        parts.append("### The fastest way to train each spec here (any framework, Keras or native, "
+                     "any mode)\n")
+        parts.append(fastest_markdown(rep.fastest, names, multi))
+    if len(rep.machines):
+        parts.append("### The same cells on each machine, side by side\n")
+        parts.append(machines_markdown(rep.machines, rep.versions_differ))
+    if len(rep.devices):
+        parts.append("### Throughput by device (samples/s)\n")
+        parts.append(devices_markdown(rep.devices))
+    if len(rep.recommend):
+        parts.append("### Which backend\n")
+        parts.append(recommendation_markdown(rep.recommend, names if multi else None) + "\n")
+    if len(rep.reproduction):
+        parts.append("### The seed recipes reproduced (seed profile, default mode)\n")
+        parts.append(reproduction_markdown(rep.reproduction) + "\n")
+    return parts

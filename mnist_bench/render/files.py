@@ -1,0 +1,54 @@
+"""The report's files: tables.md, and the tidy table as tables.csv and tables.json (one row
+per cell group, every number as a number; a ratio as its value, interval and run count)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis import stats
+from . import markdown
+
+NESTED = ["run_epoch_s", "run_tta_s", "blocks"]
+
+
+def flat(t: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table with its ratio column spread into four (value, low, high, n) and the
+    per-run maps left out: what CSV can hold."""
+    ratios = t["vs_fastest"]
+
+    def part(name):
+        return [getattr(r, name) if isinstance(r, stats.Ratio) else None for r in ratios]
+
+    out = t.drop(columns=[*NESTED, "vs_fastest"])
+    at = list(out.columns).index("speed")
+    for i, (col, name) in enumerate((("vs_fastest", "ratio"), ("vs_fastest_low", "low"),
+                                     ("vs_fastest_high", "high"), ("vs_fastest_n", "n"))):
+        out.insert(at + i, col, part(name))
+    return out
+
+
+def jsonable(t: pd.DataFrame) -> list[dict]:
+    rows = json.loads(flat(t).to_json(orient="records"))
+    for row, per_run, tta in zip(rows, t["run_epoch_s"], t["run_tta_s"]):
+        row["run_epoch_s"] = {str(k): v for k, v in per_run.items()} if isinstance(per_run, dict) else None
+        row["run_tta_s"] = {str(k): v for k, v in tta.items()} if isinstance(tta, dict) else None
+    return rows
+
+
+def write_tables(rep, out: Path, stem: str = "tables", header: str = "",
+                 notes: dict | None = None, text: str | None = None) -> dict:
+    """Write ``stem``.md / .csv / .json into ``out`` (each whole or not at all); returns the
+    paths. ``text``: the Markdown, when the caller rendered it already."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out / f"{stem}.{ext}" for ext in ("md", "csv", "json")}
+    bodies = {"md": header + (text if text is not None else markdown.markdown(rep, notes)),
+              "csv": flat(rep.tidy).to_csv(index=False),
+              "json": json.dumps(jsonable(rep.tidy), indent=1) + "\n"}
+    for ext, body in bodies.items():
+        tmp = paths[ext].with_name(paths[ext].name + ".tmp")
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(paths[ext])
+    return paths

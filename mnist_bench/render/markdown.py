@@ -1,0 +1,154 @@
+"""Markdown from a ``Report`` (``analysis.report.build``): the result tables, the derived
+tables, the recommendation and the cells without a result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis import stats
+from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG, machine_of, run_of
+from ..settings import BACKENDS, BASELINE_BACKEND
+from . import cells as fmt
+from . import derived
+
+LEGEND = (
+    "acc: test accuracy, mean ± standard deviation over runs (⚠: differs from the other backends "
+    "by more than 3 standard deviations of the seeds). epoch s: geometric mean over runs of each "
+    "run's mean steady epoch (epochs 2..n), with its 95% interval over runs [low-high] when there are 2 or "
+    "more. vs fastest: this backend's run figures over the fastest backend's, paired by block, "
+    "with the 95% interval of the ratio; 'tie' when the interval holds 1, '(n=k)' when there are "
+    f"fewer than {stats.MIN_RUNS} paired runs to judge by. samples/s: training throughput at that "
+    "epoch time; 1st epoch s: the compiling first epoch. ‡: measured while the drift canary ran "
+    f"more than {DRIFT_FLAG:.0%} slower than the run's best; †: more than "
+    f"{UNCLOCKED_FLAG:.0%} of the steady epochs' wall time (evaluation excluded) was "
+    "outside the training clock. Method: docs/method.md.\n")
+
+
+def _keras_cells(row) -> dict:
+    return {"acc": fmt.acc(row), "epoch s": fmt.epoch_time(row), "vs fastest": fmt.vs_fastest(row),
+            "samples/s": fmt.num(row.train_samples_per_s, ",.0f"),
+            "1st epoch s": fmt.num(row.first_epoch_s, ".2f")}
+
+
+def _detail_cells(row) -> dict:
+    return {"spec": row.label, "backend": row.backend, "runs": row.runs, "acc": fmt.acc(row),
+            "reported acc": fmt.num(row.reported_accuracy, ".4f"), "parity": fmt.parity(row),
+            "time to target s": fmt.time_to_target(row),
+            "inference samples/s": fmt.num(row.inference_samples_per_s, ",.0f"),
+            "GFLOP/s": fmt.num(row.achieved_gflops, ".2f"),
+            "of peak": fmt.percent(row.utilisation),
+            "unclocked": fmt.percent(row.unclocked_share, 0),
+            "canary": fmt.percent(row.drift, 0, "+"),
+            "jit": row.jit_compile, "steps/exec": row.steps_per_execution}
+
+
+def run_names(t: pd.DataFrame) -> dict:
+    """Short names for the runs of a table: the run id, or the record store's folder."""
+    names = {}
+    for run in dict.fromkeys(t["run"]):
+        p = Path(run)
+        names[run] = str(p.parent) if p.name in ("records.jsonl",) else str(run)
+    return names
+
+
+def runs_markdown(rep, names: dict) -> str:
+    """One line per run: where it ran, the matmul peak, the versions and the canary."""
+    rows = []
+    drift = rep.drift.set_index("run") if len(rep.drift) else None
+    for run in names:
+        rs = [r for r in rep.recs if run_of(r) == run]
+        if not rs:
+            continue
+        m, v = rs[-1].get("machine") or {}, rs[-1].get("versions") or {}
+        cpu = m.get("cpu") or {}
+        gpus = ", ".join(g["name"] for g in m.get("gpus") or []) or "none"
+        row = {"run": names[run], "machine": machine_of(rs[-1]),
+               "host": m.get("hostname") or "", "CPU": f"{cpu.get('model')} "
+               f"({cpu.get('cores')} cores)", "GPUs": gpus,
+               "matmul peak GFLOP/s": fmt.num(m.get("matmul_peak_gflops"), ".0f"),
+               "keras": v.get("keras", ""), "records": len(rs),
+               "from": min(r["timestamp"] for r in rs), "to": max(r["timestamp"] for r in rs)}
+        if drift is not None and run in drift.index:
+            d = drift.loc[run]
+            row["canary worst vs best"] = f"+{100 * d['worst vs best']:.0f}%"
+            row["cells flagged ‡"] = int(d["cells flagged"])
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def _result_tables(t: pd.DataFrame, names: dict, multi: bool, notes: dict) -> list[str]:
+    parts = []
+    keras_rows = t[t.backend != BASELINE_BACKEND]
+    for (run, dataset, device, impl, mode), g in keras_rows.groupby(
+            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        if (g.status == "skipped").all():
+            continue  # a variant not measured anywhere here (its reason: the failed-cells list)
+        where = g.device_name.dropna().iloc[0] if g.device_name.notna().any() else device
+        parts.append(f"### {dataset}, {device} ({where}), {fmt.variant(impl, mode)}"
+                     + (f", run {names[run]}" if multi else "") + "\n")
+        backends = [b for b in BACKENDS if b in set(g.backend) or (b, device) in notes]
+        backends += sorted(set(g.backend) - set(backends))
+        rows = []
+        for spec, sg in g.groupby("label", sort=False):
+            row = {"spec": spec}
+            by = {r.backend: r for r in sg.itertuples()}
+            for b in backends:
+                if b in by:
+                    row.update({f"{b} {k}": v for k, v in _keras_cells(by[b]).items()})
+                else:
+                    row[f"{b} acc"] = notes.get((b, device), "not run")
+            rows.append(row)
+        parts.append(pd.DataFrame(rows).astype(object).fillna("").to_markdown(index=False) + "\n")
+    base = t[t.backend == BASELINE_BACKEND]
+    for (run, dataset), g in base.groupby(["run", "dataset"], sort=False):
+        if (g.status == "skipped").all():
+            continue
+        parts.append(f"### {dataset}, scikit-learn baseline" + (f", run {names[run]}" if multi else "") + "\n")
+        rows = [{"spec": r.label, "runs": r.runs, "test acc": fmt.acc(r),
+                 "15k-split acc": fmt.num(r.split_accuracy, ".4f"),
+                 "reported (split)": fmt.num(r.reported_accuracy, ".4f"),
+                 "passes": fmt.passes(r), "s/pass": fmt.epoch_time(r),
+                 "samples/s": fmt.num(r.train_samples_per_s, ",.0f")} for r in g.itertuples()]
+        parts.append(pd.DataFrame(rows).to_markdown(index=False) + "\n")
+    return parts
+
+
+def _without_result(t: pd.DataFrame) -> list[str]:
+    failed = t[~t.status.isin(["ok", "diverged"])]
+    if not len(failed):
+        return []
+    return ["Cells without a result:\n",
+            *(f"- {r.label} / {r.backend}{' (native)' if r.impl == 'native' else ''} / "
+              f"{r.mode} / {r.dataset} / {r.device_kind}: {r.status}: {r.reason}"
+              for r in failed.itertuples()), ""]
+
+
+def markdown(rep, notes: dict | None = None, detail: bool = True) -> str:
+    """Markdown: per run x dataset x device x mode, one column group per Keras backend, then the
+    scikit-learn baseline, the derived tables, the recommendation and (``detail``) accuracy,
+    time-to-target and utilisation per cell. ``notes[(backend, device)]`` stands in for a
+    backend with no rows."""
+    t, notes = rep.tidy, notes or {}
+    names = run_names(t)
+    multi = len(names) > 1
+    parts = [LEGEND]
+    if rep.recs:
+        parts += ["### Runs\n", runs_markdown(rep, names) + "\n"]
+    results = _result_tables(t, names, multi, notes)
+    if not results:
+        return "No results.\n\n" + "\n".join(_without_result(t) or ["No records.", ""])
+    parts += results
+    parts += derived.sections(rep, names, multi)
+    if detail:
+        keras_rows = t[t.backend != BASELINE_BACKEND]
+        for (run, dataset, device, impl, mode), g in keras_rows.groupby(
+                ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+            parts.append(f"### {dataset}, {device}, {fmt.variant(impl, mode)}"
+                         + (f", run {names[run]}" if multi else "")
+                         + ": accuracy, time to target, utilisation, clock and drift\n")
+            parts.append(pd.DataFrame([_detail_cells(r) for r in g.itertuples()])
+                         .astype(object).fillna("").to_markdown(index=False) + "\n")
+    parts += _without_result(t)
+    return "\n".join(parts)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Re-render every published table, chart and HTML report from the records in results/ (no new
+# measurement): the same `mnist-bench report` commands results/README.md lists beside each folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mb() { "${MNIST_BENCH:-mnist-bench}" "$@"; }
+NOGPU="tensorflow:gpu=not run: TensorFlow's GPU wheel is too large to bring to the GPU machine"
+# each run's own folder, as `mnist-bench run` wrote it
+for run in cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
+  mb report "results/$run" --out "results/$run" --html > /dev/null
+done
+for run in gpu-h100/quick-mlp512 gpu-h100/smoke; do
+  mb report "results/$run" --out "results/$run" --html --note "$NOGPU" > /dev/null
+done
+# reports over several stores
+mb report results/seed/cpu results/seed/cpu-cnn-tf results/seed/gpu-h100-cnn --out results/seed \
+  --note "tensorflow:gpu=no TensorFlow GPU build on the GPU machine" > /dev/null
+mb report results/cpu-native results/gpu-h100/quick-mlp512 --out results/machines --note "$NOGPU" > /dev/null
+mb report results/pytest-benchmark/tensorflow.json results/pytest-benchmark/jax.json \
+  results/pytest-benchmark/torch.json --out results/pytest-benchmark > /dev/null
+echo "re-rendered every table in results/ from its records"

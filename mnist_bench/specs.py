@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import math
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Any, Callable
 from .errors import MnistBenchError
 
 ENTRY_POINT_GROUP = "mnist_bench.specs"
+# keras.optimizers.get() names (Keras 3), so a recipe is checked without importing keras
+OPTIMIZERS = ("adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl",
+              "lion", "nadam", "rmsprop", "sgd")
 
 
 class SpecError(MnistBenchError):
@@ -49,6 +53,42 @@ class Recipe:
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
         return d
+
+    def check(self, where: str) -> "Recipe":
+        """This recipe if every field is valid; else a one-line SpecError naming the field and
+        what is valid (the rules the command line holds its options to)."""
+        def bad(name, valid):
+            raise SpecError(f"{where}: recipe {name}={getattr(self, name)!r}; valid: {valid}")
+
+        def integer(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def number(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+        if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
+            bad("optimizer", ", ".join(OPTIMIZERS))
+        if self.learning_rate is not None and not (number(self.learning_rate) and self.learning_rate > 0):
+            bad("learning_rate", "a positive number, or None for the optimizer's default")
+        if not integer(self.batch_size) or self.batch_size < 1:
+            bad("batch_size", "an integer >= 1")
+        if not integer(self.epochs) or self.epochs < 2:
+            bad("epochs", "an integer >= 2 (the first epoch compiles)")
+        if self.dataset not in ("mnist", "fashion_mnist"):
+            bad("dataset", "mnist, fashion_mnist")
+        shape = tuple(self.input_shape) if isinstance(self.input_shape, (tuple, list)) else None
+        if shape is None or not all(integer(x) and x > 0 for x in shape) or (
+                shape and math.prod(shape) != 784):
+            bad("input_shape", "() (the model's own) or a shape of 784 values: (784,), (28, 28), (28, 28, 1)")
+        if not number(self.validation_split) or not 0 <= self.validation_split < 1:
+            bad("validation_split", "a number in [0, 1)")
+        if not isinstance(self.loss, str) or not self.loss:
+            bad("loss", "a keras loss name")
+        for name in ("reported_accuracy", "target_accuracy"):
+            v = getattr(self, name)
+            if v is not None and not (number(v) and 0 < v <= 1):
+                bad(name, "an accuracy in (0, 1], or None")
+        return self
 
 
 @dataclass(frozen=True)
@@ -212,6 +252,8 @@ def load(ref: str) -> Spec:
         except Exception as exc:
             raise SpecError(f"spec entry point {ref!r} failed to load: {type(exc).__name__}: {exc}") from None
     if isinstance(obj, Spec):
+        if obj.kind == "keras":
+            obj.recipe.check(f"spec {ref}")
         return replace(obj, name=ref)
     if callable(obj):
         # input_shape=() means: take it from the model the callable builds

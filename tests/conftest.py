@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mnist_bench import data
-from mnist_bench.record import assemble, schema, sources, store
+from mnist_bench.record import store
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTY = Path(__file__).resolve().parent / "faulty_specs.py"

@@ -11,7 +11,7 @@ import pytest
 
 from mnist_bench import specs
 from mnist_bench.record import sources
-from mnist_bench.analysis import keys, machines, report, tidy, views
+from mnist_bench.analysis import tidy
 from mnist_bench.settings import BACKENDS
 
 from .conftest import ROOT, run_cli

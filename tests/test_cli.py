@@ -51,7 +51,7 @@ def test_list_shows_every_seed_recipe():
 
 
 def _store(path, **change):
-    from mnist_bench.record import assemble, schema, sources, store
+    from mnist_bench.record import assemble, store
     from mnist_bench.settings import Cell
 
     rec = assemble.record((Cell("mlp_512", "jax", "mnist")), status="ok",

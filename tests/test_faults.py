@@ -2,7 +2,7 @@
 
 import pytest
 
-from mnist_bench.record import assemble, schema, sources, store
+from mnist_bench.record import store
 
 from .conftest import run_cli
 

@@ -3,7 +3,7 @@ stand-in for keras.ops that rounds its inputs the way TF32 or bfloat16 hardware 
 
 import numpy as np
 
-from mnist_bench.analysis import keys, machines, report, tidy, views
+from mnist_bench.analysis import keys
 from mnist_bench.measure import precision
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mnist_bench import cli
 from mnist_bench.cli import options
-from mnist_bench.record import assemble, schema, sources, store
+from mnist_bench.record import assemble, schema
 from mnist_bench.analysis import stats
 from mnist_bench.settings import Cell
 

@@ -3,7 +3,7 @@ import multiprocessing
 
 import pytest
 
-from mnist_bench.record import assemble, schema, sources, store
+from mnist_bench.record import assemble, schema, store
 from mnist_bench.settings import Cell
 
 

@@ -169,7 +169,6 @@ def test_resume_counts_only_its_own_runs_records(tmp_path):
     _plan(out, run_id="mine")
     write(out, [rec("sgd_classifier", "sklearn", run_id="someone-else", order_seed=1,
                     profile="smoke", impl="keras", position=0, node=None)])
-    from mnist_bench import cli  # noqa: F401  (the package imports)
     from mnist_bench.record import store
 
     assert store.complete_keys(store.load(out), "mine") == set()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mnist_bench.record import assemble, schema, sources, store
-from mnist_bench.analysis import keys, machines, report, tidy, views
+from mnist_bench.record import store
+from mnist_bench.analysis import tidy
 
 from .conftest import ROOT, run_cli
 
@@ -73,14 +73,17 @@ def test_kill_9_then_resume(tmp_path, uninterrupted):
     assert cells(out) == cells(uninterrupted)
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("sig, code, words", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path, sig, code, words):
+    """Ctrl-C, and SIGTERM (a CI cancel, `timeout`, `docker stop`): records kept, a resume hint."""
     out = tmp_path / "run"
     proc = start(out)
     wait_for_records(out, 1, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     n = len(store.load(out))
-    assert proc.returncode == 130, (n, err[-500:])
+    assert proc.returncode == code and words in err, (n, err[-500:])
     assert f"mnist-bench run --out {out} --resume" in err
     assert n < 3
     resumed = run_cli("run", "--out", out, "--resume")

@@ -1,6 +1,8 @@
 """``mnist-bench compare OLD NEW``: line two result sets up cell by cell and call regressions.
 
-A cell is keyed by its machine, dataset, device kind, mode, implementation, spec and backend.
+A cell is keyed by its machine, dataset, device kind, mode, implementation, spec, backend and
+setup (profile, epochs, batch size, training samples): cells of different setups are never
+paired, and ``summary`` says what differs when nothing could be.
 OLD and NEW are different runs, so their runs are not paired: a cell's figure is the ratio of
 the geometric means of its per-run steady epochs (NEW / OLD) with Welch's 95% interval on the
 logs. A cell is slower when that ratio exceeds ``1 + max_slowdown`` and the interval lies wholly
@@ -23,7 +25,7 @@ from . import stats
 from .keys import block_of, present, run_of
 from .tidy import latest, tidy
 
-KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend"]
+KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup"]
 
 
 def canary_change(old: list[dict], new: list[dict]) -> float | None:
@@ -78,6 +80,10 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
             row["now_status"] = n.status
             regression = True
+        lost = int(n.failed_runs or 0) if n.failed_runs == n.failed_runs else 0
+        if lost and n.status in ("ok", "diverged"):
+            row.update(new_lost=lost, new_total=int(n.runs))
+            regression = True
         if present(o.test_accuracy) and present(n.test_accuracy):
             drop = o.test_accuracy - n.test_accuracy
             if drop > max_accuracy_drop:
@@ -89,3 +95,26 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         if key not in b.index:
             rows.append({**dict(zip(KEY, key)), "side": "old only", "regression": False})
     return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame, allow_missing: bool = False) -> list[str]:
+    """Why a compare must fail although no cell regressed: nothing in common, cells the new
+    side lacks, or a side that measured nothing. Empty when the comparison stands."""
+    if not len(df):
+        return ["neither side holds any cell"]
+    problems = []
+    both = df[df.side == "both"]
+    measured = lambda col: both[col].notna().any() if col in both else False  # noqa: E731
+    if not len(both):
+        setups = lambda side: sorted({s for s in df[df.side == side].setup}, key=str)  # noqa: E731
+        problems.append("no cell in common" + (
+            f" (OLD's setups: {setups('old only')}; NEW's: {setups('new only')})"
+            if set(setups("old only")) != set(setups("new only")) else ""))
+    elif not measured("old_s") or not measured("new_s"):
+        problems.append("a side measured nothing: no steady epoch on "
+                        + ("either side" if not measured("old_s") and not measured("new_s")
+                           else "OLD" if not measured("old_s") else "NEW"))
+    missing = int((df.side == "old only").sum())
+    if missing and not allow_missing:
+        problems.append(f"NEW lacks {missing} cell(s) that OLD has (--allow-missing accepts that)")
+    return problems

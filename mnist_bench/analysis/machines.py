@@ -12,6 +12,7 @@ import pandas as pd
 from ..settings import BASELINE_BACKEND
 from . import stats
 from .keys import DRIFT_FLAG, canary_best, canary_drift, machine_of, present, run_of
+from .tidy import grouped
 
 
 def device_table(t: pd.DataFrame) -> pd.DataFrame:
@@ -21,9 +22,9 @@ def device_table(t: pd.DataFrame) -> pd.DataFrame:
     if keras_rows.device_kind.nunique() < 2:
         return pd.DataFrame()
     out = []
-    for (dataset, spec, backend, impl, mode), g in keras_rows.groupby(
-            ["dataset", "label", "backend", "impl", "mode"], sort=False):
-        by = {r.device_kind: r for r in g.itertuples()}
+    for (dataset, spec, backend, impl, mode), g in grouped(
+            keras_rows, ["dataset", "label", "backend", "impl", "mode"]):
+        by = {r.device_kind: r for r in g}
         cpu, gpu = by.get("cpu"), by.get("gpu")
         row = {"dataset": dataset, "spec": spec, "backend": backend, "impl": impl, "mode": mode}
         for kind, r in (("cpu", cpu), ("gpu", gpu)):
@@ -66,8 +67,8 @@ def machines_table(t: pd.DataFrame) -> SideBySide:
     columns = list(dict.fromkeys(c for c, _, _ in sorted(
         set(zip(column, rows.run_id, rows.machine)), key=lambda c: (run_ids.index(c[1]), c[2]))))
     out = []
-    for k, g in rows.assign(column=column).groupby(key, sort=False):
-        by = {r.column: r for r in g.itertuples()}
+    for k, g in grouped(rows.assign(column=column), key):
+        by = {r.column: r for r in g}
         first = by.get(columns[0])
         cells = {}
         for c in columns:

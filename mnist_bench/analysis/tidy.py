@@ -31,7 +31,8 @@ COLUMNS = [
     "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "target_accuracy",
     "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
-    "steps_per_execution", "precision", "unclocked_share", "drift", "reason",
+    "steps_per_execution", "precision", "unclocked_share", "drift", "reason", "ok_runs",
+    "failed_runs", "failed_reason", "flagged_runs", "setup",
 ]
 
 
@@ -42,8 +43,15 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
         ((last.get("machine") or {}).get("cpu") or {}).get("model")
     row["runs"] = len(recs)
+    row["setup"] = setup_of(last)
     good = [r for r in recs if r["status"] in ("ok", "diverged")]
-    if not good:
+    lost = [r for r in recs if r["status"] in ("failed", "timeout")]
+    row["ok_runs"], row["failed_runs"] = len(good), len(lost)
+    row["failed_reason"] = f"{lost[0]['status']}: {lost[0].get('reason')}" if lost else None
+    flagged = [r for r in good if r.get("flags")]
+    row["flagged_runs"] = len(flagged)
+    good = [r for r in good if not r.get("flags")] or good  # flagged runs stay out of figures
+    if not row["ok_runs"]:
         row.update(status=last["status"], reason=last.get("reason"))
         return row
     row["status"] = "ok" if all(r["status"] == "ok" for r in good) else "diverged"
@@ -119,6 +127,12 @@ def _compare_backends(rows: list[dict]) -> None:
             row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) else "differs"
 
 
+def setup_of(r: dict) -> tuple:
+    """How much a cell trains, as its run planned it: (profile, the --epochs override or None
+    for the profile's own). Cells of different setups are never set side by side."""
+    return (r.get("profile"), r.get("epochs"))
+
+
 def latest(recs: list[dict]) -> list[dict]:
     """Each cell of each run once: its last record (a resume that re-ran a failed cell)."""
     return list({(run_of(r), cell_of(r).key()): r for r in recs}.values())
@@ -138,8 +152,8 @@ def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
         row["label"] = names[row["spec"]]
     order = {b: i for i, b in enumerate([*BACKENDS, BASELINE_BACKEND])}
     spec_order = {name: i for i, name in enumerate(BUILTIN)}
-    runs = list(dict.fromkeys(run_of(r) for r in recs))
-    rows.sort(key=lambda r: (runs.index(r["run"]), r["dataset"], r["device_kind"], r["impl"],
+    runs = {run: i for i, run in enumerate(dict.fromkeys(run_of(r) for r in recs))}
+    rows.sort(key=lambda r: (runs[r["run"]], r["dataset"], r["device_kind"], r["impl"],
                              r["mode"],
                              spec_order.get(r["spec"], len(spec_order)), r["label"],
                              order.get(r["backend"], 99)))
@@ -149,3 +163,13 @@ def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
 def keras_rows(t: pd.DataFrame) -> pd.DataFrame:
     """The rows of trained Keras-spec cells (not the baseline) with a steady epoch."""
     return t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+
+
+def grouped(t: pd.DataFrame, keys) -> list[tuple[tuple, list]]:
+    """The rows of ``t`` (named tuples) grouped by the columns ``keys``, in order of first
+    appearance: one pass over the table, however many groups (``groupby`` + ``itertuples``
+    per group costs a column extraction per group)."""
+    out: dict[tuple, list] = {}
+    for row in t.itertuples(index=False):
+        out.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
+    return list(out.items())

@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import stats
 from .keys import SPEC_GROUP, present
-from .tidy import keras_rows
+from .tidy import grouped, keras_rows
 
 
 def recommend(t: pd.DataFrame) -> pd.DataFrame:
@@ -22,8 +22,7 @@ def recommend(t: pd.DataFrame) -> pd.DataFrame:
     """
     out = []
     rows_k = keras_rows(t)
-    for key, g in rows_k[rows_k.impl == "keras"].groupby(list(SPEC_GROUP), sort=False):
-        rows = list(g.itertuples())
+    for key, rows in grouped(rows_k[rows_k.impl == "keras"], SPEC_GROUP):
         reached = [r for r in rows if present(r.time_to_target_s)]
         if reached:
             by, rank = "time to target", sorted(reached, key=lambda r: r.time_to_target_s)
@@ -50,9 +49,9 @@ def mode_table(t: pd.DataFrame) -> pd.DataFrame:
     the speed-up (default / mode) with its interval and the accuracy difference in points.
     Empty unless one run holds the default and another mode."""
     out = []
-    for (run, dataset, device, impl, spec, backend), g in keras_rows(t).groupby(
-            ["run", "dataset", "device_kind", "impl", "spec", "backend"], sort=False):
-        by = {r.mode: r for r in g.itertuples()}
+    for (run, dataset, device, impl, spec, backend), g in grouped(
+            keras_rows(t), ["run", "dataset", "device_kind", "impl", "spec", "backend"]):
+        by = {r.mode: r for r in g}
         d = by.get("default")
         if d is None:
             continue
@@ -84,13 +83,13 @@ def native_table(t: pd.DataFrame) -> pd.DataFrame:
     if not (rows.impl == "native").any():
         return pd.DataFrame()
     out = []
-    for (run, dataset, device, spec, backend), g in rows.groupby(
-            ["run", "dataset", "device_kind", "spec", "backend"], sort=False):
-        by = {(r.impl, r.mode): r for r in g.itertuples()}
+    for (run, dataset, device, spec, backend), g in grouped(
+            rows, ["run", "dataset", "device_kind", "spec", "backend"]):
+        by = {(r.impl, r.mode): r for r in g}
         keras = [r for (i, _), r in by.items() if i == "keras"]
         native = [r for (i, _), r in by.items() if i == "native"]
         row = {"run": run, "dataset": dataset, "device": device,
-               "spec": g.label.iloc[0], "framework": backend}
+               "spec": g[0].label, "framework": backend}
         for impl, mode in VARIANTS:
             r = by.get((impl, mode))
             row[f"{impl} {mode} s"] = r.steady_epoch_s if r is not None else None
@@ -112,9 +111,8 @@ def fastest_table(t: pd.DataFrame) -> pd.DataFrame:
     if not (rows.impl == "native").any():
         return pd.DataFrame()
     out = []
-    for (run, dataset, device, spec), g in rows.groupby(
-            ["run", "dataset", "device_kind", "spec"], sort=False):
-        ranked = sorted(g.itertuples(), key=lambda r: r.steady_epoch_s)
+    for (run, dataset, device, spec), g in grouped(rows, ["run", "dataset", "device_kind", "spec"]):
+        ranked = sorted(g, key=lambda r: r.steady_epoch_s)
         best = ranked[0]
         keras = [r for r in ranked if r.impl == "keras"]
         out.append({"run": run, "dataset": dataset, "device": device, "spec": best.label,

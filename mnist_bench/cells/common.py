@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import settings
 from ..errors import MnistBenchError
-from ..measure import clock, environment, flops, peak, precision
+from ..measure import clock, disturbance, environment, flops, peak, precision
 from ..measure.timing import Stopwatch, summarize_epochs
 from ..record import schema
 
@@ -153,12 +153,23 @@ class EpochLog:
     def __init__(self, epochs: int, curve_on: str, evaluate, emit=lambda **event: None):
         self.epochs, self.curve_on, self.evaluate, self.emit = epochs, curve_on, evaluate, emit
         self.epoch_s, self.walls, self.evals, self.curve, self.problem = [], [], [], [], None
+        self.cpu_s, self.foreign_s = [], []
         self.mark = self.started = None
+        self.meter = disturbance.CpuMeter()
 
     def start(self) -> None:
         self.mark = self.started = time.perf_counter()
 
+    def begin(self) -> None:
+        """Right after the epoch's clock started: the CPU meters' first reading."""
+        self.meter.begin()
+
     def end(self, seconds: float, loss: float, train_accuracy: float | None = None) -> bool:
+        own, foreign = self.meter.end()
+        self.meter = disturbance.CpuMeter()
+        if own is not None:
+            self.cpu_s.append(own)
+            self.foreign_s.append(foreign)
         clock.advance(seconds)
         end = time.perf_counter()
         self.epoch_s.append(seconds)
@@ -178,6 +189,14 @@ class EpochLog:
 
     def status(self) -> tuple[str, str | None]:
         return ("diverged", self.problem) if self.problem else ("ok", None)
+
+    def disturbance(self) -> dict:
+        """The per-epoch CPU readings and the run's flags (``measure.disturbance``)."""
+        if len(self.cpu_s) != len(self.epoch_s):  # an epoch without readings: nothing to judge
+            return {"flags": disturbance.flags(self.epoch_s, [], [])}
+        foreign = None if any(f is None for f in self.foreign_s) else self.foreign_s
+        return {"epoch_cpu_s": self.cpu_s, "epoch_foreign_cpu_s": foreign,
+                "flags": disturbance.flags(self.epoch_s, self.cpu_s, foreign or [])}
 
 
 def inference_rate(predict, x: np.ndarray) -> float:
@@ -232,4 +251,5 @@ def trained_result(prep: Prepared, log: EpochLog, recipe, backend: str, device: 
         # the whole call less every span accounted for: the framework's teardown after the last epoch
         fit_unaccounted_s=call_s - setup_s - sum(log.walls) - sum(log.evals),
         **measured, inference_samples_per_s=inference, inference_batch_size=inference_batch,
-        curve=log.curve, curve_on=log.curve_on, device=device, **settings_fields)
+        curve=log.curve, curve_on=log.curve_on, device=device, **log.disturbance(),
+        **settings_fields)

@@ -78,6 +78,8 @@ def _make_timer(sync, log=None):
 
         def on_epoch_begin(self, epoch, logs=None):
             self.watch.start()
+            if log is not None:
+                log.begin()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds = self.watch.stop()

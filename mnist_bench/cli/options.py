@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
     cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
+    cmp.add_argument("--allow-missing", action="store_true",
+                     help="pass although NEW lacks cells that OLD has (default: that fails)")
 
     bench = sub.add_parser("bench", help="run the pytest-benchmark suite once per backend")
     bench.add_argument("--backends", type=_csv, default=BACKENDS)

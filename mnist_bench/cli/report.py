@@ -82,4 +82,7 @@ def cmd_compare(args) -> int:
               file=sys.stderr)
     bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
     print(f"{len(bad)} regression(s) in {len(df)} cells", file=sys.stderr)
-    return 1 if len(bad) else 0
+    problems = compare.summary(df, args.allow_missing)
+    for problem in problems:
+        print(f"mnist-bench compare: {problem}", file=sys.stderr)
+    return 1 if len(bad) or problems else 0

@@ -56,6 +56,29 @@ def settings_from(args, console):
     return rs
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI cancel, ``timeout``, ``docker stop``): stop as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def refuse_another_run(out: Path, resume: bool) -> None:
+    """A fresh run never writes into a folder that holds another run: its records and run.json
+    would be mixed with this one's, and that run could no longer be resumed."""
+    from .. import plan
+    from ..record import store
+    from ..settings import SettingsError
+
+    if resume:
+        return
+    held = [p.name for p in (store.store_file(out), out / plan.PLAN_FILE) if p.is_file()]
+    if held:
+        raise SettingsError(f"results folder {out} already holds another run ({', '.join(held)}); "
+                            "continue it with --resume, or pass another --out")
+
+
 def exit_status(recs: list[dict], run_id: str | None) -> int:
     """1 when a cell of this run (its last record) failed or timed out, or when the run
     measured nothing at all; else 0."""
@@ -70,6 +93,22 @@ def exit_status(recs: list[dict], run_id: str | None) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
+    from .. import plan
+    from ..record import store
+
+    console = Console(stderr=True, soft_wrap=True)
+    rs = settings_from(args, console)
+    cells = plan.plan(rs)
+    out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    plan.check_writable(out)
+    with store.RunLock(out):
+        refuse_another_run(out, args.resume)
+        return _run(args, rs, cells, out, console)
+
+
+def _run(args, rs, cells, out: Path, console) -> int:
+    import signal
+
     from .. import data, plan
     from ..analysis import report
     from ..execute.local import LocalExecutor
@@ -78,11 +117,6 @@ def cmd_run(args) -> int:
     from ..render import files, html, markdown
     from . import progress
 
-    console = Console(stderr=True, soft_wrap=True)
-    rs = settings_from(args, console)
-    cells = plan.plan(rs)
-    out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    plan.check_writable(out)
     for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
         ds = data.load(name, rs.data_dir)  # fetched and verified once, before any cell
         console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)
@@ -99,6 +133,7 @@ def cmd_run(args) -> int:
     def timeout_for(cell):
         return plan.timeout_for(cell, rs.cell_timeout_s)
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if rs.executor == "ray":
             from ..execute import ray as ray_exec
@@ -107,19 +142,28 @@ def cmd_run(args) -> int:
                 text, highlight=False, markup=False)).run(todo)
         else:
             LocalExecutor(sink, timeout_for, on_start, on_event).run(todo)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         finished()
-        console.print(f"\ninterrupted; every finished cell is saved in {out}. Resume with:\n"
+        why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+        console.print(f"\n{why}; every finished cell is saved in {out}. Resume with:\n"
                       f"  mnist-bench run --out {out} --resume")
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         finished()
     recs = store.load(out)
     rep = report.build(recs)
     text = markdown.markdown(rep)
-    paths = files.write_tables(rep, out, text=text)
-    if any(r["status"] == "ok" for r in recs):
-        html.html_report(rep, out, text=text)
+    try:
+        paths = files.write_tables(rep, out, text=text)
+        if any(r["status"] == "ok" for r in recs):
+            html.html_report(rep, out, text=text)
+    except OSError as exc:
+        from ..settings import SettingsError
+
+        raise SettingsError(
+            f"could not write the tables into {out} ({exc.strerror or exc}); every record is whole "
+            f"in {store.store_file(out)}: make room, then mnist-bench report {out} --out {out} --html") from None
     print(text)
     console.print(f"records: {store.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
                   f"{paths['json']}, {out / 'report.html'}", highlight=False)

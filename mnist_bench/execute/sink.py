@@ -3,6 +3,7 @@ record (``record.assemble``), is appended to the store and is reported."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..record import assemble, store
@@ -24,8 +25,20 @@ def outcome_fields(attempt: Attempt | None, timeout_s: float, failed: str | None
                 "reason": f"stopped after the cell time limit of {timeout_s:g} s"}
     reason = out.error or f"worker {describe_exit(out.returncode)}"
     if not out.error and out.tail:
-        reason += f": {out.tail[-1]}"
+        reason += f": {error_line(out.tail)}"
     return {"status": "failed", "reason": reason, "output_tail": out.tail}
+
+
+ERROR = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt|Fault)\b(:|$)")
+
+
+def error_line(tail: list[str]) -> str:
+    """The line of a worker's output that names its error (a traceback's last "XError: ..."
+    line), not whatever library noise came after it; else its last line."""
+    for line in reversed(tail):
+        if ERROR.match(line.strip()):
+            return line.strip()
+    return tail[-1]
 
 
 class Sink:

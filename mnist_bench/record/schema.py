@@ -56,7 +56,8 @@ OPTIONAL = {
     "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
     "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "device": _OPT_DICT,
     "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT,
-    "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM,
+    "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM, "flags": _OPT_LIST,
+    "epoch_cpu_s": _OPT_LIST, "epoch_foreign_cpu_s": _OPT_LIST,
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
 }
 FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}
@@ -80,6 +81,9 @@ _ELEMENTS = (
     ("curve", _curve_point, "a point with train_s seconds and numeric accuracies"),
     ("input_shape", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     ("flops_counted_layers", lambda v: isinstance(v, str), "a string"),
+    ("flags", lambda v: isinstance(v, str), "a string"),
+    *((name, _seconds, "a non-negative number of seconds")
+      for name in ("epoch_cpu_s", "epoch_foreign_cpu_s")),
     ("output_tail", lambda v: isinstance(v, str), "a string"),
 )
 

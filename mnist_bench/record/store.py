@@ -38,8 +38,19 @@ def append(store: str | os.PathLike, record: dict) -> None:
                 fh.seek(size - 1)
                 if fh.read(1) != b"\n":
                     line = b"\n" + line
-        os.write(fd, line)
-        os.fsync(fd)
+        try:
+            written = 0
+            while written < len(line):  # a short write (a full disk) must not pass as whole
+                n = os.write(fd, line[written:])
+                if n <= 0:
+                    raise OSError(28, "no space left on device")
+                written += n
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)  # leave the store as it was: every earlier record whole
+            raise RecordError(f"could not write a record to {path} ({exc.strerror or exc}); every "
+                              "earlier record is kept: make room, then resume with "
+                              f"mnist-bench run --out {path.parent} --resume") from None
     finally:
         os.close(fd)
 
@@ -77,3 +88,30 @@ def complete_keys(records: list[dict], run_id: str | None = None) -> set[tuple]:
     ``run_id``, only that run's records count (another run's cells are not this run's)."""
     return {cell_of(r).key() for r in records if r.get("status") in ("ok", "diverged")
             and (run_id is None or r.get("run_id") == run_id)}
+
+
+LOCK = ".mnist-bench.lock"
+
+
+class RunLock:
+    """Held by a live run on its results folder: a second run on the folder is refused."""
+
+    def __init__(self, out: str | os.PathLike):
+        self.path = Path(out) / LOCK
+        self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise RecordError(f"results folder {self.path.parent} is in use by another "
+                              f"mnist-bench run (pid {holder}); wait for it, or pass another --out") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)

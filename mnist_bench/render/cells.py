@@ -9,6 +9,17 @@ from ..analysis import stats
 from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG
 
 
+def table(rows: list[dict]) -> str:
+    """A Markdown (pipe) table of ``rows``, columns in order of first appearance, a missing value
+    blank: what ``DataFrame(rows).astype(object).fillna("").to_markdown(index=False)`` gives,
+    without building a DataFrame per table."""
+    from tabulate import tabulate
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    body = [["" if missing(row.get(c)) else row.get(c) for c in columns] for row in rows]
+    return tabulate(body, headers=columns, tablefmt="pipe", showindex=False)
+
+
 def missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
@@ -40,7 +51,17 @@ def acc(row) -> str:
         text += f" ± {row.test_accuracy_std:.4f}"
     if row.parity == "differs":
         text += " ⚠"
-    return text + (" (diverged)" if row.status == "diverged" else "")
+    return text + (" (diverged)" if row.status == "diverged" else "") + lost_runs(row)
+
+
+def lost_runs(row) -> str:
+    """" (ok 1/3; 2 failed: worker killed by SIGSEGV)" for a cell whose runs did not all finish."""
+    failed = 0 if missing(getattr(row, "failed_runs", None)) else int(row.failed_runs)
+    if not failed:
+        return ""
+    reason = str(row.failed_reason or "")
+    reason = reason if len(reason) <= 60 else reason[:57] + "..."
+    return f" (ok {int(row.ok_runs)}/{int(row.runs)}; {failed} lost, {reason})"
 
 
 def parity(row) -> str:
@@ -57,6 +78,8 @@ def marks(row) -> str:
         out += "‡"
     if not missing(row.unclocked_share) and row.unclocked_share > UNCLOCKED_FLAG:
         out += "†"
+    if not missing(getattr(row, "flagged_runs", None)) and row.flagged_runs:
+        out += "§"
     return out
 
 

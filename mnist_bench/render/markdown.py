@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..analysis import stats
 from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG, machine_of, run_of
+from ..analysis.tidy import grouped
 from ..settings import BACKENDS, BASELINE_BACKEND
 from . import cells as fmt
 from . import derived
@@ -23,7 +24,10 @@ LEGEND = (
     "epoch time; 1st epoch s: the compiling first epoch. ‡: measured while the drift canary ran "
     f"more than {DRIFT_FLAG:.0%} slower than the run's best; †: more than "
     f"{UNCLOCKED_FLAG:.0%} of the steady epochs' wall time (evaluation excluded) was "
-    "outside the training clock. Method: docs/method.md.\n")
+    "outside the training clock; §: a run of the cell was flagged (its worker stopped or starved, "
+    "other programs busy, or an outlier epoch) and is left out of its figures while an unflagged "
+    "run remains; (ok k/n; ...): runs that failed or timed out, the figures resting on the k "
+    "that finished. Method: docs/method.md.\n")
 
 
 def _keras_cells(row) -> dict:
@@ -57,8 +61,11 @@ def runs_markdown(rep, names: dict) -> str:
     """One line per run: where it ran, the matmul peak, the versions and the canary."""
     rows = []
     drift = rep.drift.set_index("run") if len(rep.drift) else None
+    by_run: dict = {}
+    for r in rep.recs:
+        by_run.setdefault(run_of(r), []).append(r)
     for run in names:
-        rs = [r for r in rep.recs if run_of(r) == run]
+        rs = by_run.get(run, [])
         if not rs:
             continue
         m, v = rs[-1].get("machine") or {}, rs[-1].get("versions") or {}
@@ -81,36 +88,40 @@ def runs_markdown(rep, names: dict) -> str:
 def _result_tables(t: pd.DataFrame, names: dict, multi: bool, notes: dict) -> list[str]:
     parts = []
     keras_rows = t[t.backend != BASELINE_BACKEND]
-    for (run, dataset, device, impl, mode), g in keras_rows.groupby(
-            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
-        if (g.status == "skipped").all():
+    for (run, dataset, device, impl, mode), g in grouped(
+            keras_rows, ["run", "dataset", "device_kind", "impl", "mode"]):
+        if all(r.status == "skipped" for r in g):
             continue  # a variant not measured anywhere here (its reason: the failed-cells list)
-        where = g.device_name.dropna().iloc[0] if g.device_name.notna().any() else device
+        where = next((r.device_name for r in g if not fmt.missing(r.device_name)), device)
         parts.append(f"### {dataset}, {device} ({where}), {fmt.variant(impl, mode)}"
                      + (f", run {names[run]}" if multi else "") + "\n")
-        backends = [b for b in BACKENDS if b in set(g.backend) or (b, device) in notes]
-        backends += sorted(set(g.backend) - set(backends))
+        present = {r.backend for r in g}
+        backends = [b for b in BACKENDS if b in present or (b, device) in notes]
+        backends += sorted(present - set(backends))
         rows = []
-        for spec, sg in g.groupby("label", sort=False):
+        by_label: dict = {}
+        for r in g:
+            by_label.setdefault(r.label, []).append(r)
+        for spec, sg in by_label.items():
             row = {"spec": spec}
-            by = {r.backend: r for r in sg.itertuples()}
+            by = {r.backend: r for r in sg}
             for b in backends:
                 if b in by:
                     row.update({f"{b} {k}": v for k, v in _keras_cells(by[b]).items()})
                 else:
                     row[f"{b} acc"] = notes.get((b, device), "not run")
             rows.append(row)
-        parts.append(pd.DataFrame(rows).astype(object).fillna("").to_markdown(index=False) + "\n")
+        parts.append(fmt.table(rows) + "\n")
     base = t[t.backend == BASELINE_BACKEND]
-    for (run, dataset), g in base.groupby(["run", "dataset"], sort=False):
-        if (g.status == "skipped").all():
+    for (run, dataset), g in grouped(base, ["run", "dataset"]):
+        if all(r.status == "skipped" for r in g):
             continue
         parts.append(f"### {dataset}, scikit-learn baseline" + (f", run {names[run]}" if multi else "") + "\n")
         rows = [{"spec": r.label, "runs": r.runs, "test acc": fmt.acc(r),
                  "15k-split acc": fmt.num(r.split_accuracy, ".4f"),
                  "reported (split)": fmt.num(r.reported_accuracy, ".4f"),
                  "passes": fmt.passes(r), "s/pass": fmt.epoch_time(r),
-                 "samples/s": fmt.num(r.train_samples_per_s, ",.0f")} for r in g.itertuples()]
+                 "samples/s": fmt.num(r.train_samples_per_s, ",.0f")} for r in g]
         parts.append(pd.DataFrame(rows).to_markdown(index=False) + "\n")
     return parts
 
@@ -143,12 +154,11 @@ def markdown(rep, notes: dict | None = None, detail: bool = True) -> str:
     parts += derived.sections(rep, names, multi)
     if detail:
         keras_rows = t[t.backend != BASELINE_BACKEND]
-        for (run, dataset, device, impl, mode), g in keras_rows.groupby(
-                ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        for (run, dataset, device, impl, mode), g in grouped(
+                keras_rows, ["run", "dataset", "device_kind", "impl", "mode"]):
             parts.append(f"### {dataset}, {device}, {fmt.variant(impl, mode)}"
                          + (f", run {names[run]}" if multi else "")
                          + ": accuracy, time to target, utilisation, clock and drift\n")
-            parts.append(pd.DataFrame([_detail_cells(r) for r in g.itertuples()])
-                         .astype(object).fillna("").to_markdown(index=False) + "\n")
+            parts.append(fmt.table([_detail_cells(r) for r in g]) + "\n")
     parts += _without_result(t)
     return "\n".join(parts)

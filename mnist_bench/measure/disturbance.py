@@ -1,0 +1,71 @@
+"""Was an epoch's clock running while the worker could not train? Per epoch, the CPU seconds
+the worker itself used (all its threads) and those the rest of the machine used (other
+programs, the kernel, a hypervisor's steal: from /proc/stat), read at both ends of the clock;
+then the flags a run earns from them (docs/method.md, "Flags").
+
+A stopped worker (SIGSTOP, a debugger, a frozen VM) or a starved one gets far less CPU in that
+epoch than in its others while its wall clock runs on; a busy machine shows as foreign CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+STOPPED_RATIO = 0.5  # an epoch whose CPU/wall is under half the run's median: stopped or starved
+FOREIGN_SHARE = 0.25  # other programs used more than this share of all cores during an epoch
+OUTLIER = 2.0  # a steady epoch more than this many times the run's fastest steady epoch
+MIN_EPOCH_S = 0.05  # shorter epochs are too short for /proc/stat's 10 ms ticks to judge
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds every core of this machine has been busy (not idle or waiting) since boot;
+    None without /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+class CpuMeter:
+    """Reads the worker's and the machine's CPU time at an epoch's start (``begin``) and end
+    (``end``): (own CPU seconds, foreign CPU seconds or None)."""
+
+    own0 = busy0 = None
+
+    def begin(self) -> None:
+        self.own0, self.busy0 = time.process_time(), machine_busy_s()
+
+    def end(self) -> tuple[float | None, float | None]:
+        if self.own0 is None:  # no reading at the start: nothing to say
+            return None, None
+        own = time.process_time() - self.own0
+        busy = machine_busy_s()
+        if busy is None or self.busy0 is None:
+            return own, None
+        return own, max(0.0, busy - self.busy0 - own)
+
+
+def flags(epoch_s: list, cpu_s: list, foreign_s: list, cores: int | None = None) -> list[str]:
+    """The flags of one run from its epochs' clocked seconds and CPU seconds."""
+    cores = cores or os.cpu_count() or 1
+    out = []
+    judged = [(t, c) for t, c in zip(epoch_s, cpu_s) if t >= MIN_EPOCH_S]
+    if len(judged) >= 2:
+        typical = statistics.median(c / t for t, c in judged)
+        if any(c / t < STOPPED_RATIO * typical for t, c in judged):
+            out.append("stopped")
+    if any(f is not None and t >= MIN_EPOCH_S and f / (t * cores) > FOREIGN_SHARE
+           for t, f in zip(epoch_s, foreign_s)):
+        out.append("foreign load")
+    steady = epoch_s[1:]
+    if len(steady) >= 2 and max(steady) > OUTLIER * min(steady) and max(steady) >= MIN_EPOCH_S:
+        out.append("outlier epoch")
+    return out

@@ -1,0 +1,240 @@
+"""No silent wrong answer: lost runs shown, compare gates that fail on nothing, settings never
+mixed, one run per folder, records written whole, disturbed epochs flagged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import run_cli
+from .test_regressions import rec, write
+
+
+def _timed_out(**kw):
+    r = rec(status="timeout", reason="stopped after the cell time limit of 5 s", **kw)
+    for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
+        r.pop(k)
+    return r
+
+
+def test_lost_repeats_show_in_the_table_and_fail_compare(tmp_path):
+    """A cell with 1 run ok and 2 killed: the table says so and compare calls it a regression."""
+    old = write(tmp_path / "old", [rec(block=k) for k in range(3)])
+    lost = [rec(block=0)] + [rec(block=k, status="failed", reason="worker killed by SIGSEGV")
+                             for k in (1, 2)]
+    for r in lost[1:]:
+        for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
+            r.pop(k)
+    new = write(tmp_path / "new", lost)
+    report = run_cli("report", new)
+    assert report.returncode == 0, report.stderr
+    assert "(ok 1/3; 2 lost, failed: worker killed by SIGSEGV)" in report.stdout
+    proc = run_cli("compare", old, new)
+    assert proc.returncode == 1 and "2 of 3 runs lost" in proc.stdout, proc.stdout
+
+
+def test_compare_never_pairs_different_setups_and_fails_on_nothing_in_common(tmp_path):
+    smoke = write(tmp_path / "smoke", [rec(block=k, profile="smoke", train_samples=1024)
+                                       for k in range(3)])
+    quick = write(tmp_path / "quick", [rec(block=k) for k in range(3)])
+    longer = write(tmp_path / "longer", [rec(block=k, epochs=6) for k in range(3)])
+    assert run_cli("compare", quick, longer).returncode == 1  # --epochs 6 is another setup
+    proc = run_cli("compare", smoke, quick)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "slower" not in proc.stdout and "no cell in common" in proc.stderr
+    assert "smoke" in proc.stderr and "quick" in proc.stderr  # what differs
+
+
+def test_compare_fails_when_new_lacks_cells_unless_told(tmp_path):
+    old = write(tmp_path / "old", [rec(backend=b, block=k) for b in ("jax", "torch") for k in range(3)])
+    new = write(tmp_path / "new", [rec(backend="jax", block=k) for k in range(3)])
+    proc = run_cli("compare", old, new)
+    assert proc.returncode == 1 and "NEW lacks 1 cell(s)" in proc.stderr, proc.stderr
+    assert run_cli("compare", old, new, "--allow-missing").returncode == 0
+
+
+def test_compare_fails_when_nothing_was_measured(tmp_path):
+    both = write(tmp_path / "t", [_timed_out(block=k) for k in range(3)])
+    proc = run_cli("compare", both, both)
+    assert proc.returncode == 1 and "measured nothing" in proc.stderr, proc.stderr
+
+
+def test_flagged_runs_are_shown_and_left_out_of_the_figures(tmp_path):
+    runs = [rec(block=k, mean=1.0) for k in range(3)] + [rec(block=3, mean=5.0, flags=["stopped"])]
+    from mnist_bench.analysis import report
+
+    row = report.build([json.loads(json.dumps(r)) for r in runs]).tidy.iloc[0]
+    assert row.flagged_runs == 1 and row.steady_epoch_s == pytest.approx(1.0, rel=0.02)
+    proc = run_cli("report", write(tmp_path / "f", runs))
+    assert "§" in proc.stdout.split("### mnist")[1]
+
+
+def _plan(out, **change):
+    from .test_regressions import _plan as plan
+
+    plan(out, **change)
+
+
+def test_a_fresh_run_into_a_folder_of_another_run_is_refused(tmp_path):
+    out = tmp_path / "run"
+    _plan(out)
+    write(out, [rec("sgd_classifier", "sklearn", profile="smoke")])
+    before = (out / "records.jsonl").read_text()
+    proc = run_cli("run", "--profile", "smoke", "--models", "sgd_classifier", "--out", out)
+    assert proc.returncode == 2 and "already holds another run" in proc.stderr, proc.stderr
+    assert "--resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (out / "records.jsonl").read_text() == before  # nothing appended to that run
+
+
+def test_a_folder_in_use_by_a_live_run_is_refused(tmp_path):
+    from mnist_bench.record import store
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with store.RunLock(out):  # a live run holds it
+        proc = run_cli("run", "--profile", "smoke", "--models", "sgd_classifier", "--out", out)
+    assert proc.returncode == 2, proc.stderr
+    assert f"in use by another mnist-bench run (pid {__import__('os').getpid()})" in proc.stderr
+    assert not (out / "records.jsonl").exists()
+
+
+def test_a_record_write_that_fails_leaves_the_store_whole_and_says_how_to_resume(tmp_path, monkeypatch):
+    """A full disk mid-write: os.write takes part of the line, then fails. The store keeps
+    every earlier record, holds no torn line, and the error names the file and the resume."""
+    import os
+
+    from mnist_bench.record import schema, store
+
+    store.append(tmp_path, rec(block=0))
+    real = os.write
+    calls = []
+
+    def full_disk(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real(fd, data[:100])  # a short write
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(schema.RecordError) as err:
+        store.append(tmp_path, rec(block=1))
+    monkeypatch.setattr(os, "write", real)
+    msg = str(err.value)
+    assert str(tmp_path / "records.jsonl") in msg and "--resume" in msg and "\n" not in msg
+    warnings = []
+    assert [r["block"] for r in store.load(tmp_path, warn=warnings.append)] == [0] and not warnings
+
+
+def test_tables_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from mnist_bench.analysis import report
+    from mnist_bench.render import files
+
+    rep = report.build([rec(block=k) for k in range(3)])
+    files.write_tables(rep, tmp_path)
+    before = (tmp_path / "tables.json").read_text()
+    real = Path.write_text
+
+    def fails(self, *a, **k):
+        if self.name.startswith("tables.json"):
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", fails)
+    with pytest.raises(OSError):
+        files.write_tables(rep, tmp_path)
+    assert (tmp_path / "tables.json").read_text() == before  # never a 0-byte or torn file
+
+
+def test_the_error_line_is_the_reason_not_the_noise_after_it():
+    from mnist_bench.execute.process import Attempt, Outcome
+    from mnist_bench.execute.sink import outcome_fields
+
+    tail = ["Traceback (most recent call last):", '  File "x.py", line 1, in <module>',
+            "ValueError: the real problem",
+            "For simplicity, JAX has removed its internal frames from the traceback"]
+    fields = outcome_fields(Attempt(0.1, outcome=Outcome(returncode=1, tail=tail)), 60)
+    assert fields["reason"] == "worker exited with code 1: ValueError: the real problem"
+
+
+@pytest.mark.slow
+def test_a_user_recipe_is_checked_like_an_option(tmp_path):
+    """epochs=0 would record an untrained model as ok: the cell fails with the field named; and
+    a spec that prints without ending its line does not swallow the worker's result."""
+    spec = tmp_path / "careless.py"
+    spec.write_text("import keras\nfrom mnist_bench.specs import Recipe, Spec\n\n\n"
+                    "def build():\n    return keras.Sequential([keras.Input((784,)), "
+                    "keras.layers.Dense(10, activation='softmax')])\n\n\n"
+                    "no_epochs = Spec('no_epochs', build, Recipe(epochs=0))\n"
+                    "bad_optimizer = Spec('bad_optimizer', build, Recipe(optimizer='adamm'))\n\n\n"
+                    "def chatty():\n    for _ in range(3):\n        print('.', end='', flush=True)\n"
+                    "    return build()\n")
+    out = tmp_path / "out"
+    proc = run_cli("run", "--profile", "smoke", "--backends", "jax", "--models",
+                   f"{spec}:no_epochs,{spec}:bad_optimizer,{spec}:chatty", "--out", out, timeout=600)
+    assert proc.returncode == 1
+    by = {r["spec"].rpartition(":")[2]: r for r in
+          (json.loads(line) for line in (out / "records.jsonl").read_text().splitlines())}
+    assert by["no_epochs"]["status"] == "failed"
+    assert "recipe epochs=0; valid: an integer >= 2" in by["no_epochs"]["reason"]
+    assert "recipe optimizer='adamm'; valid: adadelta" in by["bad_optimizer"]["reason"]
+    # a spec that prints without a newline: its result line is still read, the cell ok
+    assert by["chatty"]["status"] == "ok", by["chatty"].get("reason")
+
+
+def test_flags_from_cpu_readings():
+    from mnist_bench.measure.disturbance import flags
+
+    even = [1.0, 0.5, 0.5, 0.5]
+    assert flags(even, [1.1, 0.55, 0.5, 0.52], [0.0, 0.05, 0.0, 0.0], cores=2) == []
+    # epoch 3's clock ran 5 s while the worker got 0.5 s of CPU: stopped
+    assert flags([1.0, 0.5, 5.5, 0.5], [1.1, 0.55, 0.5, 0.52], [0.0] * 4, cores=2) == [
+        "stopped", "outlier epoch"]
+    # another program took a whole core of two while the clock ran
+    assert flags(even, [1.1, 0.55, 0.5, 0.52], [0.0, 0.5, 0.0, 0.0], cores=2) == ["foreign load"]
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_inside_an_epoch_is_flagged(tmp_path):
+    """SIGSTOP in epoch 3 for three times as long as epoch 2 took (so the stop dominates the
+    epoch however fast or busy the machine is), then SIGCONT: the run finishes ok, and its
+    record and table say the clock ran while the worker was stopped."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_bench", "run", "--models", "linear_rmsprop",
+                             "--backends", "torch", "--epochs", "4", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "epoch 2/4" in line:  # "    epoch 2/4  1.52 s"
+            epoch2 = float(line.split()[2])
+            break
+    worker = int(open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()[0])
+    os.kill(worker, signal.SIGSTOP)
+    time.sleep(3 * epoch2)
+    os.kill(worker, signal.SIGCONT)
+    stdout, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0
+    (r,) = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert r["status"] == "ok" and "stopped" in r["flags"], (r["flags"], r["epoch_s"], r["epoch_cpu_s"])
+    assert r["epoch_s"][2] > 3 * epoch2
+    assert "§" in stdout.split("### mnist")[1]
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"specs": 5}', '{"profile": "nope"}'])
+def test_a_corrupt_run_json_names_the_file(tmp_path, content):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(content)
+    proc = run_cli("run", "--out", out, "--resume")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(out / "run.json") in lines[0] and "Traceback" not in proc.stderr

@@ -238,3 +238,14 @@ def test_a_corrupt_run_json_names_the_file(tmp_path, content):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(out / "run.json") in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_runs_lost_on_both_sides_are_no_regression(tmp_path):
+    runs = [rec(block=0)] + [rec(block=k, status="failed", reason="worker killed by SIGSEGV")
+                             for k in (1, 2)]
+    for r in runs[1:]:
+        for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
+            r.pop(k)
+    store = write(tmp_path / "s", runs)
+    proc = run_cli("compare", store, store)
+    assert proc.returncode == 0 and "0 regression(s)" in proc.stderr, proc.stdout + proc.stderr

@@ -80,9 +80,9 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
             row["now_status"] = n.status
             regression = True
-        lost = int(n.failed_runs or 0) if n.failed_runs == n.failed_runs else 0
-        if lost and n.status in ("ok", "diverged"):
-            row.update(new_lost=lost, new_total=int(n.runs))
+        lost = {side: int(x.failed_runs) if present(x.failed_runs) else 0 for side, x in (("old", o), ("new", n))}
+        if lost["new"] > lost["old"] and n.status in ("ok", "diverged"):  # NEW lost runs OLD did not
+            row.update(new_lost=lost["new"], new_total=int(n.runs))
             regression = True
         if present(o.test_accuracy) and present(n.test_accuracy):
             drop = o.test_accuracy - n.test_accuracy

@@ -11,21 +11,22 @@ from .conftest import run_cli
 from .test_regressions import rec, write
 
 
-def _timed_out(**kw):
-    r = rec(status="timeout", reason="stopped after the cell time limit of 5 s", **kw)
+def _unmeasured(status, reason, **kw):
+    """A valid record of a run that measured nothing (failed, timed out)."""
+    r = rec(status=status, reason=reason, **kw)
     for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
         r.pop(k)
     return r
 
 
+def _timed_out(**kw):
+    return _unmeasured("timeout", "stopped after the cell time limit of 5 s", **kw)
+
+
 def test_lost_repeats_show_in_the_table_and_fail_compare(tmp_path):
     """A cell with 1 run ok and 2 killed: the table says so and compare calls it a regression."""
     old = write(tmp_path / "old", [rec(block=k) for k in range(3)])
-    lost = [rec(block=0)] + [rec(block=k, status="failed", reason="worker killed by SIGSEGV")
-                             for k in (1, 2)]
-    for r in lost[1:]:
-        for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
-            r.pop(k)
+    lost = [rec(block=0)] + [_unmeasured("failed", "worker killed by SIGSEGV", block=k) for k in (1, 2)]
     new = write(tmp_path / "new", lost)
     report = run_cli("report", new)
     assert report.returncode == 0, report.stderr
@@ -241,11 +242,7 @@ def test_a_corrupt_run_json_names_the_file(tmp_path, content):
 
 
 def test_runs_lost_on_both_sides_are_no_regression(tmp_path):
-    runs = [rec(block=0)] + [rec(block=k, status="failed", reason="worker killed by SIGSEGV")
-                             for k in (1, 2)]
-    for r in runs[1:]:
-        for k in ("test_accuracy", "train_samples", "epoch_s", "steady_epoch_s"):
-            r.pop(k)
+    runs = [rec(block=0)] + [_unmeasured("failed", "worker killed by SIGSEGV", block=k) for k in (1, 2)]
     store = write(tmp_path / "s", runs)
     proc = run_cli("compare", store, store)
     assert proc.returncode == 0 and "0 regression(s)" in proc.stderr, proc.stdout + proc.stderr

@@ -161,7 +161,8 @@ class EpochLog:
         self.mark = self.started = time.perf_counter()
 
     def begin(self) -> None:
-        """Right after the epoch's clock started: the CPU meters' first reading."""
+        """Just before the epoch's clock starts: the CPU meters' first reading (kept out of
+        the timed region)."""
         self.meter.begin()
 
     def end(self, seconds: float, loss: float, train_accuracy: float | None = None) -> bool:

@@ -77,9 +77,9 @@ def _make_timer(sync, log=None):
                 log.start()
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.watch.start()
             if log is not None:
-                log.begin()
+                log.begin()  # the CPU meters, read before the clock starts
+            self.watch.start()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds = self.watch.stop()

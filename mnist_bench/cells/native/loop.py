@@ -78,8 +78,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     t_call = time.perf_counter()
     log.start()
     for _ in range(epochs):
+        log.begin()  # the CPU meters, read before the clock starts
         watch.start()
-        log.begin()
         # the shuffle is inside the clock as it is inside Keras's epoch (fit(shuffle=True)):
         # a permutation of the training indices, about a millisecond
         trainer.train_epoch(rng.permutation(len(prep.x_train)))

@@ -47,6 +47,9 @@ class RunSettings:
     cells_per_node: int = 1  # timed cells a node runs at once (more than 1 spoils timings)
     nodes: tuple[str, ...] = ()  # the Ray nodes (by name) that run the matrix, chosen at start
     cell_timeout_s: float | None = None  # None: each profile's own limit
+    until_decided: bool = False  # blocks until every comparison is decided (execute.until)
+    budget_min: float | None = None  # --until-decided: minutes the run may take
+    margin: float = 0.05  # δ of every verdict (analysis.stats.MARGIN)
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""
@@ -90,6 +93,15 @@ def check(rs: RunSettings) -> RunSettings:
         raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
     if rs.cell_timeout_s is not None and not rs.cell_timeout_s > 0:
         raise settings.SettingsError(f"--cell-timeout must be a positive number of seconds, not {rs.cell_timeout_s}")
+    if not 0 < rs.margin < 1:
+        raise settings.SettingsError(f"--margin must be a fraction between 0 and 1 (0.05: ±5%), not {rs.margin}")
+    if rs.budget_min is not None and not rs.budget_min > 0:
+        raise settings.SettingsError(f"--budget must be a positive number of minutes, not {rs.budget_min}")
+    if rs.budget_min is not None and not rs.until_decided:
+        raise settings.SettingsError("--budget needs --until-decided (a fixed run has --repeats instead)")
+    if rs.until_decided and rs.repeats != 1:
+        raise settings.SettingsError("--repeats cannot be given with --until-decided: blocks run "
+                                     "until every comparison is decided (at most 12)")
     if rs.epochs is not None and rs.epochs < 1:
         raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
     for ref in rs.specs:
@@ -100,27 +112,31 @@ def check(rs: RunSettings) -> RunSettings:
 def plan(rs: RunSettings) -> list[Cell]:
     """The cells of a run, validated (``check``), in blocks."""
     check(rs)
+    return [c for repeat in range(rs.repeats) for c in block(rs, repeat)]
+
+
+def block(rs: RunSettings, repeat: int) -> list[Cell]:
+    """The cells of block ``repeat`` of a run, in their random order (on every node of a
+    cluster run, in the same order)."""
+    rng = random.Random(f"{rs.order_seed or 0}:{repeat}")
+    order = list(rs.specs)
+    if rs.order_seed is not None:
+        rng.shuffle(order)
     cells = []
-    for repeat in range(rs.repeats):
-        rng = random.Random(f"{rs.order_seed or 0}:{repeat}")
-        order = list(rs.specs)
+    for ref in order:
+        builtin = specs.BUILTIN.get(ref)
+        dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
+        common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
+                      epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
+        if builtin is not None and builtin.kind == "sklearn":
+            cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
+            continue
+        variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes]
         if rs.order_seed is not None:
-            rng.shuffle(order)
-        block = []
-        for ref in order:
-            builtin = specs.BUILTIN.get(ref)
-            dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
-            common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
-                          epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
-            if builtin is not None and builtin.kind == "sklearn":
-                block.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
-                continue
-            variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes]
-            if rs.order_seed is not None:
-                rng.shuffle(variants)
-            block.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
-                         for b, i, m in variants)
-        cells.extend(replace(c, position=i) for i, c in enumerate(block))
+            rng.shuffle(variants)
+        cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
+                     for b, i, m in variants)
+    cells = [replace(c, position=i) for i, c in enumerate(cells)]
     if rs.nodes:  # every node runs the whole matrix, in the same order
         return [replace(c, node=n) for n in rs.nodes for c in cells]
     return cells

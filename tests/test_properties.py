@@ -122,7 +122,10 @@ def test_paired_ratio_properties(a, factors, scale):
         assert r.low is None and r.verdict == stats.FEW
     else:
         assert r.low <= r.ratio * (1 + 1e-9) and r.ratio <= r.high * (1 + 1e-9)
-        assert r.verdict == ("higher" if r.low > 1 else "lower" if r.high < 1 else "tie")
+        top = 1 + stats.MARGIN
+        assert r.verdict == ("higher" if r.low > top else "lower" if r.high < 1 / top else
+                             "equivalent" if r.low >= 1 / top and r.high <= top else "undecided")
+        assert r.decided == (r.verdict != "undecided")
     # the same measurements in other units give the same ratio and interval
     s = stats.paired_ratio({k: v * scale for k, v in a.items()}, {k: v * scale for k, v in b.items()})
     assert s.ratio == pytest.approx(r.ratio, rel=1e-6) and s.verdict == r.verdict

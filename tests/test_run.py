@@ -1,6 +1,7 @@
 """The whole matrix on the smoke profile, through the CLI, checked record by record."""
 
 import json
+import os
 
 import pytest
 
@@ -49,6 +50,36 @@ def test_records_hold_what_the_schema_promises(recs):
         assert len(r["git"]["commit"] or "") in (0, 40)
         assert r["timestamp"].endswith("+00:00")
         assert r["device"]["kind"] == "cpu"
+
+
+def test_every_record_accounts_for_its_wall_time_in_phases(recs):
+    """cell_wall_s is the parent's spawn-to-exit; the phases split it, the training call
+    among them, and add up to it (``exit`` is what no worker phase holds)."""
+    for r in recs:
+        ph = r["phases"]
+        assert {"start", "imports", "data", "build", "training", "probes" if r["backend"] != "sklearn"
+                else "training", "inference", "exit"} <= set(ph), (r["spec"], r["backend"], ph)
+        assert all(v is not None and v >= 0 for v in ph.values()), ph
+        assert sum(ph.values()) == pytest.approx(r["cell_wall_s"], rel=1e-6, abs=0.05)
+        assert ph["training"] >= sum(r["epoch_s"]) * 0.999  # the epochs' clocks are inside it
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_seeding_a_cell_does_not_import_tensorflow(backend):
+    """keras.utils.set_random_seed imports TensorFlow whenever it is installed (seconds, and
+    its thread pools beside the framework measured); the cell's seeding does not, and seeds
+    what it does: the same draws after the same seed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, keras, numpy as np, random\n"
+            "from mnist_bench.cells.common import seed_everything\n"
+            "seed_everything(keras, 7); a = (random.random(), np.random.rand(), float(keras.random.uniform(())))\n"
+            "seed_everything(keras, 7); b = (random.random(), np.random.rand(), float(keras.random.uniform(())))\n"
+            "print(a == b, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "KERAS_BACKEND": backend}, timeout=300)
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr[-2000:]
 
 
 def test_keras_records_keep_compile_epoch_apart(recs):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import machines, reproduction, views
+from . import machines, reproduction, stats, views
 from .machines import SideBySide
 from .tidy import tidy
 
@@ -25,12 +25,14 @@ class Report:
     drift: pd.DataFrame
     reproduction: pd.DataFrame
     versions_differ: dict
+    margin: float = stats.MARGIN  # δ of every verdict (stats.verdict)
 
 
-def build(recs: list[dict], targets: dict | None = None) -> Report:
-    t = tidy(recs, targets)
-    return Report(recs=recs, tidy=t, modes=views.mode_table(t), native=views.native_table(t),
-                  fastest=views.fastest_table(t), machines=machines.machines_table(t),
-                  devices=machines.device_table(t), recommend=views.recommend(t),
-                  drift=machines.drift_table(recs), reproduction=reproduction.table(recs),
-                  versions_differ=machines.versions_differ(recs))
+def build(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN) -> Report:
+    t = tidy(recs, targets, margin)
+    return Report(recs=recs, tidy=t, modes=views.mode_table(t, margin),
+                  native=views.native_table(t, margin), fastest=views.fastest_table(t, margin),
+                  machines=machines.machines_table(t), devices=machines.device_table(t),
+                  recommend=views.recommend(t, margin), drift=machines.drift_table(recs),
+                  reproduction=reproduction.table(recs),
+                  versions_differ=machines.versions_differ(recs), margin=margin)

@@ -97,7 +97,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     return row
 
 
-def _compare_backends(rows: list[dict]) -> None:
+def _compare_backends(rows: list[dict], margin: float = stats.MARGIN) -> None:
     """Each Keras backend against the fastest of its spec (paired by block), and accuracy parity."""
     by_spec = defaultdict(list)
     for row in rows:
@@ -109,7 +109,7 @@ def _compare_backends(rows: list[dict]) -> None:
             if row is fastest:
                 row["speed"] = "fastest"
                 continue
-            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"])
+            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"], margin)
             row["vs_fastest"] = ratio
             row["speed"] = {"higher": "slower", "lower": "faster"}.get(ratio.verdict, ratio.verdict)
         accs = {r["backend"]: r for r in group if r.get("test_accuracy") is not None}
@@ -138,7 +138,7 @@ def latest(recs: list[dict]) -> list[dict]:
     return list({(run_of(r), cell_of(r).key()): r for r in recs}.values())
 
 
-def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
+def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN) -> pd.DataFrame:
     """One row per cell group, with run-level summaries and comparisons."""
     kept = latest(recs)
     drift = canary_drift(kept)
@@ -146,7 +146,7 @@ def tidy(recs: list[dict], targets: dict | None = None) -> pd.DataFrame:
     for r in kept:
         groups[group_key(r)].append(r)
     rows = [_row(k, v, targets, drift) for k, v in groups.items()]
-    _compare_backends(rows)
+    _compare_backends(rows, margin)
     names = labels(sorted({r["spec"] for r in rows}))
     for row in rows:
         row["label"] = names[row["spec"]]

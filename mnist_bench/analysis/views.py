@@ -12,39 +12,60 @@ from .keys import SPEC_GROUP, present
 from .tidy import grouped, keras_rows
 
 
-def recommend(t: pd.DataFrame) -> pd.DataFrame:
-    """Per run, dataset, device, mode and spec: the Keras backend to pick and how sure.
+QUESTIONS = (
+    ("short", "time to target", "time_to_target_s", "run_tta_s"),  # compilation included
+    ("long", "steady epoch", "steady_epoch_s", "run_epoch_s"),
+)
 
-    By time to target among the backends that reached it in every run (else by steady epoch),
-    the same quantity for the pick, the margin over the runner-up and its interval (paired by
-    block). ``note``: "only reached" (the only backend that reached the target in every run),
-    "accuracy differs" (the pick's accuracy differs from the others': see ``parity_diff``).
+
+def recommend(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
+    """Per run, dataset, device, mode and spec, and per question, the Keras backend to pick.
+
+    Two questions: a short training ("time to target": training seconds until the target
+    accuracy, the compiling first epoch included, among the backends that reached it in every
+    run) and a long training ("steady epoch": the mean epoch after the first). ``against``: the
+    pick against each other candidate (other / pick, paired by block, a ``stats.Ratio``);
+    ``decision``: "pick" (faster than every other beyond the margin), "equivalent" (faster
+    than some, equivalent to the rest: ``equivalent_to``), "undecided" (an open comparison:
+    ``more`` blocks would likely settle the last of them), or "no runner-up". ``note``: "only
+    reached" (the only backend that reached the target in every run), "accuracy differs".
     """
     out = []
     rows_k = keras_rows(t)
     for key, rows in grouped(rows_k[rows_k.impl == "keras"], SPEC_GROUP):
-        reached = [r for r in rows if present(r.time_to_target_s)]
-        if reached:
-            by, rank = "time to target", sorted(reached, key=lambda r: r.time_to_target_s)
-            value, runs = (lambda r: r.time_to_target_s), (lambda r: r.run_tta_s)
-        else:
-            by, rank = "steady epoch", sorted(rows, key=lambda r: r.steady_epoch_s)
-            value, runs = (lambda r: r.steady_epoch_s), (lambda r: r.run_epoch_s)
-        best = rank[0]
-        rec = dict(zip(SPEC_GROUP, key), label=best.label, pick=best.backend, by=by,
-                   value_s=value(best), note=None, parity_diff=None)
-        if by == "time to target" and len(rank) == 1 and len(rows) > 1:
-            rec["note"] = "only reached"
-        if len(rank) > 1:
-            second = rank[1]
-            rec.update(runner_up=second.backend, margin=stats.paired_ratio(runs(second), runs(best)))
-        if best.parity == "differs":  # a faster backend that learns worse
-            rec.update(note="accuracy differs", parity_diff=best.parity_diff)
-        out.append(rec)
+        for question, by, value_col, runs_col in QUESTIONS:
+            cands = sorted((r for r in rows if present(getattr(r, value_col))),
+                           key=lambda r: getattr(r, value_col))
+            rec = dict(zip(SPEC_GROUP, key), label=rows[0].label, question=question, by=by,
+                       pick=None, value_s=None, against={}, decision="no runner-up",
+                       equivalent_to=[], more=None, note=None, parity_diff=None)
+            if not cands:  # no backend reached the target in every run
+                rec["decision"] = "none reached"
+                out.append(rec)
+                continue
+            best = cands[0]
+            rec.update(pick=best.backend, value_s=getattr(best, value_col))
+            if question == "short" and len(cands) == 1 and len(rows) > 1:
+                rec["note"] = "only reached"
+            against = {r.backend: stats.paired_ratio(getattr(r, runs_col), getattr(best, runs_col),
+                                                     margin) for r in cands[1:]}
+            rec["against"] = against
+            if against:
+                open_ = [r for r in against.values() if not r.decided or r.verdict == "lower"]
+                rec["equivalent_to"] = [b for b, r in against.items() if r.verdict == "equivalent"]
+                if open_:
+                    rec["decision"] = "undecided"
+                    mores = [r.more for r in open_]
+                    rec["more"] = None if None in mores else max(mores)
+                else:
+                    rec["decision"] = "equivalent" if rec["equivalent_to"] else "pick"
+            if best.parity == "differs":  # a faster backend that learns worse
+                rec.update(note="accuracy differs", parity_diff=best.parity_diff)
+            out.append(rec)
     return pd.DataFrame(out)
 
 
-def mode_table(t: pd.DataFrame) -> pd.DataFrame:
+def mode_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     """Each mode against the default mode per run, spec, backend and device, paired by block:
     the speed-up (default / mode) with its interval and the accuracy difference in points.
     Empty unless one run holds the default and another mode."""
@@ -63,10 +84,11 @@ def mode_table(t: pd.DataFrame) -> pd.DataFrame:
             out.append({"run": run, "dataset": dataset, "device": device, "spec": d.label,
                         "backend": backend, "impl": impl, "mode": mode,
                         "default s": d.steady_epoch_s, "mode s": u.steady_epoch_s,
-                        "speed-up": stats.paired_ratio(d.run_epoch_s, u.run_epoch_s),
+                        "speed-up": stats.paired_ratio(d.run_epoch_s, u.run_epoch_s, margin),
                         "acc vs default (points)": None if acc is None else 100 * acc,
                         "jit_compile": u.jit_compile, "steps_per_execution": u.steps_per_execution,
-                        "precision": u.precision})
+                        "precision": u.precision,
+                        "pair": ((spec, "default", impl, backend), (spec, mode, impl, backend))})
     return pd.DataFrame(out)
 
 
@@ -74,7 +96,7 @@ VARIANTS = (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
             ("native", "default"), ("native", "tuned"), ("native", "bf16"))
 
 
-def native_table(t: pd.DataFrame) -> pd.DataFrame:
+def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     """Per run, spec and framework: every Keras and native variant's steady epoch (columns
     "<impl> <mode> s", None where not measured), the Keras overhead (best Keras / best native,
     paired by block) and the best variant with its GFLOP/s and share of the measured peak.
@@ -95,8 +117,10 @@ def native_table(t: pd.DataFrame) -> pd.DataFrame:
             row[f"{impl} {mode} s"] = r.steady_epoch_s if r is not None else None
         best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
         best_n = min(native, key=lambda r: r.steady_epoch_s) if native else None
-        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s)
+        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s, margin)
                                  if best_k is not None and best_n is not None else None)
+        row["pair"] = ((spec, best_k.mode, "keras", backend), (spec, best_n.mode, "native", backend)) \
+            if best_k is not None and best_n is not None else None
         best = min([*keras, *native], key=lambda r: r.steady_epoch_s)
         row.update({"best impl": best.impl, "best mode": best.mode,
                     "best GFLOP/s": best.achieved_gflops, "of peak": best.utilisation})
@@ -104,7 +128,7 @@ def native_table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def fastest_table(t: pd.DataFrame) -> pd.DataFrame:
+def fastest_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     """Per run and spec: the fastest variant of all (framework x Keras/native x mode) by steady
     epoch, against the best Keras variant (paired by block). Empty without native records."""
     rows = keras_rows(t)
@@ -119,6 +143,6 @@ def fastest_table(t: pd.DataFrame) -> pd.DataFrame:
                     "fastest": (best.backend, best.impl, best.mode),
                     "epoch s": best.steady_epoch_s, "acc": best.test_accuracy,
                     "best Keras": (keras[0].backend, "keras", keras[0].mode) if keras else None,
-                    "vs best Keras": (stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s)
+                    "vs best Keras": (stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s, margin)
                                       if keras and keras[0] is not best else None)})
     return pd.DataFrame(out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import settings
-from ..measure import clock, environment
+from ..measure import clock, environment, phases
 from ..measure.timing import Stopwatch
 from . import common
 
@@ -29,11 +29,13 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         x, y, test_size=spec.recipe.validation_split, random_state=cell.seed)
     clf = spec.build()
     clf.set_params(random_state=cell.seed)
+    phases.mark("build")
     watch = Stopwatch()
     watch.start()
     clf.fit(x_fit, y_fit)
     fit_s = watch.stop()
     clock.advance(fit_s)
+    phases.mark("training")
     passes = int(np.max(clf.n_iter_))
     emit(event="epoch", epoch=passes, epochs=clf.max_iter, seconds=fit_s, loss=None,
          accuracy=None)

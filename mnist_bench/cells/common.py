@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import settings
 from ..errors import MnistBenchError
-from ..measure import clock, disturbance, environment, flops, peak, precision
+from ..measure import clock, disturbance, environment, flops, peak, phases, precision
 from ..measure.timing import Stopwatch, summarize_epochs
 from ..record import schema
 
@@ -116,13 +116,37 @@ class Prepared:
     curve_on: str  # "validation" or "test"
 
 
+def seed_everything(keras, seed: int) -> None:
+    """What ``keras.utils.set_random_seed`` does (Python, NumPy, Keras's global seed generator,
+    torch), except that on the JAX and PyTorch backends it does not import TensorFlow just to
+    seed it: that import costs about 3 s per cell and starts TensorFlow's thread pools beside
+    the framework being measured."""
+    if keras.config.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.config.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
 def prepare(spec, ds, profile: str, seed: int, policy: str = "float32") -> Prepared:
     """Seed, slice and scale the data, build and check the spec's Keras model (under the dtype
     ``policy``), and hold out the recipe's validation split."""
     import keras
 
     recipe = spec.recipe
-    keras.utils.set_random_seed(seed)
+    seed_everything(keras, seed)
     x_train, y_train, x_test, y_test = prepare_arrays(ds, profile)
     keras.config.set_dtype_policy(policy)  # before any layer is made
     model = spec.build()
@@ -239,6 +263,7 @@ def trained_result(prep: Prepared, log: EpochLog, recipe, backend: str, device: 
     test set; ``predict(x)`` the class predictions timed for the inference rate."""
     measured = after_training(prep.model, recipe, backend, device, log.epoch_s,
                               len(prep.x_train), policy=policy)
+    phases.mark("probes")
     status, reason = log.status()
     test_loss, test_acc = test()
     inference = inference_rate(predict, prep.x_test) if status == "ok" else None

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from .. import settings
-from ..measure import clock, environment
+from ..measure import clock, environment, phases
 from ..measure.timing import Stopwatch
 from . import common
 
@@ -184,10 +184,12 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
 
     device = environment.backend_device(keras.config.backend(), cell.device)  # fail fast
     session = Session(spec, ds, cell.profile, cell.seed, cell.mode)
+    phases.mark("build")
     prep = session.prep
     epochs = settings.resolve_epochs(spec.recipe.epochs, cell.profile, cell.epochs)
     log = common.EpochLog(epochs, prep.curve_on, lambda: session.evaluate(prep.curve_on)[1], emit)
     call_s, setup_s = session.train(log)
+    phases.mark("training")
     return common.trained_result(
         prep, log, spec.recipe, session.backend, device, call_s=call_s, setup_s=setup_s,
         test=lambda: session.evaluate("test"), predict=session.predict,

@@ -13,6 +13,7 @@ import sys
 from .. import __version__
 
 DEFAULT_OUT = "bench-out"
+DEFAULT_BUDGET_MIN = 20.0  # --until-decided without --budget
 MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits
 
 
@@ -108,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "h100=1 (default: every node)")
     run.add_argument("--cells-per-node", type=_number(int, 1, 1024), default=1,
                      help="cells a Ray node runs at once (default 1: timed cells never share a node)")
+    run.add_argument("--until-decided", action="store_true",
+                     help="run blocks until every comparison of the tables is decided (faster, "
+                          "equivalent) or --budget is spent; after 3 blocks only open comparisons "
+                          "are measured (docs/method.md, Deciding)")
+    run.add_argument("--budget", type=_number(float, 0, low_open=True), default=None,
+                     metavar="MINUTES", help="--until-decided: minutes the run may take "
+                                             f"(default {DEFAULT_BUDGET_MIN:g})")
+    run.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+                     help="the practical margin of every verdict, as a fraction (default 0.05: "
+                          "a ratio within ±5%% is equivalent)")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --out: only cells with no complete record, same settings")
 
@@ -121,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write report.html and the charts (PNG, SVG) into --out")
     rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
                      help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
+    rep.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+                     help="the practical margin of every verdict (default 0.05: ±5%%)")
     rep.add_argument("--note", action="append", default=[], metavar="BACKEND:DEVICE=TEXT",
                      help="text shown for a backend with no results on a device, e.g. "
                           "'tensorflow:gpu=no GPU build on this machine' (repeatable)")
@@ -132,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
     cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
+    cmp.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+                     help="the margin of the verdicts whose replication is counted (default 0.05)")
     cmp.add_argument("--allow-missing", action="store_true",
                      help="pass although NEW lacks cells that OLD has (default: that fails)")
 

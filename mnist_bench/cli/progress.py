@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 
-def printer(console, total: int):
+def printer(console, total: int | None):
     """Progress callbacks: a live display (cell, epoch, elapsed, estimated time left for the
-    whole run) on a terminal, plain lines otherwise (CI logs, files)."""
+    whole run) on a terminal, plain lines otherwise (CI logs, files). ``total`` None: not known
+    in advance (``--until-decided``)."""
     state = {"n": 0, "t0": time.monotonic(), "cell": ""}
     live = None
     if console.is_terminal:
@@ -38,7 +39,7 @@ def printer(console, total: int):
 
     def on_start(cell):
         state["n"] += 1
-        state["cell"] = f"[{state['n']}/{total}] {cell.label()}"
+        state["cell"] = f"[{state['n']}{'' if total is None else f'/{total}'}] {cell.label()}"
         if live:
             if not live.live.is_started:
                 live.start()

@@ -51,7 +51,7 @@ def cmd_report(args) -> int:
         raise SettingsError("--html needs --out FOLDER for the page and its charts")
     notes = _notes(args.note)
     recs = sources.load_any(args.paths)
-    rep = report.build(recs, _targets(args.target, recs))
+    rep = report.build(recs, _targets(args.target, recs), margin=args.margin)
     text = markdown.markdown(rep, notes)
     if args.out:
         for path in files.write_tables(rep, Path(args.out), notes=notes, text=text).values():
@@ -67,6 +67,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def replication(old: list[dict], new: list[dict], margin: float) -> dict | None:
+    """How the verdicts of the comparisons both sides make agree (``decisions.replication``);
+    None when they share none."""
+    from ..analysis import decisions, report
+
+    sides = [decisions.comparisons(report.build(recs, margin=margin)) for recs in (old, new)]
+    rep = decisions.replication(*sides)
+    return rep if rep["pairs"] else None
+
+
 def cmd_compare(args) -> int:
     from ..analysis import compare
     from ..record import sources
@@ -75,6 +85,9 @@ def cmd_compare(args) -> int:
     old, new = sources.load_any([args.old]), sources.load_any([args.new])
     df = compare.compare(old, new, args.max_slowdown, args.max_accuracy_drop)
     print(compare_md.markdown(df))
+    rep = replication(old, new, args.margin)
+    if rep is not None:
+        print("\n" + compare_md.replication_markdown(rep, args.margin))
     change = compare.canary_change(old, new)
     if change is not None:
         print(f"drift canary: NEW's machine ran {abs(change):.0%} "

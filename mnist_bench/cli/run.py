@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from .options import DEFAULT_OUT, run_defaults
+from .options import DEFAULT_BUDGET_MIN, DEFAULT_OUT, run_defaults
 
 # the options that say what a run is: --resume takes them from run.json instead
 RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dataset",
@@ -16,7 +16,8 @@ RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dat
                "modes": "--modes", "impls": "--impl", "data_dir": "--data-dir",
                "cell_timeout": "--cell-timeout", "executor": "--executor",
                "ray_address": "--ray-address", "ray_resources": "--ray-resources",
-               "cells_per_node": "--cells-per-node"}
+               "cells_per_node": "--cells-per-node", "until_decided": "--until-decided",
+               "budget": "--budget", "margin": "--margin"}
 
 
 def settings_from(args, console):
@@ -39,7 +40,12 @@ def settings_from(args, console):
         device=args.device, modes=args.modes, impls=args.impls, repeats=args.repeats,
         data_dir=args.data_dir, order_seed=args.order_seed, executor=args.executor,
         ray_address=args.ray_address, ray_resources=args.ray_resources,
-        cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout).started()
+        cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout,
+        until_decided=args.until_decided, margin=args.margin,
+        budget_min=(args.budget if args.budget is not None
+                    else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
+    if args.budget is not None and not args.until_decided:
+        raise SettingsError("--budget needs --until-decided (a fixed run has --repeats instead)")
     ray_only = [o for o, v in (("--ray-address", args.ray_address),
                                ("--ray-resources", args.ray_resources),
                                ("--cells-per-node", args.cells_per_node != 1)) if v]
@@ -125,23 +131,35 @@ def _run(args, rs, cells, out: Path, console) -> int:
     if args.resume and store.store_file(out).is_file():
         done = store.complete_keys(store.load(out), rs.run_id)
     todo = [c for c in cells if c.key() not in done]
-    console.print(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}",
-                  highlight=False)
-    on_start, on_event, on_record, finished = progress.printer(console, len(todo))
+    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
+    if rs.until_decided:
+        say(f"until decided: blocks of {len(cells)} cells until every comparison is decided "
+            f"(±{100 * rs.margin:g}% margin), at most {rs.budget_min:g} minutes -> {out}")
+    else:
+        say(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}")
+    on_start, on_event, on_record, finished = progress.printer(
+        console, None if rs.until_decided else len(todo))
     sink = Sink(out, {"run_id": rs.run_id, "order_seed": rs.order_seed}, on_record)
 
     def timeout_for(cell):
         return plan.timeout_for(cell, rs.cell_timeout_s)
 
     previous = signal.signal(signal.SIGTERM, _terminate)
+    until = None
     try:
         if rs.executor == "ray":
             from ..execute import ray as ray_exec
 
-            ray_exec.Driver(rs, sink, timeout_for, on_start, say=lambda text: console.print(
-                text, highlight=False, markup=False)).run(todo)
+            executor = ray_exec.Driver(rs, sink, timeout_for, on_start, say=say)
         else:
-            LocalExecutor(sink, timeout_for, on_start, on_event).run(todo)
+            executor = LocalExecutor(sink, timeout_for, on_start, on_event)
+        if rs.until_decided:
+            from ..execute.until import UntilDecided
+
+            until = UntilDecided(rs, out, executor.run, say=say)
+            until.run()
+        else:
+            executor.run(todo)
     except KeyboardInterrupt as stop:
         finished()
         why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
@@ -152,7 +170,7 @@ def _run(args, rs, cells, out: Path, console) -> int:
         signal.signal(signal.SIGTERM, previous)
         finished()
     recs = store.load(out)
-    rep = report.build(recs)
+    rep = report.build(recs, margin=rs.margin)
     text = markdown.markdown(rep)
     try:
         paths = files.write_tables(rep, out, text=text)
@@ -165,6 +183,8 @@ def _run(args, rs, cells, out: Path, console) -> int:
             f"could not write the tables into {out} ({exc.strerror or exc}); every record is whole "
             f"in {store.store_file(out)}: make room, then mnist-bench report {out} --out {out} --html") from None
     print(text)
+    for line in until.summary() if until else ():
+        say(line)
     console.print(f"records: {store.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
                   f"{paths['json']}, {out / 'report.html'}", highlight=False)
     return exit_status(recs, rs.run_id)

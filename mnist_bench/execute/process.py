@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from .. import settings
-from ..measure import canary, environment
+from ..measure import canary, environment, phases
 from ..settings import BASELINE_BACKEND, Cell
 from ..worker import PARENT_ENV
 from . import protocol
@@ -37,6 +37,7 @@ class Outcome:
     returncode: int | None = None
     timed_out: bool = False
     tail: list[str] = field(default_factory=list)
+    wall_s: float | None = None  # spawn to exit, as this process saw it
 
 
 @dataclass
@@ -80,6 +81,8 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
     if cell.backend != BASELINE_BACKEND:
         env["KERAS_BACKEND"] = cell.backend
     env.update(environment.device_env(cell.device))
+    t_spawn = time.perf_counter()
+    env[phases.SPAWNED_ENV] = repr(time.time())
     proc = subprocess.Popen(
         [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -113,6 +116,7 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         outcome.returncode = proc.wait()
+        outcome.wall_s = time.perf_counter() - t_spawn
     outcome.tail = list(tail)
     return outcome
 

@@ -18,15 +18,26 @@ def outcome_fields(attempt: Attempt | None, timeout_s: float, failed: str | None
     if attempt.skipped:
         return {"status": "skipped", "reason": attempt.skipped}
     out = attempt.outcome
+    wall = {"cell_wall_s": out.wall_s} if out.wall_s is not None else {}
     if out.result is not None:
-        return {"result": out.result}
+        return {"result": with_exit(out.result, out.wall_s), **wall}
     if out.timed_out:
-        return {"status": "timeout", "output_tail": out.tail,
+        return {"status": "timeout", "output_tail": out.tail, **wall,
                 "reason": f"stopped after the cell time limit of {timeout_s:g} s"}
     reason = out.error or f"worker {describe_exit(out.returncode)}"
     if not out.error and out.tail:
         reason += f": {error_line(out.tail)}"
-    return {"status": "failed", "reason": reason, "output_tail": out.tail}
+    return {"status": "failed", "reason": reason, "output_tail": out.tail, **wall}
+
+
+def with_exit(result: dict, wall_s: float | None) -> dict:
+    """The result with its ``phases`` completed by ``exit``: the cell's wall time that no
+    worker phase holds (the result line, the interpreter's teardown, the pipe)."""
+    ph = result.get("phases")
+    if not isinstance(ph, dict) or wall_s is None:
+        return result
+    inside = sum(v for v in ph.values() if isinstance(v, (int, float)))
+    return {**result, "phases": {**ph, "exit": max(0.0, wall_s - inside)}}
 
 
 ERROR = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt|Fault)\b(:|$)")

@@ -58,6 +58,7 @@ OPTIONAL = {
     "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT,
     "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM, "flags": _OPT_LIST,
     "epoch_cpu_s": _OPT_LIST, "epoch_foreign_cpu_s": _OPT_LIST,
+    "cell_wall_s": _OPT_NUM, "phases": _OPT_DICT,
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
 }
 FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}

@@ -28,19 +28,34 @@ def num(v, fmt: str) -> str:
     return "" if missing(v) else format(v, fmt)
 
 
-def ratio(r) -> str:
-    """e.g. ``2.38x [2.10-2.61]``, ``1.04x [0.97-1.12] tie`` or ``1.10x (n=1)``; "" for none."""
+def ratio(r, bare: bool = False) -> str:
+    """e.g. ``2.38x [2.10-2.61]``, ``1.04x [0.97-1.12] undecided``, ``1.01x [0.98-1.03]
+    equivalent`` or ``1.10x (n=1)``; "" for none. ``bare``: without the verdict word."""
     if not isinstance(r, stats.Ratio) or r.ratio is None:
         return ""
     head = f"{r.ratio:.2f}x"
     if r.low is None:
         return f"{head} (n={r.n})"
-    return f"{head} [{r.low:.2f}-{r.high:.2f}]" + (" tie" if r.verdict == "tie" else "")
+    tail = "" if r.differs or bare else f" {r.verdict}"
+    return f"{head} [{r.low:.2f}-{r.high:.2f}]{tail}"
 
 
 def verdict(r: stats.Ratio) -> str:
-    """A ratio's verdict in words: "higher", "lower", "tie", "not enough runs (n=k)"."""
-    return f"not enough runs (n={r.n})" if r.verdict == stats.FEW else r.verdict
+    """A ratio's verdict in words: "higher", "lower", "equivalent within ±5%", "undecided,
+    needs about 4 more blocks", "not enough runs (n=1), needs 2 more blocks"."""
+    if r.verdict == "equivalent":
+        return f"equivalent within ±{100 * r.margin:g}%"
+    return {stats.FEW: f"not enough runs (n={r.n})"}.get(r.verdict, r.verdict) + more(r)
+
+
+def more(r: stats.Ratio) -> str:
+    """", needs about k more blocks" for an open comparison (", needs many more blocks" when
+    its ratio sits on the margin); "" for a decided one."""
+    if r.decided:
+        return ""
+    if r.more is None:
+        return ", needs many more blocks"
+    return f", needs about {r.more} more block{'s' if r.more != 1 else ''}"
 
 
 def acc(row) -> str:

@@ -53,3 +53,21 @@ def markdown(df: pd.DataFrame) -> str:
     shown = pd.DataFrame(rows, columns=[*KEY, "runs", "old_s", "new_s", "interval", "old_acc",
                                         "new_acc", "verdict", "note"])
     return shown.astype(object).fillna("").to_markdown(index=False, floatfmt=".4g")
+
+
+def replication_markdown(rep: dict, margin: float) -> str:
+    """The replication of the verdicts two result sets share: the counts, then each
+    comparison whose verdict is not the same on both sides."""
+    n = len(rep["pairs"])
+    head = (f"### Verdicts replicated (±{100 * margin:g}% margin)\n\n"
+            f"{n} comparisons on both sides: {rep['same']} the same decision on both, "
+            f"{rep['flipped']} decided differently, {rep['one side']} decided on one side only, "
+            f"{rep['neither']} undecided on both.\n")
+    rows = [{"table": key[0], "comparison": f"{key[1]}: {' vs '.join(_variant(v) for v in key[2:])}",
+             "old": a, "new": b} for key, a, b in rep["pairs"] if a != b]
+    return head + ("\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n" if rows else "")
+
+
+def _variant(v: tuple) -> str:
+    spec, mode, impl, backend = v
+    return f"{backend}" + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")

@@ -24,8 +24,8 @@ def modes_markdown(modes: pd.DataFrame, names: dict, multi: bool) -> str:
                      "backend": r["backend"] if r["impl"] == "keras" else f"{r['backend']} (native)",
                      "mode": r["mode"], "default s": f"{r['default s']:.3g}",
                      "mode s": f"{r['mode s']:.3g}", "speed-up": fmt.ratio(ratio),
-                     "verdict": {"higher": f"{r['mode']} faster", "lower": f"{r['mode']} slower",
-                                 "tie": "tie"}.get(ratio.verdict, fmt.verdict(ratio)),
+                     "verdict": {"higher": f"{r['mode']} faster", "lower": f"{r['mode']} slower"
+                                 }.get(ratio.verdict, fmt.verdict(ratio)),
                      "acc vs default (points)": fmt.num(r["acc vs default (points)"], "+.2f"),
                      "settings": fmt.settings_text(r["jit_compile"], r["steps_per_execution"],
                                                    r["precision"])})
@@ -33,7 +33,7 @@ def modes_markdown(modes: pd.DataFrame, names: dict, multi: bool) -> str:
 
 
 def native_markdown(native: pd.DataFrame, names: dict, multi: bool) -> str:
-    shown = native.copy()
+    shown = native.drop(columns=["pair"])
     times = [c for c in shown.columns if c.endswith(" s")]
     for c in times:
         shown[c] = shown[c].map(lambda v: fmt.num(v, ".3g"))
@@ -97,29 +97,72 @@ def devices_markdown(dev: pd.DataFrame) -> str:
     return shown.to_markdown(index=False, floatfmt=",.1f") + "\n"
 
 
+QUESTION = {"short": "short training: time to target", "long": "long training: steady epoch"}
+
+
+def _runner_up(r) -> tuple[str, stats.Ratio] | None:
+    """The closest other candidate and the pick's ratio against it."""
+    if not r.against:
+        return None
+    return min(r.against.items(), key=lambda kv: kv[1].ratio if kv[1].ratio else float("inf"))
+
+
+def decision_text(r) -> tuple[str, str]:
+    """(pick, why) of one recommendation row, in words."""
+    if r.decision == "none reached":
+        return "", "no backend reached the target in every run"
+    closest = _runner_up(r)
+    if closest is None:
+        return r.pick, "no runner-up"
+    other, ratio = closest
+    if r.decision == "pick":
+        return r.pick, f"faster than {other}: {fmt.ratio(ratio)}"
+    if r.decision == "equivalent":
+        both = " or ".join([r.pick, *r.equivalent_to])
+        return both, (f"equivalent within ±{100 * ratio.margin:g}%: {r.pick} vs {other} "
+                      f"{fmt.ratio(ratio)}")
+    undecided = [(b, x) for b, x in r.against.items() if not x.decided or x.verdict == "lower"]
+    other, ratio = min(undecided, key=lambda kv: kv[1].ratio or float("inf"))
+    more = (", needs many more blocks" if fmt.missing(r.more) else
+            f", needs about {int(r.more)} more block{'s' if int(r.more) != 1 else ''}")
+    return f"({r.pick})", f"{fmt.ratio(ratio, bare=True)} over {other}: undecided{more}"
+
+
 def recommendation_markdown(rec: pd.DataFrame, names: dict | None = None) -> str:
     rows = []
     for r in rec.itertuples():
-        margin = getattr(r, "margin", None)
-        if not isinstance(margin, stats.Ratio):
-            why = "no runner-up"
-        elif margin.verdict == "tie":
-            why = f"tie with {r.runner_up}: {fmt.ratio(margin)}"
-        elif margin.decided:
-            why = f"ahead of {r.runner_up}: {fmt.ratio(margin)}"
-        else:
-            why = f"{margin.ratio:.2f}x over {r.runner_up}, {fmt.verdict(margin)}: undecided"
+        pick, why = decision_text(r)
         note = {"only reached": "the only backend that reached the target in every run",
                 "accuracy differs": f"accuracy differs by {r.parity_diff:+.4f}"
                 if not fmt.missing(r.parity_diff) else ""}.get(r.note, "")
         row = {"dataset": r.dataset, "device": r.device_kind, "mode": r.mode, "spec": r.label,
-               "pick": r.pick if (isinstance(margin, stats.Ratio) and margin.decided) or
-               not isinstance(margin, stats.Ratio) else f"({r.pick})",
-               "by": f"{r.by} ({r.value_s:.2f} s)", "margin": why, "note": note}
+               "question": QUESTION[r.question], "pick": pick,
+               "pick's figure": "" if fmt.missing(r.value_s) else f"{r.value_s:.3g} s",
+               "verdict": why, "note": note}
         if names:
             row = {"run": names[r.run], **row}
         rows.append(row)
-    return pd.DataFrame(rows).to_markdown(index=False)
+    text = pd.DataFrame(rows).to_markdown(index=False)
+    differ = picks_differ(rec)
+    if differ:
+        text += ("\n\nThe two questions pick different backends for: " + "; ".join(differ)
+                 + ". A short training is won by the backend that compiles quickest; a long "
+                 "one by the fastest steady epoch.")
+    return text
+
+
+def picks_differ(rec: pd.DataFrame) -> list[str]:
+    """The specs whose short-training and long-training picks are both decided and differ."""
+    out = []
+    keys = ["run", "dataset", "device_kind", "mode", "impl", "spec"]
+    for _, g in rec.groupby(keys, sort=False):
+        by = {r.question: r for r in g.itertuples()}
+        s, lg = by.get("short"), by.get("long")
+        if s is None or lg is None or s.decision != "pick" or lg.decision != "pick":
+            continue
+        if s.pick != lg.pick:
+            out.append(f"{s.label} ({s.mode}): {s.pick} for a short training, {lg.pick} for a long one")
+    return out
 
 
 def reproduction_markdown(t: pd.DataFrame) -> str:
@@ -143,7 +186,7 @@ def sections(rep, names: dict, multi: bool) -> list[str]:
         parts.append("### What Keras costs: each framework's Keras variants against its own loop "
                      "(measured together, paired by block)\n")
         parts.append("Keras overhead = the best Keras variant's epoch / the best native variant's "
-                     "epoch of the same framework, with its 95% interval; of peak: the best "
+                     "epoch of the same framework, with its interval (as in 'vs fastest'); of peak: the best "
                      "variant's achieved GFLOP/s against the measured peak.\n")
         parts.append(native_markdown(rep.native, names, multi))
     if len(rep.fastest):
@@ -157,7 +200,7 @@ def sections(rep, names: dict, multi: bool) -> list[str]:
         parts.append("### Throughput by device (samples/s)\n")
         parts.append(devices_markdown(rep.devices))
     if len(rep.recommend):
-        parts.append("### Which backend\n")
+        parts.append(f"### Which backend (verdicts against a ±{100 * rep.margin:g}% margin)\n")
         parts.append(recommendation_markdown(rep.recommend, names if multi else None) + "\n")
     if len(rep.reproduction):
         parts.append("### The seed recipes reproduced (seed profile, default mode)\n")

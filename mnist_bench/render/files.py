@@ -15,7 +15,7 @@ NESTED = ["run_epoch_s", "run_tta_s", "blocks"]
 
 
 def flat(t: pd.DataFrame) -> pd.DataFrame:
-    """The tidy table with its ratio column spread into four (value, low, high, n) and the
+    """The tidy table with its ratio column spread into five (value, low, high, n, verdict) and the
     per-run maps left out: what CSV can hold."""
     ratios = t["vs_fastest"]
 
@@ -25,7 +25,8 @@ def flat(t: pd.DataFrame) -> pd.DataFrame:
     out = t.drop(columns=[*NESTED, "vs_fastest"])
     at = list(out.columns).index("speed")
     for i, (col, name) in enumerate((("vs_fastest", "ratio"), ("vs_fastest_low", "low"),
-                                     ("vs_fastest_high", "high"), ("vs_fastest_n", "n"))):
+                                     ("vs_fastest_high", "high"), ("vs_fastest_n", "n"),
+                                     ("vs_fastest_verdict", "verdict"))):
         out.insert(at + i, col, part(name))
     return out
 

@@ -19,7 +19,10 @@ LEGEND = (
     "by more than 3 standard deviations of the seeds). epoch s: geometric mean over runs of each "
     "run's mean steady epoch (epochs 2..n), with its 95% interval over runs [low-high] when there are 2 or "
     "more. vs fastest: this backend's run figures over the fastest backend's, paired by block, "
-    "with the 95% interval of the ratio; 'tie' when the interval holds 1, '(n=k)' when there are "
+    f"with the {100 * stats.DECISION_CONFIDENCE:g}% interval of the ratio (95% over up to "
+    f"{len(stats.LOOKS)} looks); a ratio is decided when its interval lies wholly beyond the "
+    "margin (shown bare), 'equivalent' when wholly inside it, else 'undecided' (an interval "
+    "that holds 1 is not evidence of no difference); '(n=k)' when there are "
     f"fewer than {stats.MIN_RUNS} paired runs to judge by. samples/s: training throughput at that "
     "epoch time; 1st epoch s: the compiling first epoch. ‡: measured while the drift canary ran "
     f"more than {DRIFT_FLAG:.0%} slower than the run's best; †: more than "
@@ -144,7 +147,7 @@ def markdown(rep, notes: dict | None = None, detail: bool = True) -> str:
     t, notes = rep.tidy, notes or {}
     names = run_names(t)
     multi = len(names) > 1
-    parts = [LEGEND]
+    parts = [LEGEND.rstrip("\n") + f" Margin of every verdict: ±{100 * rep.margin:g}% (--margin).\n"]
     if rep.recs:
         parts += ["### Runs\n", runs_markdown(rep, names) + "\n"]
     results = _result_tables(t, names, multi, notes)

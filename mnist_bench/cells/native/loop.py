@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ... import settings
-from ...measure import environment
+from ...measure import environment, phases
 from ...measure.timing import Stopwatch
 from .. import common
 from . import layers
@@ -75,6 +75,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         lambda: float((trainer.predict(prep.x_curve) == prep.y_curve).mean()), emit)
     rng = np.random.default_rng(cell.seed)
     watch = Stopwatch(trainer.sync)
+    phases.mark("build")
     t_call = time.perf_counter()
     log.start()
     for _ in range(epochs):
@@ -87,6 +88,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         if not log.end(watch.stop(), trainer.last_loss()):
             break
     call_s = time.perf_counter() - t_call
+    phases.mark("training")
 
     def test():
         predicted = trainer.predict(prep.x_test)

@@ -1,0 +1,247 @@
+"""Three verdicts, the sequential rule of --until-decided (by simulation, no training), the
+adaptive loop over a stand-in executor, and the replication count of compare."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mnist_bench import plan
+from mnist_bench.analysis import decisions, report, simulation, stats, views
+from mnist_bench.execute.until import UntilDecided
+from mnist_bench.record import assemble, store
+from mnist_bench.render import derived
+
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (1.06, 1.20, "higher"),  # wholly beyond 1 + 5%
+    (1.02, 1.12, "undecided"),  # above 1, but not beyond the margin
+    (0.97, 1.04, "equivalent"),  # wholly inside [1/1.05, 1.05]
+    (0.90, 1.03, "undecided"),  # holds 1: no evidence either way
+    (0.70, 0.90, "lower"),
+])
+def test_three_verdicts_against_the_margin(low, high, verdict):
+    assert stats.verdict(low, high, 0.05) == verdict
+
+
+def test_a_wider_margin_turns_a_small_difference_into_equivalence():
+    assert stats.verdict(1.02, 1.08, 0.05) == "undecided"
+    assert stats.verdict(1.02, 1.08, 0.10) == "equivalent"
+
+
+def test_blocks_needed_shrinks_the_interval_to_the_margin():
+    # log ratio 0.20 with sd 0.10 after 3 blocks: the half-width must fall under 0.20 - log 1.05
+    more = stats.blocks_needed(0.20, 0.10, 3)
+    from scipy.stats import t
+
+    n = 3 + more
+    half = lambda k: t.ppf(0.5 + stats.DECISION_CONFIDENCE / 2, k - 1) * 0.10 / math.sqrt(k)  # noqa: E731
+    room = 0.20 - math.log(1.05)
+    assert half(n) < room <= half(n - 1)
+    assert stats.blocks_needed(math.log(1.05), 0.1, 3) is None  # on the margin: never
+
+
+def test_the_simulated_intervals_are_the_ones_paired_ratio_makes():
+    rng = np.random.default_rng(3)
+    logs = rng.normal(0.1, 0.05, (5, 3))
+    from scipy.stats import t
+
+    for row in logs:
+        r = stats.paired_ratio({k: math.exp(v) for k, v in enumerate(row)}, {k: 1.0 for k in range(3)})
+        half = t.ppf(0.5 + stats.DECISION_CONFIDENCE / 2, 2) * row.std(ddof=1) / math.sqrt(3)
+        assert r.low == pytest.approx(math.exp(row.mean() - half))
+        assert r.high == pytest.approx(math.exp(row.mean() + half))
+
+
+@pytest.mark.parametrize("sd", [0.03, 0.10])
+@pytest.mark.parametrize("spikes", [False, True])
+def test_equal_variants_are_rarely_declared_different_under_repeated_looks(sd, spikes):
+    """1,000 simulated comparisons of two equal variants, looked at after 3, 5, 8 and 12
+    blocks and stopped at the first decision: at most 5% end 'different'."""
+    r = simulation.rates(1.0, sd, spikes, trials=1000)
+    assert r["different"] <= 0.05, r
+
+
+@pytest.mark.parametrize("sd", [0.03, 0.10])
+@pytest.mark.parametrize("spikes", [False, True])
+def test_a_real_difference_is_decided_within_the_schedule_in_most_runs(sd, spikes):
+    r = simulation.rates(1.3, sd, spikes, trials=1000)
+    assert r["higher"] > 0.5 and r["lower"] == 0, r
+
+
+def test_plain_intervals_at_every_look_would_decide_wrongly_more_often():
+    """What the split level buys: the same looks with plain 95% intervals declare equal
+    variants different more often than the rule does."""
+    rng = np.random.default_rng(0)
+    logs = simulation.figures(rng, 1000, 12, 0.10, False) - simulation.figures(rng, 1000, 12, 0.10, False)
+    strict, _ = simulation.decide(logs)
+    level = stats.DECISION_CONFIDENCE
+    try:
+        stats.DECISION_CONFIDENCE = 0.95
+        plain, _ = simulation.decide(logs)
+    finally:
+        stats.DECISION_CONFIDENCE = level
+    wrong = lambda vs: sum(v in stats.DIFFERS for v in vs)  # noqa: E731
+    assert wrong(plain) > wrong(strict)
+
+
+# -- the adaptive loop, over a stand-in executor that writes records ----------------------
+
+SPEEDS = {"jax": 1.0, "torch": 1.3, "tensorflow": 1.01}  # seconds per steady epoch
+
+
+class FakeExecutor:
+    """Writes, for each cell, the record of a run whose steady epoch is its backend's speed
+    (with a small block-to-block wobble); ``flag_once`` marks the first run of a cell
+    disturbed; each cell "takes" ``cell_s`` of a fake clock."""
+
+    def __init__(self, out, rs, clock, cell_s=10.0, flag_once=()):
+        self.out, self.rs, self.clock, self.cell_s = out, rs, clock, cell_s
+        self.flag_once, self.flagged, self.ran = set(flag_once), set(), []
+
+    def run(self, cells):
+        for cell in cells:
+            self.ran.append(cell)
+            self.clock[0] += self.cell_s
+            mean = SPEEDS[cell.backend] * (1 + 0.01 * ((cell.repeat * 7 + len(cell.backend)) % 3 - 1))
+            key = (cell.backend, cell.repeat)
+            flags = []
+            if cell.backend in self.flag_once and key not in self.flagged:
+                self.flagged.add(key)
+                flags, mean = ["stopped"], mean * 3
+            store.append(self.out, assemble.record(
+                cell, run={"run_id": self.rs.run_id, "order_seed": self.rs.order_seed},
+                status="ok", test_accuracy=0.97, train_samples=60000,
+                epoch_s=[2 * mean, mean, mean], first_epoch_s=2 * mean, steady_epoch_s=mean,
+                curve=[{"epoch": 1, "train_s": 2 * mean, "test_accuracy": 0.99}],
+                recipe={}, flags=flags, cell_wall_s=self.cell_s))
+
+
+def _until(tmp_path, backends, budget_min=60.0, **fake):
+    rs = plan.RunSettings(specs=("mlp_512",), backends=backends, until_decided=True,
+                          budget_min=budget_min).started()
+    clock = [0.0]
+    ex = FakeExecutor(tmp_path, rs, clock, **fake)
+    lines = []
+    until = UntilDecided(rs, tmp_path, ex.run, say=lines.append, now=lambda: clock[0])
+    until.run()
+    return until, ex, lines
+
+
+def test_until_decided_stops_at_the_first_look_that_decides_everything(tmp_path):
+    until, ex, lines = _until(tmp_path, ("jax", "torch"))
+    assert until.stopped_by == "decided"
+    assert len(ex.ran) == 2 * stats.LOOKS[0]  # three blocks, then nothing open
+    assert any(line.startswith("look after block 3: 2 of 2 comparisons decided") for line in lines)
+    assert all(c.ratio.verdict == "higher" for c in until.comparisons)  # torch/jax 1.3x
+
+
+def test_until_decided_measures_only_open_comparisons_after_a_look(tmp_path):
+    """jax and tensorflow are 1% apart (undecided at first), torch 1.3x slower (decided at
+    the first look): after block 3 only the open pair's variants run."""
+    until, ex, lines = _until(tmp_path, ("jax", "torch", "tensorflow"))
+    later = [c.backend for c in ex.ran if c.repeat >= stats.LOOKS[0]]
+    assert later and "torch" not in later and set(later) == {"jax", "tensorflow"}
+    decided = {c.label: c.ratio.verdict for c in until.comparisons}
+    assert "undecided" not in decided.values() or until.stopped_by == "blocks"
+    # jax and tensorflow end equivalent within ±5% (their wobble is ±1%)
+    assert any(c.ratio.verdict == "equivalent" for c in until.comparisons), decided
+
+
+def test_until_decided_keeps_its_budget(tmp_path):
+    """Cells of 10 s and a budget of 1 minute: blocks of three cells (30 s) fit once; the
+    second is not started, and the end says why and what stays open."""
+    until, ex, lines = _until(tmp_path, ("jax", "torch", "tensorflow"), budget_min=1.0)
+    assert until.stopped_by == "budget"
+    assert len(ex.ran) <= 6
+    assert any(line.startswith("budget: block") for line in lines)
+    summary = until.summary()
+    assert "the budget is spent" in summary[0]
+    assert any("needs at least" in line for line in summary[1:]), summary
+
+
+def test_a_disturbed_run_is_measured_again_in_its_block(tmp_path):
+    until, ex, lines = _until(tmp_path, ("jax", "torch"), flag_once=("torch",))
+    assert any(line.startswith("measuring again 1 cell(s)") for line in lines)
+    recs = store.load(tmp_path)
+    torch0 = [r for r in recs if r["backend"] == "torch" and r["block"] == 0]
+    assert [bool(r["flags"]) for r in torch0] == [True, False]
+    assert until.stopped_by == "decided"  # the retried run decides; the stopped one is left out
+
+
+def test_until_decided_options_are_checked(tmp_path):
+    for argv, msg in [(["--budget", "5"], "--budget needs --until-decided"),
+                      (["--until-decided", "--repeats", "3"], "--repeats cannot be given with --until-decided"),
+                      (["--margin", "0"], "--margin"),
+                      (["--until-decided", "--budget", "-1"], "--budget")]:
+        proc = run_cli("run", "--models", "mlp_512", "--out", tmp_path / "x", *argv)
+        assert proc.returncode == 2 and msg in proc.stderr, (argv, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- the recommendation's decisions, and their replication --------------------------------
+
+def _records(speeds: dict, blocks: int, run_id="r", wobble=0.01):
+    out = []
+    for k in range(blocks):
+        for backend, s in speeds.items():
+            mean = s * (1 + wobble * ((k * 7 + len(backend)) % 3 - 1))
+            cell = plan.Cell(spec="mlp_512", backend=backend, dataset="mnist", repeat=k)
+            out.append(assemble.record(cell, run={"run_id": run_id}, status="ok", test_accuracy=0.97,
+                                       train_samples=60000, epoch_s=[2 * mean, mean, mean],
+                                       first_epoch_s=2 * mean, steady_epoch_s=mean, recipe={},
+                                       curve=[{"epoch": 1, "train_s": 2 * mean, "test_accuracy": 0.99}]))
+    return out
+
+
+def test_the_recommendation_says_pick_equivalent_or_undecided():
+    rep = report.build(_records({"jax": 1.0, "torch": 1.3}, 5))
+    rows = {r.question: r for r in rep.recommend.itertuples()}
+    assert rows["long"].decision == "pick" and rows["long"].pick == "jax"
+    pick, why = derived.decision_text(rows["long"])
+    assert pick == "jax" and why.startswith("faster than torch: 1.30x [")
+
+    rep = report.build(_records({"jax": 1.0, "tensorflow": 1.01}, 8))
+    row = next(r for r in rep.recommend.itertuples() if r.question == "long")
+    assert row.decision == "equivalent" and row.equivalent_to == ["tensorflow"]
+    assert derived.decision_text(row)[0] in ("jax or tensorflow", "tensorflow or jax")
+
+    rep = report.build(_records({"jax": 1.0, "tensorflow": 1.04}, 3, wobble=0.05))
+    row = next(r for r in rep.recommend.itertuples() if r.question == "long")
+    assert row.decision == "undecided"
+    pick, why = derived.decision_text(row)
+    assert pick.startswith("(") and "undecided, needs" in why and "tie" not in why
+
+
+def test_compare_counts_verdicts_that_replicate_and_flip(tmp_path):
+    from .test_regressions import write
+
+    a = write(tmp_path / "a", _records({"jax": 1.0, "torch": 1.3}, 5, run_id="one"))
+    b = write(tmp_path / "b", _records({"jax": 1.0, "torch": 1.3}, 5, run_id="two"))
+    c = write(tmp_path / "c", _records({"jax": 1.3, "torch": 1.0}, 5, run_id="three"))
+    same = run_cli("compare", a, b, "--allow-missing")
+    assert "2 comparisons on both sides: 2 the same decision on both, 0 decided differently" in same.stdout, same.stdout
+    flip = run_cli("compare", a, c, "--allow-missing")
+    assert "0 the same decision on both, 2 decided differently" in flip.stdout, flip.stdout
+    old = decisions.comparisons(report.build(store.load(a)))
+    new = decisions.comparisons(report.build(store.load(c)))
+    counted = decisions.replication(old, new)
+    assert counted["flipped"] == 2
+    assert all({x, y} == {"higher", "lower"} for _, x, y in counted["pairs"]), counted["pairs"]
+
+
+def test_picks_that_differ_between_a_short_and_a_long_training_are_named():
+    recs = _records({"jax": 1.0, "torch": 1.3}, 5)
+    for r in recs:  # jax compiles slowly: torch reaches the target first
+        if r["backend"] == "jax":
+            r["curve"] = [{"epoch": 1, "train_s": 10.0, "test_accuracy": 0.99}]
+    rep = report.build(recs)
+    by = {r.question: r for r in rep.recommend.itertuples()}
+    assert by["short"].pick == "torch" and by["long"].pick == "jax"
+    text = derived.recommendation_markdown(rep.recommend)
+    assert "torch for a short training, jax for a long one" in text
+    assert len(views.recommend(rep.tidy)) == 2

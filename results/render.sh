@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mb() { "${MNIST_BENCH:-mnist-bench}" "$@"; }
 NOGPU="tensorflow:gpu=not run: TensorFlow's GPU wheel is too large to bring to the GPU machine"
 # each run's own folder, as `mnist-bench run` wrote it
-for run in cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
+for run in cpu-decide-a cpu-decide-b cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
   mb report "results/$run" --out "results/$run" --html > /dev/null
 done
 for run in gpu-h100/quick-mlp512 gpu-h100/smoke; do
@@ -18,4 +18,6 @@ mb report results/seed/cpu results/seed/cpu-cnn-tf results/seed/gpu-h100-cnn --o
 mb report results/cpu-native results/gpu-h100/quick-mlp512 --out results/machines --note "$NOGPU" > /dev/null
 mb report results/pytest-benchmark/tensorflow.json results/pytest-benchmark/jax.json \
   results/pytest-benchmark/torch.json --out results/pytest-benchmark > /dev/null
+# the replication pair: how the verdicts of two runs of one plan agree
+mb compare results/cpu-decide-a results/cpu-decide-b > results/cpu-decide-replication.md 2> /dev/null || true
 echo "re-rendered every table in results/ from its records"

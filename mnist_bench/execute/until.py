@@ -68,7 +68,7 @@ class UntilDecided:
                                      if variant(c) in open_], self.mine())
         self.say(f"look after block {blocks}: {len(self.comparisons) - len(still)} of "
                  f"{len(self.comparisons)} comparisons decided"
-                 + ("; open: " + "; ".join(f"{c.label} ({c.ratio.ratio or 0:.2f}x, "
+                 + ("; open: " + "; ".join(f"{_pair(c)} ({c.ratio.ratio or 0:.2f}x, "
                                             f"{_more(c.ratio)})" for c in still[:6])
                     + (f"; and {len(still) - 6} more" if len(still) > 6 else "") if still else ""))
         if still and per_block and None not in mores:
@@ -134,7 +134,7 @@ class UntilDecided:
         lines = [f"until decided: stopped because {why} after {(self.now() - self.t0) / 60:.1f} "
                  f"minutes; {len(self.comparisons) - len(still)} of {len(self.comparisons)} "
                  "comparisons decided"]
-        lines += [f"  open: {c.label}: {c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}"
+        lines += [f"  open: {_pair(c)}: {c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}"
                   for c in still]
         return lines
 
@@ -145,3 +145,11 @@ def _more(r: stats.Ratio) -> str:
     if r.more is None:
         return "needs many more blocks"
     return f"needs about {r.more} more block{'s' if r.more != 1 else ''}"
+
+
+def _pair(c) -> str:
+    """A comparison in words with its two variants: "... mlp_512 steady epoch, tensorflow/jax"."""
+    def name(v):
+        spec, mode, impl, backend = v
+        return backend + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")
+    return f"{c.label}, {name(c.a)}/{name(c.b)}"

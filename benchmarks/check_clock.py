@@ -129,22 +129,25 @@ def main(argv=None) -> int:
 
 def render(runs: list[dict], cmd: str, out: Path, meta: dict | None) -> int:
     from mnist_bench.analysis import stats
+    from mnist_bench.render import cells as fmt
 
     meta = meta or {}
     lines = [f"# Harness clock against an independent single-fit timing ({meta.get('spec')}, "
              f"{meta.get('epochs')} epochs, {meta.get('blocks')} blocks)\n",
              "Mean steady epoch of each run (epochs 2..N), the median over runs, and harness / "
-             "independent paired by block with its 95% interval.\n",
-             "| backend | harness s | independent s | harness / independent [95% interval] |",
-             "|---|---|---|---|"]
+             f"independent paired by block with its {100 * stats.DECISION_CONFIDENCE:g}% interval "
+             f"and verdict against a ±{100 * stats.MARGIN:g}% margin (docs/method.md).\n",
+             "| backend | harness s | independent s | harness / independent [interval] | verdict |",
+             "|---|---|---|---|---|"]
     summary = {}
     for b in dict.fromkeys(r["backend"] for r in runs):
         h = {r["block"]: mean_steady(r) for r in runs if r["backend"] == b and r["kind"] == "harness"}
         i = {r["block"]: mean_steady(r) for r in runs if r["backend"] == b and r["kind"] == "independent"}
         ratio = stats.paired_ratio(h, i)
-        summary[b] = {"ratio": ratio.ratio, "low": ratio.low, "high": ratio.high, "n": ratio.n}
+        summary[b] = {"ratio": ratio.ratio, "low": ratio.low, "high": ratio.high, "n": ratio.n,
+                      "verdict": ratio.verdict}
         lines.append(f"| {b} | {statistics.median(h.values()):.3f} | {statistics.median(i.values()):.3f} "
-                     f"| {ratio.text()} |")
+                     f"| {fmt.ratio(ratio, bare=True)} | {fmt.verdict(ratio)} |")
     out.mkdir(parents=True, exist_ok=True)
     (out / "clock-check.json").write_text(json.dumps({"command": cmd, "meta": meta, "summary": summary,
                                                       "runs": runs}, indent=1) + "\n")

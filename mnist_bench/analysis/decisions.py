@@ -15,6 +15,12 @@ from . import stats
 Variant = tuple  # (spec, mode, impl, backend)
 
 
+def variant_label(v: Variant) -> str:
+    """A variant in a few words: "jax", "torch native", "tensorflow tuned"."""
+    _, mode, impl, backend = v
+    return backend + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")
+
+
 @dataclass(frozen=True)
 class Comparison:
     table: str  # "which backend", "mode", "keras cost"

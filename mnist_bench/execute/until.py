@@ -149,7 +149,4 @@ def _more(r: stats.Ratio) -> str:
 
 def _pair(c) -> str:
     """A comparison in words with its two variants: "... mlp_512 steady epoch, tensorflow/jax"."""
-    def name(v):
-        spec, mode, impl, backend = v
-        return backend + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")
-    return f"{c.label}, {name(c.a)}/{name(c.b)}"
+    return f"{c.label}, {decisions.variant_label(c.a)}/{decisions.variant_label(c.b)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..analysis import decisions
 from ..analysis.compare import KEY
 from . import cells as fmt
 
@@ -63,11 +64,7 @@ def replication_markdown(rep: dict, margin: float) -> str:
             f"{n} comparisons on both sides: {rep['same']} the same decision on both, "
             f"{rep['flipped']} decided differently, {rep['one side']} decided on one side only, "
             f"{rep['neither']} undecided on both.\n")
-    rows = [{"table": key[0], "comparison": f"{key[1]}: {' vs '.join(_variant(v) for v in key[2:])}",
+    rows = [{"table": key[0], "comparison": f"{key[1]}: {' vs '.join(decisions.variant_label(v) for v in key[2:])}",
              "old": a, "new": b} for key, a, b in rep["pairs"] if a != b]
     return head + ("\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n" if rows else "")
 
-
-def _variant(v: tuple) -> str:
-    spec, mode, impl, backend = v
-    return f"{backend}" + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import settings, specs
+from .analysis.stats import MARGIN
 from .settings import BASELINE_BACKEND, Cell
 
 PLAN_FILE = "run.json"
@@ -49,7 +50,7 @@ class RunSettings:
     cell_timeout_s: float | None = None  # None: each profile's own limit
     until_decided: bool = False  # blocks until every comparison is decided (execute.until)
     budget_min: float | None = None  # --until-decided: minutes the run may take
-    margin: float = 0.05  # δ of every verdict (analysis.stats.MARGIN)
+    margin: float = MARGIN  # δ of every verdict
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""

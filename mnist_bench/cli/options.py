@@ -64,6 +64,7 @@ def _number(kind, low=None, high=None, low_open=False):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..analysis.stats import MARGIN
     from ..settings import BACKENDS, DEVICES, MODES, PROFILES
 
     p = Parser(prog="mnist-bench", description=(
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", type=_number(float, 0, low_open=True), default=None,
                      metavar="MINUTES", help="--until-decided: minutes the run may take "
                                              f"(default {DEFAULT_BUDGET_MIN:g})")
-    run.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+    run.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
                      help="the practical margin of every verdict, as a fraction (default 0.05: "
                           "a ratio within ±5%% is equivalent)")
     run.add_argument("--resume", action="store_true",
@@ -132,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write report.html and the charts (PNG, SVG) into --out")
     rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
                      help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
-    rep.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+    rep.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
                      help="the practical margin of every verdict (default 0.05: ±5%%)")
     rep.add_argument("--note", action="append", default=[], metavar="BACKEND:DEVICE=TEXT",
                      help="text shown for a backend with no results on a device, e.g. "
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
     cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
-    cmp.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=0.05,
+    cmp.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
                      help="the margin of the verdicts whose replication is counted (default 0.05)")
     cmp.add_argument("--allow-missing", action="store_true",
                      help="pass although NEW lacks cells that OLD has (default: that fails)")

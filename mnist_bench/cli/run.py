@@ -44,8 +44,6 @@ def settings_from(args, console):
         until_decided=args.until_decided, margin=args.margin,
         budget_min=(args.budget if args.budget is not None
                     else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
-    if args.budget is not None and not args.until_decided:
-        raise SettingsError("--budget needs --until-decided (a fixed run has --repeats instead)")
     ray_only = [o for o, v in (("--ray-address", args.ray_address),
                                ("--ray-resources", args.ray_resources),
                                ("--cells-per-node", args.cells_per_node != 1)) if v]

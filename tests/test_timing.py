@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from mnist_bench.analysis import keys
+from mnist_bench.analysis import keys, stats
 from mnist_bench.measure import clock, flops
 from mnist_bench.measure.timing import Stopwatch, summarize_epochs
 
@@ -158,3 +158,92 @@ def test_time_inside_the_epoch_is_clocked_and_time_after_it_is_not(mnist):
     accounted = got["setup_s"] + sum(got["walls"]) + sum(got["evals"])
     assert 0 <= got["call_s"] - accounted < real
     assert 4 * (1000 + 5000) <= got["call_s"] <= 4 * (1000 + 5000) + real
+
+
+SNAPSHOTS = r"""
+import json, time
+
+real, offset = time.perf_counter, [0.0]
+time.perf_counter = lambda: real() + offset[0]
+IN_EPOCH, AFTER = 1000.0, 5000.0
+
+import keras
+import numpy as np
+from mnist_bench import data, specs
+from mnist_bench.cells import common, keras_cell
+
+
+class JumpInsideTheEpoch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            offset[0] += IN_EPOCH
+
+
+ds = data.load("mnist")
+spec = specs.BUILTIN["mlp_512"]
+session = keras_cell.Session(spec, ds, "smoke", 0)
+# scripted accuracies: epoch 1 ends below the target, epoch 2 ends above it; then epoch 2's
+# snapshots are evaluated in order and the third is the first to reach it
+script = iter([0.1, 0.9, 0.2, 0.3, 0.6] + [0.95] * 10)
+
+
+def evaluate():  # with the clock stopped: it "takes" AFTER seconds
+    offset[0] += AFTER
+    return next(script)
+
+
+log = common.EpochLog(3, "test", evaluate, target=0.5, with_weights=session.with_weights)
+t0 = real()
+session.train(log, callbacks=[JumpInsideTheEpoch()])
+first = {"epoch_s": log.epoch_s, "evals": log.evals, "curve": log.curve, "real_s": real() - t0}
+
+# the snapshots' evaluation leaves training as it was: the same seed with and without them
+# ends with the same weights, and a snapshot's accuracy is its own, not the epoch end's
+offset[0] = 0.0
+trained = []
+for target in (0.0, None):
+    s = keras_cell.Session(spec, ds, "smoke", 0)
+    log = common.EpochLog(2, "test", lambda: s.evaluate("test")[1], target=target,
+                          with_weights=s.with_weights)
+    s.train(log)
+    trained.append((s.model.get_weights(), log.curve))
+same = all(np.array_equal(a, b) for a, b in zip(trained[0][0], trained[1][0]))
+print(json.dumps({**first, "same_weights": same, "curve_with": trained[0][1],
+                  "curve_without": trained[1][1]}))
+"""
+
+
+@pytest.mark.slow
+def test_time_to_target_is_resolved_within_the_epoch_that_reaches_it(mnist):
+    """A real fit() under a fake clock: snapshots are taken with the clock paused and
+    evaluated only in the epoch whose end first reaches the target, in order, up to the first
+    that reaches it; their evaluation is outside the clock (in eval_s), their points carry the
+    clocked seconds at which they were taken, and training is exactly as without them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SNAPSHOTS], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    real, e = got["real_s"], got["epoch_s"]
+    for seconds in e:  # the pauses took nothing from the clocked epoch
+        assert 1000 <= seconds < 1000 + real
+    # epoch 1: one evaluation; epoch 2: the end and three snapshots; epoch 3: the end only
+    assert [round(v // 5000) for v in got["evals"]] == [1, 4, 1]
+    points = [(p["epoch"], p["test_accuracy"], p.get("within_epoch", False)) for p in got["curve"]]
+    assert points == [(1, 0.1, False), (1.125, 0.2, True), (1.25, 0.3, True), (1.375, 0.6, True),
+                      (2, 0.9, False), (3, 0.95, False)]
+    within = [p["train_s"] for p in got["curve"][1:4]]
+    # taken after the jump in batch 0 of epoch 2, before its end, in order
+    assert e[0] + 1000 <= within[0] < within[1] < within[2] < e[0] + e[1]
+    assert stats.time_to_target(got["curve"], 0.5) == within[2]
+    assert got["same_weights"]
+    with_points = got["curve_with"]
+    # target 0: epoch 1's end reaches it, so its first snapshot (after one step) is evaluated
+    assert with_points[0]["within_epoch"] and with_points[0]["epoch"] == 0.125
+    assert with_points[0]["test_accuracy"] != with_points[1]["test_accuracy"]
+    assert [p["test_accuracy"] for p in got["curve_without"]] == \
+        [with_points[1]["test_accuracy"], with_points[2]["test_accuracy"]]

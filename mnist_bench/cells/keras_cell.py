@@ -71,6 +71,7 @@ def _make_timer(sync, log=None):
             super().__init__()
             self.watch = Stopwatch(sync)
             self.seconds = None
+            self.clocked, self.next_point = 0.0, 1
 
         def on_train_begin(self, logs=None):
             if log is not None:
@@ -79,10 +80,27 @@ def _make_timer(sync, log=None):
         def on_epoch_begin(self, epoch, logs=None):
             if log is not None:
                 log.begin()  # the CPU meters, read before the clock starts
+            self.clocked, self.next_point = 0.0, 1
+            self.watch.start()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            # a batch-begin hook (unlike batch-end) leaves Keras's asynchronous dispatch of
+            # batch callbacks as it is; with steps_per_execution > 1 it runs once per call
+            if log is None or not log.wants_snapshots():
+                return
+            steps = (self.params or {}).get("steps") or 0
+            per = steps / common.SNAPSHOTS_PER_EPOCH
+            if not steps or batch < self.next_point * per or self.next_point >= common.SNAPSHOTS_PER_EPOCH:
+                return
+            model = self.model  # on JAX this attaches the in-flight state to the model first
+            self.clocked += self.watch.stop()  # the clock pauses after the device finished
+            log.snapshot(self.clocked, batch / steps, model.get_weights())
+            while self.next_point * per <= batch:
+                self.next_point += 1
             self.watch.start()
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seconds = self.watch.stop()
+            self.seconds = self.clocked + self.watch.stop()
             if log is None:  # one epoch a call (pytest-benchmark rounds)
                 clock.advance(self.seconds)
                 return
@@ -169,6 +187,17 @@ class Session:
         loss, acc = self.model.evaluate(x, y, batch_size=INFERENCE_BATCH, verbose=0)
         return float(loss), float(acc)
 
+    def with_weights(self, weights, fn):
+        """``fn()`` with the model holding ``weights``; the training weights are put back
+        (values identical, assigned in place on TensorFlow and PyTorch; on JAX the next epoch
+        reads its state from the model's variables)."""
+        current = self.model.get_weights()
+        self.model.set_weights(weights)
+        try:
+            return fn()
+        finally:
+            self.model.set_weights(current)
+
     def predict(self, x):
         return self.model.predict(x, batch_size=INFERENCE_BATCH, verbose=0)
 
@@ -187,7 +216,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     phases.mark("build")
     prep = session.prep
     epochs = settings.resolve_epochs(spec.recipe.epochs, cell.profile, cell.epochs)
-    log = common.EpochLog(epochs, prep.curve_on, lambda: session.evaluate(prep.curve_on)[1], emit)
+    log = common.EpochLog(epochs, prep.curve_on, lambda: session.evaluate(prep.curve_on)[1], emit,
+                          target=spec.recipe.target_accuracy, with_weights=session.with_weights)
     call_s, setup_s = session.train(log)
     phases.mark("training")
     return common.trained_result(

@@ -86,7 +86,7 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
     proc = subprocess.Popen(
         [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True, cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
+        start_new_session=os.name == "posix", cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
     outcome = Outcome()
@@ -114,7 +114,10 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
                 on_event(event)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if hasattr(os, "killpg"):  # the worker's whole session: anything it started too
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
         outcome.returncode = proc.wait()
         outcome.wall_s = time.perf_counter() - t_spawn
     outcome.tail = list(tail)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import resource
+try:
+    import resource
+except ImportError:  # not on Windows: peak host memory is then not recorded
+    resource = None
 import shutil
 import subprocess
 import sys
@@ -161,8 +164,10 @@ def peak_device_memory(backend: str, device: dict) -> int | None:
     return None
 
 
-def peak_host_rss() -> int:
-    """Peak resident memory of this process, in bytes."""
+def peak_host_rss() -> int | None:
+    """Peak resident memory of this process, in bytes (None where the OS cannot say)."""
+    if resource is None:
+        return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024
 

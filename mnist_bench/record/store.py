@@ -1,17 +1,19 @@
 """The record store: a folder with ``records.jsonl``, one JSON record per line.
 
-Each record is appended whole under an exclusive lock and fsynced, so a kill at any moment
+Each record is appended whole under an exclusive lock (``filelock``, on a hidden lock file
+beside the store) and fsynced, so a kill at any moment
 leaves every earlier line whole and at most one torn last line, which ``load`` skips and
 reports. ``complete_keys`` tells ``--resume`` which cells already have a finished record.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
 from pathlib import Path
+
+import filelock
 
 from .schema import PRIVATE, RecordError, finite, validate
 
@@ -29,9 +31,13 @@ def append(store: str | os.PathLike, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = validate(finite({k: v for k, v in record.items() if k not in PRIVATE}))
     line = (json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    with filelock.FileLock(path.parent / f".{path.name}.lock"):
+        _append_locked(path, line)
+
+
+def _append_locked(path: Path, line: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size:  # a torn line left by a killed writer must not swallow this one
             with open(path, "rb") as fh:
@@ -98,20 +104,23 @@ class RunLock:
 
     def __init__(self, out: str | os.PathLike):
         self.path = Path(out) / LOCK
-        self.fd = None
+        self.lock = filelock.FileLock(self.path, timeout=0)
 
     def __enter__(self) -> "RunLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(self.fd)
+            self.lock.acquire()
+        except filelock.Timeout:
+            try:
+                holder = self.path.read_text(errors="replace").strip() or "?"
+            except OSError:  # where the holder's lock keeps others from reading the file
+                holder = "?"
             raise RecordError(f"results folder {self.path.parent} is in use by another "
                               f"mnist-bench run (pid {holder}); wait for it, or pass another --out") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        try:  # who holds it, for the message above (the lock itself is the OS's)
+            self.path.write_text(str(os.getpid()))
+        except OSError:
+            pass
         return self
 
     def __exit__(self, *exc) -> None:
-        os.close(self.fd)
+        self.lock.release()

@@ -13,6 +13,11 @@ blocks.
     python benchmarks/check_clock.py --spec mlp_512 --epochs 5 --blocks 3 --out results/clock-check
     python benchmarks/check_clock.py --from-json results/clock-check/clock-check.json  # re-render
 
+With ``--impl native`` the same check for each framework's own loop: the harness's native cell
+against a plain loop over the native trainer's epochs (``trainer.train_epoch`` on a fresh
+permutation, the device synchronised after it), timed by ``time.perf_counter()`` at each
+epoch's end alone, with none of the harness's clock, epoch log or evaluation code.
+
 Writes ``clock-check.json`` (every run's figures) and ``clock-check.md`` into ``--out``.
 """
 
@@ -63,6 +68,33 @@ def independent(spec_name: str, epochs: int, seed: int) -> dict:
     return {"steady_epoch_s": statistics.median(gaps), "gaps": gaps, "first_end_s": ends[0] - t0}
 
 
+def independent_native(spec_name: str, epochs: int, seed: int) -> dict:
+    """The native trainer's epochs timed by their ends only (no harness clock code)."""
+    import keras
+    import numpy as np
+
+    from mnist_bench import data, specs
+    from mnist_bench.cells import common
+    from mnist_bench.cells.native import layers, loop
+
+    spec = specs.load(spec_name)
+    ds = data.load(spec.recipe.dataset)
+    prep = common.prepare(spec, ds, "quick", seed)  # the same data and initial weights
+    module = loop.trainer_module(keras.config.backend())
+    trainer = module.Trainer(layers.describe(prep.model), layers.optimizer(spec.recipe),
+                             prep.x_train, prep.y_train, spec.recipe.batch_size, seed,
+                             tuned=False, gpu=False, bf16=False)
+    rng = np.random.default_rng(seed)
+    ends = []
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        trainer.train_epoch(rng.permutation(len(prep.x_train)))
+        trainer.sync()
+        ends.append(time.perf_counter())
+    gaps = [b - a for a, b in zip(ends, ends[1:])]
+    return {"steady_epoch_s": statistics.median(gaps), "gaps": gaps, "first_end_s": ends[0] - t0}
+
+
 def mean_steady(run: dict) -> float:
     """A run's mean steady epoch: clocked epochs 2..N (harness) or gaps between epoch ends."""
     steady = run["epoch_s"][1:] if run["kind"] == "harness" else run["gaps"]
@@ -75,9 +107,9 @@ def _run(cmd, backend) -> str:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
 
 
-def harness(spec: str, backend: str, epochs: int, seed: int) -> dict:
+def harness(spec: str, backend: str, epochs: int, seed: int, impl: str = "keras") -> dict:
     cell = {"spec": spec, "backend": backend, "dataset": "mnist", "profile": "quick",
-            "seed": seed, "epochs": epochs}
+            "seed": seed, "epochs": epochs, "impl": impl}
     out = _run([sys.executable, "-m", "mnist_bench.worker", json.dumps(cell)], backend)
     for line in out.splitlines():
         if line.startswith("@@mnist-bench ") and '"result"' in line:
@@ -94,17 +126,20 @@ def main(argv=None) -> int:
     p.add_argument("--blocks", type=int, default=3)
     p.add_argument("--backends", default="tensorflow,jax,torch")
     p.add_argument("--order-seed", type=int, default=0)
+    p.add_argument("--impl", default="keras", choices=("keras", "native"),
+                   help="keras: model.fit; native: each framework's own loop")
     p.add_argument("--out", default="results/clock-check")
     p.add_argument("--from-json", default=None, help="re-render the tables of a saved clock-check.json")
-    p.add_argument("--independent", nargs=3, metavar=("SPEC", "EPOCHS", "SEED"),
+    p.add_argument("--independent", nargs=4, metavar=("IMPL", "SPEC", "EPOCHS", "SEED"),
                    help=argparse.SUPPRESS)  # the child process
     a = p.parse_args(argv)
     if a.from_json:
         saved = json.loads(Path(a.from_json).read_text())
         return render(saved["runs"], saved["command"], Path(a.from_json).parent, saved.get("meta"))
     if a.independent:
-        print(MARK + json.dumps(independent(a.independent[0], int(a.independent[1]),
-                                            int(a.independent[2]))))
+        impl, spec, epochs, seed = a.independent
+        timing = independent_native if impl == "native" else independent
+        print(MARK + json.dumps(timing(spec, int(epochs), int(seed))))
         return 0
     backends = a.backends.split(",")
     rng = random.Random(a.order_seed)
@@ -114,16 +149,16 @@ def main(argv=None) -> int:
         rng.shuffle(jobs)
         for backend, kind in jobs:
             if kind == "harness":
-                fig = harness(a.spec, backend, a.epochs, block)
+                fig = harness(a.spec, backend, a.epochs, block, a.impl)
             else:
-                out = _run([sys.executable, __file__, "--independent", a.spec, str(a.epochs),
-                            str(block)], backend)
+                out = _run([sys.executable, __file__, "--independent", a.impl, a.spec,
+                            str(a.epochs), str(block)], backend)
                 fig = json.loads(next(x for x in out.splitlines() if x.startswith(MARK))[len(MARK):])
             runs.append({"block": block, "backend": backend, "kind": kind, **fig})
             print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",
                   file=sys.stderr, flush=True)
     cmd = "python benchmarks/check_clock.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks}
+    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl}
     return render(runs, cmd, Path(a.out), meta)
 
 
@@ -132,7 +167,9 @@ def render(runs: list[dict], cmd: str, out: Path, meta: dict | None) -> int:
     from mnist_bench.render import cells as fmt
 
     meta = meta or {}
-    lines = [f"# Harness clock against an independent single-fit timing ({meta.get('spec')}, "
+    what = ("the native loop timed by its epoch ends alone" if meta.get("impl") == "native"
+            else "an independent single-fit timing")
+    lines = [f"# Harness clock against {what} ({meta.get('spec')}, "
              f"{meta.get('epochs')} epochs, {meta.get('blocks')} blocks)\n",
              "Mean steady epoch of each run (epochs 2..N), the median over runs, and harness / "
              f"independent paired by block with its {100 * stats.DECISION_CONFIDENCE:g}% interval "

@@ -45,6 +45,18 @@ def pytest_configure(config):
 
     if config.getoption("benchmark_timer", None) == str(NameWrapper(default_timer)):
         config.option.benchmark_timer = TRAINING_CLOCK
+    # each backend keeps its own history (.benchmarks/<backend>/<machine id>/), so that
+    # --benchmark-autosave / --benchmark-compare in a torch process compare torch with torch;
+    # an explicit --benchmark-storage is the user's
+    if config.getoption("benchmark_storage", None) == DEFAULT_STORAGE:
+        config.option.benchmark_storage = f"{DEFAULT_STORAGE}/{backend()}"
+
+
+DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's own default
+
+
+def _given(config, option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in config.invocation_params.args)
 
 
 def backend() -> str:
@@ -88,6 +100,8 @@ def bench_options(request):
     rounds = get("--mnist-bench-rounds")
     if rounds is None:
         rounds = max(1, (settings.PROFILES[profile].max_epochs or 3) - 1)
+    if _given(request.config, "--benchmark-min-rounds"):  # honoured when asked for
+        rounds = max(rounds, get("benchmark_min_rounds"))
     return {"profile": profile, "rounds": rounds, "dataset": get("--mnist-bench-dataset"),
             "mode": get("--mnist-bench-mode"), "device": get("--mnist-bench-device"),
             "seed": get("--mnist-bench-seed")}

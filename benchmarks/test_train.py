@@ -1,5 +1,7 @@
 """Training throughput of every spec on this process's backend: one round = one epoch."""
 
+import pytest
+
 from mnist_bench import data, specs
 from mnist_bench.cells import baseline, keras_cell
 from mnist_bench.measure import environment
@@ -50,7 +52,8 @@ def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
     readable(benchmark)
 
 
-def test_baseline_fit(benchmark, bench_options):
+@pytest.mark.parametrize("library", ["sklearn"])  # its label: not the backend of the process
+def test_baseline_fit(benchmark, bench_options, library):
     """The scikit-learn baseline: one round = one full fit (deselected unless --mnist-bench-baseline)."""
     o = bench_options
     spec = specs.BUILTIN["sgd_classifier"]

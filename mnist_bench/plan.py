@@ -51,6 +51,8 @@ class RunSettings:
     until_decided: bool = False  # blocks until every comparison is decided (execute.until)
     budget_min: float | None = None  # --until-decided: minutes the run may take
     margin: float = MARGIN  # δ of every verdict
+    select: str | None = None  # -k: only the cells whose label matches (pytest -k syntax)
+    machine: str | None = None  # --machine: the name the tables give this machine
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""
@@ -91,7 +93,7 @@ def check(rs: RunSettings) -> RunSettings:
     if rs.cells_per_node < 1:
         raise settings.SettingsError(f"--cells-per-node must be at least 1, not {rs.cells_per_node}")
     if rs.repeats < 1:
-        raise settings.SettingsError(f"--repeats must be at least 1, not {rs.repeats}")
+        raise settings.SettingsError(f"--blocks must be at least 1, not {rs.repeats}")
     if rs.cell_timeout_s is not None and not rs.cell_timeout_s > 0:
         raise settings.SettingsError(f"--cell-timeout must be a positive number of seconds, not {rs.cell_timeout_s}")
     if not 0 < rs.margin < 1:
@@ -99,21 +101,45 @@ def check(rs: RunSettings) -> RunSettings:
     if rs.budget_min is not None and not rs.budget_min > 0:
         raise settings.SettingsError(f"--budget must be a positive number of minutes, not {rs.budget_min}")
     if rs.budget_min is not None and not rs.until_decided:
-        raise settings.SettingsError("--budget needs --until-decided (a fixed run has --repeats instead)")
+        raise settings.SettingsError("--budget needs --until-decided (a fixed run has --blocks instead)")
     if rs.until_decided and rs.repeats != 1:
-        raise settings.SettingsError("--repeats cannot be given with --until-decided: blocks run "
+        raise settings.SettingsError("--blocks cannot be given with --until-decided: blocks run "
                                      "until every comparison is decided (at most 12)")
     if rs.epochs is not None and rs.epochs < 1:
         raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
     for ref in rs.specs:
         specs.check_ref(ref)
+    if rs.select is not None:
+        _selector(rs.select)
+    if rs.machine is not None and not rs.machine.strip():
+        raise settings.SettingsError("--machine needs a name, e.g. --machine laptop")
     return rs
+
+
+def _selector(expr: str):
+    """``-k EXPR`` as pytest reads it: a test of a cell label (words are case-insensitive
+    substrings of the label; and, or, not, parentheses)."""
+    from _pytest.mark.expression import Expression
+
+    try:
+        compiled = Expression.compile(expr)
+    except Exception as exc:  # pytest's ParseError (SyntaxError in newer pytest)
+        why = " ".join(str(getattr(exc, "message", None) or getattr(exc, "msg", None) or exc).split())
+        raise settings.SettingsError(
+            f"-k {expr!r} is not a selection ({why}); valid: words matched in cell labels "
+            "joined by and, or, not, e.g. -k 'mlp and not torch'") from None
+    return lambda label: compiled.evaluate(lambda word, **_: word.lower() in label.lower())
 
 
 def plan(rs: RunSettings) -> list[Cell]:
     """The cells of a run, validated (``check``), in blocks."""
     check(rs)
-    return [c for repeat in range(rs.repeats) for c in block(rs, repeat)]
+    cells = [c for repeat in range(rs.repeats) for c in block(rs, repeat)]
+    if not cells:
+        raise settings.SettingsError(
+            f"-k {rs.select!r} selects no cell of the matrix; cell labels look like "
+            f"{block(replace(rs, select=None), 0)[0].label()}")
+    return cells
 
 
 def block(rs: RunSettings, repeat: int) -> list[Cell]:
@@ -137,6 +163,9 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
             rng.shuffle(variants)
         cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
                      for b, i, m in variants)
+    if rs.select is not None:
+        chosen = _selector(rs.select)
+        cells = [c for c in cells if chosen(c.label())]
     cells = [replace(c, position=i) for i, c in enumerate(cells)]
     if rs.nodes:  # every node runs the whole matrix, in the same order
         return [replace(c, node=n) for n in rs.nodes for c in cells]

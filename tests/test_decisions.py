@@ -175,7 +175,7 @@ def test_a_disturbed_run_is_measured_again_in_its_block(tmp_path):
 
 def test_until_decided_options_are_checked(tmp_path):
     for argv, msg in [(["--budget", "5"], "--budget needs --until-decided"),
-                      (["--until-decided", "--repeats", "3"], "--repeats cannot be given with --until-decided"),
+                      (["--until-decided", "--repeats", "3"], "--blocks cannot be given with --until-decided"),
                       (["--margin", "0"], "--margin"),
                       (["--until-decided", "--budget", "-1"], "--budget")]:
         proc = run_cli("run", "--models", "mlp_512", "--out", tmp_path / "x", *argv)

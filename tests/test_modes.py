@@ -19,7 +19,10 @@ def test_an_unknown_mode_is_a_one_line_error():
 
 
 def test_cpu_device_hides_gpus_from_the_worker():
-    assert environment.device_env("cpu") == {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    # CUDA for TensorFlow and PyTorch, JAX's platform, and Keras-on-PyTorch's own choice
+    # (MPS on Apple silicon unless told)
+    assert environment.device_env("cpu") == {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu",
+                                             "KERAS_TORCH_DEVICE": "cpu"}
     assert environment.device_env("gpu") == {} and environment.device_env("auto") == {}
 
 

@@ -48,3 +48,45 @@ def test_started_settings_draw_and_keep_a_seed_and_run_id():
     assert rs.order_seed is not None and rs.run_id
     again = plan.RunSettings.from_dict(rs.to_dict()).started()  # as --resume reloads it
     assert (again.order_seed, again.run_id) == (rs.order_seed, rs.run_id)
+
+
+def test_k_selects_cells_by_label_as_pytest_does():
+    def labels(expr):
+        rs = plan.RunSettings(specs=SPECS, modes=("default", "tuned"), repeats=2, select=expr)
+        return [c.label() for c in plan.plan(rs)]
+
+    assert labels("mlp_512 and jax") == ["mlp_512/jax/mnist/cpu", "mlp_512/jax/mnist/cpu [tuned]",
+                                         "mlp_512/jax/mnist/cpu #2", "mlp_512/jax/mnist/cpu [tuned] #2"]
+    chosen = labels("(linear or cnn) and not torch and not tuned")
+    assert chosen and all(("linear" in x or "cnn" in x) and "torch" not in x and "tuned" not in x
+                          for x in chosen)
+    assert len(chosen) == 2 * 2 * 2  # two specs x tensorflow, jax x two blocks
+    assert labels("SKLEARN") == ["sgd_classifier/sklearn/mnist/cpu", "sgd_classifier/sklearn/mnist/cpu #2"]
+    # a selection is saved with the run and comes back with it (--resume)
+    rs = plan.RunSettings(specs=SPECS, select="mlp", machine="box-1")
+    assert plan.RunSettings.from_dict(rs.to_dict()) == rs
+    positions = [c.position for c in plan.block(plan.RunSettings(specs=SPECS, select="mlp"), 0)]
+    assert positions == list(range(len(positions)))
+
+
+def test_time_left_is_estimated_from_the_cells_already_run():
+    from mnist_bench.cli.progress import Estimate
+
+    cells = plan.plan(plan.RunSettings(specs=("mlp_512", "cnn_3conv"), backends=("jax", "torch")))
+    by = {(c.spec, c.backend): c for c in cells}
+    est = Estimate()
+    est.expect(cells)
+    assert est.left_s() is None and est.text(False) == "time left: estimating"
+    est.started(by["cnn_3conv", "jax"])
+    est.finished(by["cnn_3conv", "jax"], 100.0)
+    # pending: cnn/torch (what cnn took on jax: 100), mlp x2 (no mlp yet: the mean cell, 100)
+    assert est.left_s() == 300.0
+    est.started(by["mlp_512", "jax"])
+    est.finished(by["mlp_512", "jax"], 10.0)
+    # cnn/torch 100 (cnn on another backend), mlp/torch 10 (mlp on another backend)
+    assert est.left_s() == 110.0 and est.text(False) == "about 2 min left"
+    est.started(by["mlp_512", "torch"])
+    est.finished(by["mlp_512", "torch"], 30.0)
+    assert est.left_s() == 100.0 and est.text(True) == "about 2 min left in this block"
+    est.started(by["cnn_3conv", "torch"])
+    assert est.left_s() == 0.0

@@ -168,3 +168,20 @@ def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
         assert len(after) == len(recs) + len(lost)
     finally:
         cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_until_decided_runs_its_blocks_through_ray(tmp_path):
+    """--until-decided on the Ray executor: each block goes to the cluster's node (one Ray
+    instance started here), its records stream into the store with the node, and the budget
+    stops the run between blocks with the reason said."""
+    out = tmp_path / "until-ray"
+    proc = run_cli("run", "--executor", "ray", "--until-decided", "--budget", "0.2",
+                   "--profile", "smoke", "--backends", "jax", "--models", "mlp_100x2,sgd_classifier",
+                   "--out", out, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = store.load(out)
+    assert sorted((r["spec"], r["block"]) for r in recs) == [("mlp_100x2", 0), ("sgd_classifier", 0)]
+    assert all(r["status"] == "ok" and r["node"] for r in recs)
+    assert "until decided: stopped because the budget is spent after" in proc.stderr
+    assert "budget: block 2 would take about" in proc.stderr

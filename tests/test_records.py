@@ -127,3 +127,31 @@ def test_docs_list_exactly_the_record_fields():
         if line.startswith("| `"):
             documented.update(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
     assert documented == set(schema.FIELDS)
+
+
+def test_the_published_json_schema_is_the_contract_and_every_published_record_keeps_it():
+    """docs/record.schema.json is what ``record.jsonschema`` makes of the contract, and other
+    tools reading it accept every published record and refuse what ``validate`` refuses."""
+    import pathlib
+
+    import jsonschema
+
+    from mnist_bench.record import jsonschema as js
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    published = json.loads((root / "docs" / "record.schema.json").read_text())
+    assert published == js.json_schema()  # remake: python -m mnist_bench.record.jsonschema
+    check = jsonschema.Draft202012Validator(published)
+    stores = sorted((root / "results").rglob("records.jsonl"))
+    assert len(stores) >= 8
+    for path in stores:
+        for rec in store.load(path):
+            errors = list(check.iter_errors(rec))
+            assert not errors, (path, errors[0].message)
+    good = store.load(stores[0])[0]
+    for bad in ({**good, "surprise": 1}, {**good, "seed": "0"}, {**good, "status": "fine"},
+                {k: v for k, v in good.items() if k != "spec"}, {**good, "epoch_s": [1.0, -2.0]},
+                {**good, "flags": [3]}, {**good, "test_accuracy": 1.5}):
+        assert list(check.iter_errors(bad)), bad
+        with pytest.raises(schema.RecordError):
+            schema.validate(bad)

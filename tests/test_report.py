@@ -157,6 +157,11 @@ window.addEventListener('load', () => {
   document.body.dataset.images = imgs.map(i => i.complete && i.naturalWidth > 0).join(',');
   document.body.dataset.tables = document.querySelectorAll('table').length;
   document.body.dataset.rows = document.querySelectorAll('tr').length;
+  const first = document.querySelector('.decision h3');
+  document.body.dataset.decisionTop = first ? Math.round(first.getBoundingClientRect().top) : -1;
+  const chart = document.querySelector('figure');
+  document.body.dataset.chartTop = chart ? Math.round(chart.getBoundingClientRect().top) : -1;
+  document.body.dataset.scrollWidth = document.documentElement.scrollWidth;
 });
 </script></body>"""
 
@@ -170,6 +175,7 @@ def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium
     probe.write_text(page.replace("</body>", PROBE))
     dom = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--window-size=980,800",
          "--disable-component-update", "--disable-sync", "--no-first-run",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
@@ -177,8 +183,13 @@ def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium
     assert len(images) == 2 and set(images) == {"true"}  # both charts decoded
     assert int(re.search(r'data-tables="(\d+)"', dom).group(1)) >= 5
     assert int(re.search(r'data-rows="(\d+)"', dom).group(1)) > 30
-    for text in ("cnn_3conv", "Which backend", "Machine and versions", "keras"):
+    for text in ("cnn_3conv", "Which backend", "Machines and runs", "keras"):
         assert text in dom
+    # decision first: "Which backend" on the first screen (980 x 800), above the charts, and
+    # the page itself no wider than the window (wide tables scroll in their own box)
+    top = int(re.search(r'data-decision-top="(-?\d+)"', dom).group(1))
+    assert 0 <= top < 800 and top < int(re.search(r'data-chart-top="(-?\d+)"', dom).group(1))
+    assert int(re.search(r'data-scroll-width="(\d+)"', dom).group(1)) <= 980
 
 
 @pytest.mark.slow
@@ -206,3 +217,38 @@ def test_reproduction_table_judges_each_backend_against_its_source(smoke_run):
                  else f"miss by {abs(row['difference (points)']):.2f} points")
         assert re.search(rf"\| {re.escape(spec)} .*\| {backend} .*{re.escape(words)}", text), words
     assert "seed recipes reproduced" not in markdown.markdown(report.build(smoke_run[2]))
+
+
+def test_charts_are_points_on_a_log_ratio_axis_with_intervals_only_from_3_runs(monkeypatch, tmp_path):
+    from mnist_bench.analysis.stats import Ratio
+    from mnist_bench.render import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, stem, plt: figs.append(fig) or [stem])
+    three = Ratio(2.0, 1.5, 2.7, 3, "higher")
+    two = Ratio(1.4, None, None, 2, "few runs")
+    plots.ratio_chart([("panel", [("mlp", "jax", 1.0), ("mlp", "torch", three),
+                                  ("cnn", "torch", two), ("cnn", "tensorflow", None)])],
+                      tmp_path / "c", "ratio", "note")
+    (fig,) = figs
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and not ax.patches  # points, no bars on the log axis
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["jax", "torch"]  # no empty entry
+    spans = [abs(seg[1][0] - seg[0][0]) for c in ax.collections for seg in c.get_segments()]
+    assert [round(s, 6) for s in spans if s > 0] == [1.2]  # only the 3-run ratio has a bar: 1.5-2.7
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mlp", "cnn"]
+
+
+def test_the_html_report_names_each_machine_and_run():
+    from mnist_bench.render import html
+
+    def rec(machine, run, ts):
+        return {"machine": {"name": machine, "cpu": {"model": f"{machine} cpu", "cores": 2}},
+                "run_id": run, "timestamp": ts, "versions": {"keras": "3"}, "git": {}}
+
+    got = html.machines([rec("cpu-box", "r1", "t1"), rec("h100-box", "r2", "t2"),
+                         rec("cpu-box", "r1", "t3")])
+    assert [(m["machine"], m["run"]) for m in got] == [("cpu-box", "r1"), ("h100-box", "r2")]
+    facts = [dict(m["facts"]) for m in got]
+    assert facts[0]["CPU"].startswith("cpu-box cpu") and facts[1]["CPU"].startswith("h100-box cpu")
+    assert facts[0]["records"] == "2, t1 to t3" and facts[1]["records"] == "1, t2 to t2"

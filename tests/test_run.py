@@ -149,7 +149,11 @@ def test_run_writes_tables(smoke_run):
     assert CUSTOM not in md  # the user spec's row is labelled by file stem and builder
     for col in ("tensorflow acc", "jax epoch s", "torch samples/s", "jax 1st epoch s", "vs fastest"):
         assert col in md
-    assert md.strip() in proc.stdout  # the main job prints the table it wrote
+    # the main job ends with its decisions in short lines and where every table is, not the tables
+    assert "Which backend" in proc.stdout and "|" not in proc.stdout
+    assert all(name in proc.stdout for name in KERAS)
+    assert max(len(line) for line in proc.stdout.splitlines()) < 160
+    assert f"every table: {out / 'tables.md'}" in proc.stderr
     table = json.loads((out / "tables.json").read_text())
     assert len(table) == len(recs)
     # one run per backend: no speed verdict and no interval anywhere, only "not enough runs"

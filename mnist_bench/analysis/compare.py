@@ -50,12 +50,29 @@ def pooled(recs: list[dict]) -> pd.DataFrame:
     return tidy(merged).set_index(KEY)
 
 
+METRICS = ("steady epoch", "time to target", "accuracy", "cell overhead", "lost runs")
+
+
+def _slower(o: dict, n: dict, allowed: float) -> tuple[stats.Ratio | None, bool, bool]:
+    """(NEW/OLD ratio of per-run figures, slower, faster) beyond ``allowed`` growth; with one
+    run a side the ratio alone decides (the ratio's ``low`` is then None)."""
+    if not isinstance(o, dict) or not isinstance(n, dict) or not o or not n:
+        return None, False, False
+    ratio = stats.unpaired_ratio(list(n.values()), list(o.values()))
+    tested = ratio.low is not None
+    slower = ratio.ratio > 1 + allowed and (not tested or ratio.low > 1)
+    faster = ratio.ratio < 1 / (1 + allowed) and (not tested or ratio.high < 1)
+    return ratio, slower, faster
+
+
 def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
-            max_accuracy_drop: float = 0.01) -> pd.DataFrame:
+            max_accuracy_drop: float = 0.01, max_overhead_growth: float = 0.25) -> pd.DataFrame:
     """One row per cell of either side: ``side`` ("both", "new only", "old only"), the two
-    steady epochs and accuracies, ``ratio`` (NEW/OLD, a ``stats.Ratio``), ``slower`` /
-    ``faster`` / ``tested``, ``now_status`` (a cell that measured on OLD and not on NEW),
-    ``accuracy_drop``, and ``regression``."""
+    steady epochs and accuracies, ``ratio`` (NEW/OLD steady epoch, a ``stats.Ratio``),
+    ``slower`` / ``faster`` / ``tested``, ``tta_ratio`` / ``tta_slower`` (time to target, the
+    same allowance), ``overhead_ratio`` / ``overhead_slower`` (seconds outside the training
+    call, ``max_overhead_growth``), ``now_status`` (a cell that measured on OLD and not on
+    NEW), ``accuracy_drop``, and ``regression`` (any of them: ``METRICS``)."""
     a, b = pooled(old), pooled(new)
     rows = []
     for key in [k for k in a.index if k in b.index] + [k for k in b.index if k not in a.index]:
@@ -80,6 +97,21 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
             row["now_status"] = n.status
             regression = True
+        if n.status in ("ok", "diverged"):
+            tta, tta_slower, _ = _slower(getattr(o, "run_tta_s", None), getattr(n, "run_tta_s", None),
+                                         max_slowdown)
+            if tta is not None:
+                row.update(tta_ratio=tta, tta_slower=tta_slower)
+                regression = regression or tta_slower
+            if present(o.time_to_target_s) and not present(n.time_to_target_s) \
+                    and present(n.target_runs) and n.target_runs:
+                row["target_missed"] = f"{int(n.target_runs - n.reached_runs)}/{int(n.target_runs)}"
+                regression = True
+            over, over_slower, _ = _slower(getattr(o, "run_overhead_s", None),
+                                           getattr(n, "run_overhead_s", None), max_overhead_growth)
+            if over is not None:
+                row.update(overhead_ratio=over, overhead_slower=over_slower)
+                regression = regression or over_slower
         lost = {side: int(x.failed_runs) if present(x.failed_runs) else 0 for side, x in (("old", o), ("new", n))}
         if lost["new"] > lost["old"] and n.status in ("ok", "diverged"):  # NEW lost runs OLD did not
             row.update(new_lost=lost["new"], new_total=int(n.runs))

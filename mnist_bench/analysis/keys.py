@@ -124,3 +124,19 @@ def present(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
+
+
+def flags_of(r: dict) -> list[str]:
+    """A run's disturbance flags by the current rule (``measure.disturbance.flags``), from its
+    own per-epoch CPU readings and its machine's core count, so records written under an
+    earlier rule are judged alike; the flags it stored where it holds no readings."""
+    from ..measure import disturbance
+
+    epochs, cpu = r.get("epoch_s") or [], r.get("epoch_cpu_s")
+    if not cpu or len(cpu) != len(epochs):
+        return list(r.get("flags") or [])
+    foreign = r.get("epoch_foreign_cpu_s") or []
+    if any(f is None for f in foreign):
+        foreign = []
+    cores = ((r.get("machine") or {}).get("cpu") or {}).get("cores")
+    return disturbance.flags(epochs, cpu, foreign, cores)

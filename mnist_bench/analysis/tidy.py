@@ -19,7 +19,7 @@ from ..record.store import cell_of
 from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
 from . import stats
-from .keys import (GROUP, SPEC_GROUP, block_of, canary_drift, group_key,
+from .keys import (GROUP, SPEC_GROUP, block_of, canary_drift, flags_of, group_key,
                    machine_of, peak_of, precision_label, run_epoch_s, run_of, target_for,
                    unclocked_share)
 
@@ -32,8 +32,18 @@ COLUMNS = [
     "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
     "steps_per_execution", "precision", "unclocked_share", "drift", "reason", "ok_runs",
-    "failed_runs", "failed_reason", "flagged_runs", "setup",
+    "failed_runs", "failed_reason", "flagged_runs", "setup", "run_overhead_s",
 ]
+
+
+def overhead_s(r: dict) -> float | None:
+    """A record's seconds outside its training call: the parent's spawn-to-exit wall time
+    (``cell_wall_s``) less the training phase (process start, imports, data, build, probes,
+    inference, exit); None for records without phases."""
+    wall, training = r.get("cell_wall_s"), (r.get("phases") or {}).get("training")
+    if not isinstance(wall, (int, float)) or not isinstance(training, (int, float)):
+        return None
+    return max(wall - training, 0.0) or None
 
 
 def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dict:
@@ -48,9 +58,9 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     lost = [r for r in recs if r["status"] in ("failed", "timeout")]
     row["ok_runs"], row["failed_runs"] = len(good), len(lost)
     row["failed_reason"] = f"{lost[0]['status']}: {lost[0].get('reason')}" if lost else None
-    flagged = [r for r in good if r.get("flags")]
+    flagged = [r for r in good if flags_of(r)]
     row["flagged_runs"] = len(flagged)
-    good = [r for r in good if not r.get("flags")] or good  # flagged runs stay out of figures
+    good = [r for r in good if not flags_of(r)] or good  # flagged runs stay out of figures
     if not row["ok_runs"]:
         row.update(status=last["status"], reason=last.get("reason"))
         return row
@@ -65,6 +75,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
     if gm:
         row["train_samples_per_s"] = good[0]["train_samples"] / gm
+    row["run_overhead_s"] = {block_of(r): overhead_s(r) for r in good if overhead_s(r)}
     row["first_epoch_s"] = stats.geo_mean_interval([r.get("first_epoch_s") for r in good])[0]
     row["inference_samples_per_s"] = stats.geo_mean_interval(
         [r.get("inference_samples_per_s") for r in good])[0]

@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = args.debug or os.environ.get("MNIST_BENCH_DEBUG", "") not in ("", "0")
     try:
         return _command(args.command)(args)
+    except BrokenPipeError:  # the reader went away (``mnist-bench list | head``): say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except MnistBenchError as exc:
         if debug:
             raise

@@ -84,9 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
     run.add_argument("--epochs", type=_number(int, 2), default=None,
                      help="override the profile's epoch count (at least 2: the first one compiles)")
-    run.add_argument("--seed", type=_number(int, 0, MAX_SEED), default=0)
-    run.add_argument("--repeats", type=_number(int, 1, 1000), default=1,
-                     help="blocks: runs of each cell, seeds seed..seed+N-1, each block in a fresh random order")
+    run.add_argument("-k", dest="select", default=None, metavar="EXPR",
+                     help="only the cells whose label matches EXPR, as pytest -k: words matched "
+                          "in labels such as mlp_512/jax/mnist/cpu [tuned], joined by and, or, "
+                          "not and parentheses, e.g. -k 'mlp and not torch'")
+    run.add_argument("--seed", type=_number(int, 0, MAX_SEED), default=0,
+                     help="the first block's training seed (block k uses seed+k): weights, "
+                          "shuffling, dropout (default 0)")
+    run.add_argument("--blocks", "--repeats", dest="repeats", type=_number(int, 1, 1000), default=1,
+                     help="blocks: runs of each cell, seeds seed..seed+N-1, each block in a fresh "
+                          "random order (--repeats: the same)")
+    run.add_argument("--machine", default=None, metavar="NAME",
+                     help="what the tables call this machine (default: $MNIST_BENCH_MACHINE, else "
+                          "its host and hardware); Ray nodes keep their own labels")
     run.add_argument("--order-seed", type=_number(int, 0, MAX_SEED), default=None,
                      help="seed of the random order within blocks (default: drawn and recorded)")
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
@@ -123,12 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --out: only cells with no complete record, same settings")
 
-    sub.add_parser("list", help="show every spec and its recipe")
+    lst = sub.add_parser("list", help="show every spec, its recipe and its target accuracy")
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     rep = sub.add_parser("report", help="tables from record stores or pytest-benchmark JSON")
     rep.add_argument("paths", nargs="+", help="result folders, records.jsonl or pytest-benchmark .json files")
     rep.add_argument("--out", default=None, help="also write tables.md/.csv/.json into this folder")
-    rep.add_argument("--format", default="md", choices=("md", "csv", "json"))
+    rep.add_argument("--format", default="md", choices=("md", "csv", "json"),
+                     help="what to print: Markdown tables, or the tidy table as CSV or JSON "
+                          "(default md)")
+    rep.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="the same as --format json")
     rep.add_argument("--html", action="store_true",
                      help="also write report.html and the charts (PNG, SVG) into --out")
     rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
@@ -140,10 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "'tensorflow:gpu=no GPU build on this machine' (repeatable)")
 
     cmp = sub.add_parser("compare", help="compare two result sets; exit 1 on a regression")
-    cmp.add_argument("old", help="the baseline results (folder, records.jsonl or pytest-benchmark .json)")
-    cmp.add_argument("new", help="the results to check")
+    cmp.add_argument("sides", nargs="*", metavar="OLD NEW",
+                     help="the baseline results and the results to check (each a folder, "
+                          "records.jsonl, pytest-benchmark .json, or a folder of them)")
+    cmp.add_argument("--old", action="append", default=[], metavar="PATH",
+                     help="one more path of the baseline side (repeatable), e.g. each backend's "
+                          "pytest-benchmark .json")
+    cmp.add_argument("--new", action="append", default=[], metavar="PATH",
+                     help="one more path of the side to check (repeatable)")
+    cmp.add_argument("--json", action="store_true",
+                     help="print the comparison as JSON (cells, verdicts replicated, canary, "
+                          "regressions, problems) instead of Markdown")
+    cmp.add_argument("--max-overhead-growth", type=_number(float, 0), default=0.25,
+                     help="allowed growth of a cell's time outside its training call (process "
+                          "start, imports, data, build, probes), as a fraction (default 0.25)")
     cmp.add_argument("--max-slowdown", type=_number(float, 0), default=0.10,
-                     help="allowed growth of the steady epoch time, as a fraction (default 0.10)")
+                     help="allowed growth of the steady epoch and of the time to target, as "
+                          "a fraction (default 0.10)")
     cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
     cmp.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
@@ -152,9 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pass although NEW lacks cells that OLD has (default: that fails)")
 
     bench = sub.add_parser("bench", help="run the pytest-benchmark suite once per backend")
-    bench.add_argument("--backends", type=_csv, default=BACKENDS)
-    bench.add_argument("--out", default="results/pytest-benchmark",
-                       help="folder for one <backend>.json per backend (default: results/pytest-benchmark)")
+    bench.add_argument("--backends", type=_csv, default=BACKENDS,
+                       help=f"comma-separated, of {','.join(BACKENDS)} (default: all), each in its own pytest process")
+    bench.add_argument("--out", default=None,
+                       help=f"folder for one <backend>.json per backend (default: a fresh "
+                            f"{DEFAULT_OUT}/pytest-benchmark-<UTC time>)")
     bench.add_argument("--suite", default="benchmarks", help="the suite's folder (default: benchmarks)")
     bench.add_argument("pytest_args", nargs=argparse.REMAINDER,
                        help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")

@@ -77,25 +77,76 @@ def replication(old: list[dict], new: list[dict], margin: float) -> dict | None:
     return rep if rep["pairs"] else None
 
 
+def _sides(args) -> tuple[list[str], list[str]]:
+    from ..settings import SettingsError
+
+    if len(args.sides) not in (0, 2):
+        raise SettingsError(f"compare takes OLD and NEW (two paths), not {len(args.sides)}; more "
+                            "paths of a side go after --old or --new (repeatable)")
+    old = args.sides[:1] + args.old
+    new = args.sides[1:] + args.new
+    if not old or not new:
+        raise SettingsError("compare needs both sides: OLD NEW, or --old PATH and --new PATH "
+                            "(each repeatable)")
+    return old, new
+
+
+def _jsonable(v):
+    """A compare cell's value as JSON: ratios spread into ratio/low/high/n/verdict, NaN as null."""
+    import math
+
+    from ..analysis import stats
+
+    if isinstance(v, stats.Ratio):
+        return {"ratio": v.ratio, "low": v.low, "high": v.high, "n": v.n, "verdict": v.verdict}
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, tuple):
+        return list(v)
+    if hasattr(v, "item"):  # numpy scalars
+        return _jsonable(v.item())
+    return v
+
+
 def cmd_compare(args) -> int:
+    import json
+
     from ..analysis import compare
     from ..record import sources
     from ..render import compare_md
 
-    old, new = sources.load_any([args.old]), sources.load_any([args.new])
-    df = compare.compare(old, new, args.max_slowdown, args.max_accuracy_drop)
-    print(compare_md.markdown(df))
+    old_paths, new_paths = _sides(args)
+    old, new = sources.load_any(old_paths), sources.load_any(new_paths)
+    df = compare.compare(old, new, args.max_slowdown, args.max_accuracy_drop,
+                         args.max_overhead_growth)
     rep = replication(old, new, args.margin)
-    if rep is not None:
-        print("\n" + compare_md.replication_markdown(rep, args.margin))
     change = compare.canary_change(old, new)
+    bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
+    problems = compare.summary(df, args.allow_missing)
+    if args.json:
+        cells = [{k: _jsonable(v) for k, v in row.items()
+                  if not (isinstance(v, float) and v != v)} | {"verdict": compare_md.verdict(row)}
+                 for row in df.to_dict("records")]
+        print(json.dumps({
+            "old": old_paths, "new": new_paths, "metrics": list(compare.METRICS),
+            "allowed": {"slowdown": args.max_slowdown, "accuracy_drop": args.max_accuracy_drop,
+                        "overhead_growth": args.max_overhead_growth},
+            "cells": cells, "regressions": len(bad), "problems": problems,
+            "canary_change": change,
+            "replication": None if rep is None else {
+                k: rep[k] for k in ("same", "flipped", "one side", "neither")} | {
+                "pairs": [{"table": key[0], "comparison": key[1], "old": a, "new": b}
+                          for key, a, b in rep["pairs"]]},
+        }, indent=1, default=str))
+    else:
+        print(compare_md.markdown(df) + "\n\n" + compare_md.LEGEND)
+        if rep is not None:
+            print("\n" + compare_md.replication_markdown(rep, args.margin))
     if change is not None:
         print(f"drift canary: NEW's machine ran {abs(change):.0%} "
               f"{'slower' if change > 0 else 'faster'} than OLD's (median canary time)",
               file=sys.stderr)
-    bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
     print(f"{len(bad)} regression(s) in {len(df)} cells", file=sys.stderr)
-    problems = compare.summary(df, args.allow_missing)
     for problem in problems:
         print(f"mnist-bench compare: {problem}", file=sys.stderr)
     return 1 if len(bad) or problems else 0

@@ -12,12 +12,12 @@ from .options import DEFAULT_BUDGET_MIN, DEFAULT_OUT, run_defaults
 # the options that say what a run is: --resume takes them from run.json instead
 RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dataset",
                "profile": "--profile", "epochs": "--epochs", "seed": "--seed",
-               "repeats": "--repeats", "order_seed": "--order-seed", "device": "--device",
+               "repeats": "--blocks", "order_seed": "--order-seed", "device": "--device",
                "modes": "--modes", "impls": "--impl", "data_dir": "--data-dir",
                "cell_timeout": "--cell-timeout", "executor": "--executor",
                "ray_address": "--ray-address", "ray_resources": "--ray-resources",
                "cells_per_node": "--cells-per-node", "until_decided": "--until-decided",
-               "budget": "--budget", "margin": "--margin"}
+               "budget": "--budget", "margin": "--margin", "select": "-k", "machine": "--machine"}
 
 
 def settings_from(args, console):
@@ -41,7 +41,8 @@ def settings_from(args, console):
         data_dir=args.data_dir, order_seed=args.order_seed, executor=args.executor,
         ray_address=args.ray_address, ray_resources=args.ray_resources,
         cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout,
-        until_decided=args.until_decided, margin=args.margin,
+        until_decided=args.until_decided, margin=args.margin, select=args.select,
+        machine=args.machine,
         budget_min=(args.budget if args.budget is not None
                     else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
     ray_only = [o for o, v in (("--ray-address", args.ray_address),
@@ -103,6 +104,12 @@ def cmd_run(args) -> int:
     console = Console(stderr=True, soft_wrap=True)
     rs = settings_from(args, console)
     cells = plan.plan(rs)
+    if rs.machine:  # the workers read it when they describe the machine (measure.environment)
+        import os
+
+        from ..measure.environment import MACHINE_NAME_ENV
+
+        os.environ[MACHINE_NAME_ENV] = rs.machine
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     plan.check_writable(out)
     with store.RunLock(out):
@@ -118,7 +125,7 @@ def _run(args, rs, cells, out: Path, console) -> int:
     from ..execute.local import LocalExecutor
     from ..execute.sink import Sink
     from ..record import store
-    from ..render import files, html, markdown
+    from ..render import files, html, markdown, summary
     from . import progress
 
     for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
@@ -135,8 +142,9 @@ def _run(args, rs, cells, out: Path, console) -> int:
             f"(±{100 * rs.margin:g}% margin), at most {rs.budget_min:g} minutes -> {out}")
     else:
         say(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}")
+    estimate = progress.Estimate()
     on_start, on_event, on_record, finished = progress.printer(
-        console, None if rs.until_decided else len(todo))
+        console, None if rs.until_decided else len(todo), estimate)
     sink = Sink(out, {"run_id": rs.run_id, "order_seed": rs.order_seed}, on_record)
 
     def timeout_for(cell):
@@ -151,13 +159,18 @@ def _run(args, rs, cells, out: Path, console) -> int:
             executor = ray_exec.Driver(rs, sink, timeout_for, on_start, say=say)
         else:
             executor = LocalExecutor(sink, timeout_for, on_start, on_event)
+
+        def run_cells(block):
+            estimate.expect(block)
+            return executor.run(block)
+
         if rs.until_decided:
             from ..execute.until import UntilDecided
 
-            until = UntilDecided(rs, out, executor.run, say=say)
+            until = UntilDecided(rs, out, run_cells, say=say)
             until.run()
         else:
-            executor.run(todo)
+            run_cells(todo)
     except KeyboardInterrupt as stop:
         finished()
         why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
@@ -180,9 +193,9 @@ def _run(args, rs, cells, out: Path, console) -> int:
         raise SettingsError(
             f"could not write the tables into {out} ({exc.strerror or exc}); every record is whole "
             f"in {store.store_file(out)}: make room, then mnist-bench report {out} --out {out} --html") from None
-    print(text)
+    print(summary.end_of_run(rep, recs, rs.run_id))
     for line in until.summary() if until else ():
         say(line)
-    console.print(f"records: {store.store_file(out)}\ntables: {paths['md']}, {paths['csv']}, "
-                  f"{paths['json']}, {out / 'report.html'}", highlight=False)
+    say(f"records: {store.store_file(out)}\nevery table: {paths['md']} (also {paths['csv'].name}, "
+        f"{paths['json'].name}, report.html)")
     return exit_status(recs, rs.run_id)

@@ -7,19 +7,28 @@ from pathlib import Path
 
 
 def cmd_list(args) -> int:
+    from dataclasses import asdict
+
     from tabulate import tabulate
 
     from ..specs import BUILTIN
 
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps([{"spec": s.name, "kind": s.kind, **asdict(s.recipe)}
+                          for s in BUILTIN.values()], indent=1, default=str))
+        return 0
     rows = []
     for s in BUILTIN.values():
         r = s.recipe
         lr = "" if r.learning_rate is None else f" lr={r.learning_rate:g}"
         rows.append([s.name, s.kind, r.source, r.dataset, r.optimizer + lr, r.batch_size or "",
                      r.epochs, "x".join(map(str, r.input_shape)), r.validation_split or "",
-                     r.reported_accuracy, r.reported_epoch_time or ""])
+                     r.reported_accuracy, r.target_accuracy or "", r.reported_epoch_time or ""])
     print(tabulate(rows, headers=["spec", "kind", "seed", "dataset", "optimizer", "batch", "epochs",
-                                  "input", "val split", "reported acc", "reported epoch time"]))
+                                  "input", "val split", "reported acc", "target acc",
+                                  "reported epoch time"]))
     return 0
 
 
@@ -35,7 +44,15 @@ def cmd_bench(args) -> int:
         raise settings.SettingsError(f"--suite {args.suite}: no benchmark suite there "
                                      "(run from the mnist-bench checkout, or pass --suite)")
     extra = [a for a in args.pytest_args if a != "--"]
-    out = Path(args.out)
+    if args.out is None:  # never into a published folder unless asked
+        import datetime as dt
+
+        from .options import DEFAULT_OUT
+
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path(DEFAULT_OUT) / f"pytest-benchmark-{stamp}"
+    else:
+        out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     worst = 0
     for i, b in enumerate(args.backends):

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -95,18 +94,20 @@ def from_cache(name: str) -> tuple[dict, str, str]:
 
 
 def _download(url: str, dest: Path, sha256: str | None = None) -> None:
+    """``url`` into ``dest`` through pooch, kept only when its SHA-256 is ``sha256``."""
+    import pooch
+
     timeout = download_timeout()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            body = r.read()
+        pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=dest.name,
+                       path=dest.parent, progressbar=False,
+                       downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False))
+    except ValueError as exc:  # pooch's hash mismatch (the file is not kept)
+        if "hash" not in str(exc).lower():
+            raise Unavailable(f"{url}: {exc}") from None
+        raise DataError(f"download {url} does not match its published SHA-256") from None
     except Exception as exc:
         raise Unavailable(f"{url}: {exc}") from None
-    if sha256 and hashlib.sha256(body).hexdigest() != sha256:
-        raise DataError(f"download {url} does not match Keras's file hash")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    tmp.write_bytes(body)
-    os.replace(tmp, dest)
 
 
 def from_keras_download(name: str) -> tuple[dict, str, str]:

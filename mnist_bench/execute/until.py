@@ -17,6 +17,7 @@ import statistics
 import time
 from .. import plan
 from ..analysis import decisions, report, stats
+from ..analysis.keys import flags_of
 from ..record import store
 
 
@@ -115,14 +116,14 @@ class UntilDecided:
         """Run once more every cell of this block whose run was flagged as disturbed, when
         its second try fits in the budget."""
         latest = {store.cell_of(r).key(): r for r in self.mine()}
-        again = [c for c in cells if (latest.get(c.key()) or {}).get("flags")]
+        again = [c for c in cells if c.key() in latest and flags_of(latest[c.key()])]
         if not again:
             return
         est = self.estimate_s(again, self.mine()) or 0
         if est > self.budget_s - (self.now() - self.t0):
             return
         self.say(f"measuring again {len(again)} cell(s) flagged as disturbed: "
-                 + ", ".join(f"{c.label()} ({', '.join(latest[c.key()]['flags'])})" for c in again))
+                 + ", ".join(f"{c.label()} ({', '.join(flags_of(latest[c.key()]))})" for c in again))
         self.run_block(again)
 
     def summary(self) -> list[str]:

@@ -54,16 +54,21 @@ class CpuMeter:
 
 
 def flags(epoch_s: list, cpu_s: list, foreign_s: list, cores: int | None = None) -> list[str]:
-    """The flags of one run from its epochs' clocked seconds and CPU seconds."""
+    """The flags of one run from its epochs' clocked seconds and CPU seconds. The compiling
+    first epoch is not judged for CPU: a compiler's time is mostly one thread (torch.compile's
+    first epoch ran at 0.9 CPU s per second against 2.0 in its steady epochs) and its helper
+    processes (inductor's compile workers) count as another program's CPU, so that epoch says
+    nothing about a stopped worker or a busy machine."""
     cores = cores or os.cpu_count() or 1
     out = []
-    judged = [(t, c) for t, c in zip(epoch_s, cpu_s) if t >= MIN_EPOCH_S]
+    epoch_s, cpu_s, foreign_s = list(epoch_s), list(cpu_s), list(foreign_s)
+    judged = [(t, c) for t, c in zip(epoch_s[1:], cpu_s[1:]) if t >= MIN_EPOCH_S]
     if len(judged) >= 2:
         typical = statistics.median(c / t for t, c in judged)
         if any(c / t < STOPPED_RATIO * typical for t, c in judged):
             out.append("stopped")
     if any(f is not None and t >= MIN_EPOCH_S and f / (t * cores) > FOREIGN_SHARE
-           for t, f in zip(epoch_s, foreign_s)):
+           for t, f in zip(epoch_s[1:], foreign_s[1:])):
         out.append("foreign load")
     steady = epoch_s[1:]
     if len(steady) >= 2 and max(steady) > OUTLIER * min(steady) and max(steady) >= MIN_EPOCH_S:

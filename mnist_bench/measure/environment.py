@@ -104,8 +104,8 @@ def machine() -> dict:
 
 def device_env(device: str) -> dict:
     """Environment variables that keep a worker off the GPU when ``device == "cpu"``."""
-    if device == "cpu":
-        return {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    if device == "cpu":  # KERAS_TORCH_DEVICE: Keras-on-PyTorch would pick MPS on Apple silicon
+        return {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu", "KERAS_TORCH_DEVICE": "cpu"}
     return {}
 
 

@@ -61,6 +61,9 @@ def load_any(paths: list[str]) -> list[dict]:
     recs = []
     for p in paths:
         path = Path(p)
+        if path.is_dir() and not store.store_file(path).is_file():
+            recs.extend(_pytest_folder(path))
+            continue
         found = from_pytest_json(path) if path.suffix == ".json" else store.load(path)
         source = str(path if path.suffix == ".json" else store.store_file(path))
         if not found:
@@ -68,4 +71,22 @@ def load_any(paths: list[str]) -> list[dict]:
         for r in found:
             r["_source"] = source
         recs.extend(found)
+    return recs
+
+
+def _pytest_folder(path: Path) -> list[dict]:
+    """The records of every pytest-benchmark file of this suite in a folder (``mnist-bench
+    bench`` writes one a backend); other JSON files there (tables.json) are not records."""
+    recs = []
+    for f in sorted(path.glob("*.json")):
+        try:
+            found = from_pytest_json(f)
+        except PytestJsonError:
+            continue
+        for r in found:
+            r["_source"] = str(f)
+        recs.extend(found)
+    if not recs:
+        raise RecordError(f"{path} holds neither {store.FILENAME} nor pytest-benchmark JSON files "
+                          "of this suite")
     return recs

@@ -19,6 +19,13 @@ def verdict(row: dict) -> str:
     if row.get("slower"):
         problems.append("slower" + ("" if row.get("tested") else
                                     " (ratio only: too few runs for an interval)"))
+    if row.get("tta_slower") is True:
+        problems.append("slower to target" + ("" if row["tta_ratio"].low is not None else " (ratio only)"))
+    if not fmt.missing(row.get("target_missed")):
+        problems.append(f"target not reached in {row['target_missed']} runs")
+    if row.get("overhead_slower") is True:
+        problems.append("more overhead outside training" + (
+            "" if row["overhead_ratio"].low is not None else " (ratio only)"))
     if not fmt.missing(row.get("now_status")):
         problems.append(f"now {row['now_status']}")
     if not fmt.missing(row.get("new_lost")):
@@ -42,6 +49,21 @@ def note(row: dict) -> str:
     return ""
 
 
+def _bare(r) -> str:
+    """A NEW/OLD ratio with its interval when there is one: "1.03x [0.97-1.10]"."""
+    if fmt.missing(r) or r.ratio is None:
+        return ""
+    return f"{r.ratio:.2f}x" + (f" [{r.low:.2f}-{r.high:.2f}]" if r.low is not None else "")
+
+
+LEGEND = ("Checked per cell (NEW/OLD, Welch 95% interval over runs when both sides have 2+): "
+          "the steady epoch (`interval`) and the time to target (`to target`) may grow by "
+          "--max-slowdown, the seconds outside the training call (`overhead`: process start, "
+          "imports, data, build, probes) by --max-overhead-growth, the mean test accuracy fall "
+          "by --max-accuracy-drop; a target no longer reached in every run, a cell that no "
+          "longer measures, and runs lost are regressions too.")
+
+
 def markdown(df: pd.DataFrame) -> str:
     rows = []
     for r in df.to_dict("records"):
@@ -49,10 +71,11 @@ def markdown(df: pd.DataFrame) -> str:
                 else f"{int(r['old_runs'])}/{int(r['new_runs'])}")
         rows.append({**{k: r[k] for k in KEY if k != "setup"}, "setup": setup(r["setup"]), "runs": runs, "old_s": r.get("old_s"),
                      "new_s": r.get("new_s"), "interval": fmt.ratio(r.get("ratio")),
+                     "to target": _bare(r.get("tta_ratio")), "overhead": _bare(r.get("overhead_ratio")),
                      "old_acc": r.get("old_acc"), "new_acc": r.get("new_acc"),
                      "verdict": verdict(r), "note": note(r)})
-    shown = pd.DataFrame(rows, columns=[*KEY, "runs", "old_s", "new_s", "interval", "old_acc",
-                                        "new_acc", "verdict", "note"])
+    shown = pd.DataFrame(rows, columns=[*KEY, "runs", "old_s", "new_s", "interval", "to target",
+                                        "overhead", "old_acc", "new_acc", "verdict", "note"])
     return shown.astype(object).fillna("").to_markdown(index=False, floatfmt=".4g")
 
 

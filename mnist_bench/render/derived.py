@@ -176,6 +176,14 @@ def reproduction_markdown(t: pd.DataFrame) -> str:
     return shown.drop(columns=["sd", "tolerance", "within"]).to_markdown(index=False, floatfmt=".4f")
 
 
+def decision_section(rep, names: dict, multi: bool) -> list[str]:
+    """The answer first: which backend, for a short and a long training, with its verdict."""
+    if not len(rep.recommend):
+        return []
+    return [f"### Which backend (verdicts against a ±{100 * rep.margin:g}% margin)\n",
+            recommendation_markdown(rep.recommend, names if multi else None) + "\n"]
+
+
 def sections(rep, names: dict, multi: bool) -> list[str]:
     parts = []
     if len(rep.modes):
@@ -199,9 +207,6 @@ def sections(rep, names: dict, multi: bool) -> list[str]:
     if len(rep.devices):
         parts.append("### Throughput by device (samples/s)\n")
         parts.append(devices_markdown(rep.devices))
-    if len(rep.recommend):
-        parts.append(f"### Which backend (verdicts against a ±{100 * rep.margin:g}% margin)\n")
-        parts.append(recommendation_markdown(rep.recommend, names if multi else None) + "\n")
     if len(rep.reproduction):
         parts.append("### The seed recipes reproduced (seed profile, default mode)\n")
         parts.append(reproduction_markdown(rep.reproduction) + "\n")

@@ -11,7 +11,7 @@ import pandas as pd
 from ..analysis import stats
 from . import markdown
 
-NESTED = ["run_epoch_s", "run_tta_s", "blocks"]
+NESTED = ["run_epoch_s", "run_tta_s", "run_overhead_s", "blocks"]
 
 
 def flat(t: pd.DataFrame) -> pd.DataFrame:
@@ -33,9 +33,9 @@ def flat(t: pd.DataFrame) -> pd.DataFrame:
 
 def jsonable(t: pd.DataFrame) -> list[dict]:
     rows = json.loads(flat(t).to_json(orient="records"))
-    for row, per_run, tta in zip(rows, t["run_epoch_s"], t["run_tta_s"]):
-        row["run_epoch_s"] = {str(k): v for k, v in per_run.items()} if isinstance(per_run, dict) else None
-        row["run_tta_s"] = {str(k): v for k, v in tta.items()} if isinstance(tta, dict) else None
+    for row, *maps in zip(rows, *(t[c] for c in NESTED[:-1])):
+        for col, values in zip(NESTED, maps):
+            row[col] = {str(k): v for k, v in values.items()} if isinstance(values, dict) else None
     return rows
 
 

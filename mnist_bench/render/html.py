@@ -1,16 +1,19 @@
-"""The self-contained static HTML report: machine facts, charts (embedded) and the tables,
-rendered from the same Markdown as tables.md."""
+"""The self-contained static HTML report, decision first: which backend (with its verdicts),
+then the comparison charts, then every table (the same Markdown as tables.md), then one header
+of facts per machine and run the records came from. The page is the jinja2 template
+``templates/report.html.j2`` (autoescaped; only the Markdown-rendered tables go in as HTML)."""
 
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 
-from . import markdown, plots
+from ..analysis.keys import machine_of, run_of
+from . import derived, markdown, plots
 
 
-def _facts(recs: list[dict]) -> str:
+def facts(recs: list[dict]) -> list[tuple[str, str]]:
+    """The facts of one machine and run: CPU, GPUs, peak, OS, commit, records, versions."""
     r = recs[-1]
     m, v, g = r.get("machine") or {}, r.get("versions") or {}, r.get("git") or {}
     cpu = m.get("cpu") or {}
@@ -21,44 +24,51 @@ def _facts(recs: list[dict]) -> str:
              ("OS", m.get("os")), ("commit", f"{g.get('commit')}{' (dirty)' if g.get('dirty') else ''}"),
              ("records", f"{len(recs)}, {min(x['timestamp'] for x in recs)} to "
                          f"{max(x['timestamp'] for x in recs)}")]
-    items += [(k, val) for k, val in v.items()]
-    return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(val))}</td></tr>"
-                   for k, val in items)
+    return [(str(k), str(val)) for k, val in items + list(v.items())]
+
+
+def machines(recs: list[dict]) -> list[dict]:
+    """One entry per machine and run (never one record's machine for all)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in recs:
+        groups.setdefault((machine_of(r), run_of(r)), []).append(r)
+    return [{"machine": machine, "run": str(run), "facts": facts(rs)}
+            for (machine, run), rs in groups.items()]
+
+
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mnist_bench.render", "templates"),
+                             autoescape=True, keep_trailing_newline=True)
+    return env.get_template("report.html.j2")
+
+
+def _md(text: str) -> str:
+    import markdown as md  # tables rendered from the same Markdown as tables.md
+
+    return md.markdown(text, extensions=["tables"])
 
 
 def html_report(rep, out: Path, title: str = "mnist-bench results", notes: dict | None = None,
                 text: str | None = None) -> Path:
-    """One static HTML file with the tables, the charts (embedded) and the machine facts."""
+    """One static HTML file: the decision, the charts (embedded PNG, SVG beside), the tables
+    and the machine facts. ``text`` (the Markdown, when the caller rendered it already) is not
+    needed: the page puts its parts in its own order."""
     out.mkdir(parents=True, exist_ok=True)
     recs = rep.recs
-    charts = (plots.epoch_time_chart(rep.tidy, out / "epoch_time")
-              + plots.curves_chart(recs, out / "accuracy_curves"))
-    imgs = "".join(
-        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{p.stem.replace("_", " ")} '
-        f'(<a href="{p.with_suffix(".svg").name}">SVG</a>)</figcaption></figure>'
-        for p in charts if p.suffix == ".png")
-    import markdown as md  # tables rendered from the same Markdown as tables.md
-
-    body = md.markdown(text if text is not None else markdown.markdown(rep, notes),
-                       extensions=["tables"])
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child {{ text-align: left; }}
-figure img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<h2>Machine and versions</h2><table class="facts">{_facts(recs)}</table>
-<h2>Charts</h2>{imgs}
-<h2>Tables</h2>{body}
-<p>Method: docs/method.md in the mnist-bench repository. Remake with <code>mnist-bench report
---html</code> on the records.</p>
-</body></html>
-"""
+    paths = (plots.epoch_time_chart(rep.tidy, out / "epoch_time")
+             + plots.modes_chart(rep.modes, out / "modes")
+             + plots.native_chart(rep.native, out / "keras_vs_native")
+             + plots.curves_chart(recs, out / "accuracy_curves"))
+    charts = [{"name": p.stem, "caption": p.stem.replace("_", " "), "svg": p.with_suffix(".svg").name,
+               "png": base64.b64encode(p.read_bytes()).decode()} for p in paths if p.suffix == ".png"]
+    names = markdown.run_names(rep.tidy)
+    decision = "\n".join(derived.decision_section(rep, names, len(names) > 1))
+    page = _template().render(
+        title=title, margin=f"{100 * rep.margin:g}", decision=_md(decision) if decision else "",
+        charts=charts, tables=_md(markdown.markdown(rep, notes, decision=False)),
+        machines=machines(recs))
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -139,15 +139,17 @@ def _without_result(t: pd.DataFrame) -> list[str]:
               for r in failed.itertuples()), ""]
 
 
-def markdown(rep, notes: dict | None = None, detail: bool = True) -> str:
-    """Markdown: per run x dataset x device x mode, one column group per Keras backend, then the
-    scikit-learn baseline, the derived tables, the recommendation and (``detail``) accuracy,
-    time-to-target and utilisation per cell. ``notes[(backend, device)]`` stands in for a
-    backend with no rows."""
+def markdown(rep, notes: dict | None = None, detail: bool = True, decision: bool = True) -> str:
+    """Markdown: the recommendation first (``decision``), then per run x dataset x device x
+    mode, one column group per Keras backend, the scikit-learn baseline, the derived tables and
+    (``detail``) accuracy, time-to-target and utilisation per cell. ``notes[(backend,
+    device)]`` stands in for a backend with no rows."""
     t, notes = rep.tidy, notes or {}
     names = run_names(t)
     multi = len(names) > 1
     parts = [LEGEND.rstrip("\n") + f" Margin of every verdict: ±{100 * rep.margin:g}% (--margin).\n"]
+    if decision:
+        parts += derived.decision_section(rep, names, multi)
     if rep.recs:
         parts += ["### Runs\n", runs_markdown(rep, names) + "\n"]
     results = _result_tables(t, names, multi, notes)

@@ -24,42 +24,135 @@ def _pyplot():
     return plt
 
 
-def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
-    """Steady epoch time per backend per spec (median, IQR as error bars), log scale."""
-    plt = _pyplot()
-    keras_rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
-    groups = list(keras_rows.groupby(["run", "dataset", "device_kind", "impl", "mode"], sort=False))
-    if not groups:
+def native_chart(native: pd.DataFrame, stem: Path) -> list[Path]:
+    """Keras against each framework's own loop: the best Keras variant's steady epoch over the
+    best native variant's, per spec and framework (the variants each side ran are in the
+    tables: their execution strategies can differ)."""
+    if native is None or not len(native):
         return []
-    fig, axes = plt.subplots(len(groups), 1, figsize=(10, 3.6 * len(groups)), squeeze=False)
-    for ax, ((run, dataset, device, impl, mode), g) in zip(axes[:, 0], groups):
-        specs = list(dict.fromkeys(g.label))
-        width = 0.8 / len(BACKENDS)
-        for i, b in enumerate(BACKENDS):
-            gb = g[g.backend == b].set_index("label")
-            xs = [j + (i - 1) * width for j, s in enumerate(specs) if s in gb.index]
-            ys = [gb.loc[s, "steady_epoch_s"] for s in specs if s in gb.index]
-            lo = [_gap(gb.loc[s, "steady_epoch_s"], gb.loc[s, "steady_epoch_low_s"]) for s in specs if s in gb.index]
-            hi = [_gap(gb.loc[s, "steady_epoch_high_s"], gb.loc[s, "steady_epoch_s"]) for s in specs if s in gb.index]
-            ax.bar(xs, ys, width, yerr=[lo, hi], label=b, color=COLORS.get(b), capsize=2)
-        ax.set_xticks(range(len(specs)), specs, rotation=20, ha="right", fontsize=8)
-        ax.set_yscale("log")
-        from matplotlib.ticker import FormatStrFormatter
+    panels = []
+    for (run, dataset, device), g in native.groupby(["run", "dataset", "device"], sort=False):
+        panels.append((f"{dataset}, {device}: best Keras variant / best native variant",
+                       [(r["spec"], r["framework"], r["Keras overhead"])
+                        for r in g.to_dict("records") if r["Keras overhead"] is not None]))
+    return ratio_chart(panels, stem, "best Keras epoch / best native epoch (log scale; 1x = "
+                       "the same)", "Point: geometric mean over runs, paired by block. Bar: 98.75% "
+                       "interval, drawn only from 3 or more runs. The two sides may run different "
+                       "execution strategies: see the table's settings.")
 
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-        ax.tick_params(axis="y", which="minor", labelsize=7)
-        ax.set_ylabel("steady epoch (s)")
-        title = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''} (geometric mean over runs, 95% interval; lower is better)"
-        ax.set_title(title + (f"\nrun {run}" if len(groups) > 1 and t.run.nunique() > 1 else ""), fontsize=9)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+
+def _ratio_ticks(ax, low: float, high: float) -> None:
+    """A log-ratio axis labelled in plain ratios (1x, 1.5x, 2x, ...), major ticks only."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    candidates = [0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100]
+    ticks = [c for c in candidates if low <= c <= high] or [1]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+
+
+def ratio_chart(panels: list[tuple[str, list[tuple[str, str, object]]]], stem: Path,
+                xlabel: str, note: str) -> list[Path]:
+    """A forest plot per panel: one row per item, one point per series at its ratio on a
+    log-ratio axis, with the interval as a horizontal error bar only where the ratio has one
+    (``stats.Ratio`` from at least 3 runs); a legend entry only for a series with data.
+
+    ``panels``: (title, [(row label, series, Ratio-or-number)]); a number is a point without
+    an interval (the reference itself is 1)."""
+    panels = [(title, [r for r in rows if _value(r[2]) is not None]) for title, rows in panels]
+    panels = [(title, rows) for title, rows in panels if rows]
+    if not panels:
+        return []
+    plt = _pyplot()
+    heights = [max(1.6, 0.42 * len(dict.fromkeys(r[0] for r in rows)) + 1.0) for _, rows in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (title, rows) in zip(axes[:, 0], panels):
+        labels = list(dict.fromkeys(r[0] for r in rows))
+        series = list(dict.fromkeys(r[1] for r in rows))
+        step = 0.7 / max(1, len(series))
+        lows, highs = [1.0], [1.0]
+        for i, name in enumerate(series):
+            mine = [r for r in rows if r[1] == name]
+            ys = [labels.index(r[0]) + (i - (len(series) - 1) / 2) * step for r in mine]
+            xs = [_value(r[2]) for r in mine]
+            err = [[x - lo if lo else 0 for x, lo in zip(xs, [_low(r[2]) for r in mine])],
+                   [hi - x if hi else 0 for x, hi in zip(xs, [_high(r[2]) for r in mine])]]
+            ax.errorbar(xs, ys, xerr=err, fmt="o", ms=5, capsize=3, lw=1.2,
+                        color=COLORS.get(name.split()[0]), label=name,
+                        mfc=COLORS.get(name.split()[0]) if "native" not in name else "white")
+            lows += [lo or x for x, lo in zip(xs, [_low(r[2]) for r in mine])]
+            highs += [hi or x for x, hi in zip(xs, [_high(r[2]) for r in mine])]
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        lo, hi = min(lows) / 1.15, max(highs) * 1.15
+        ax.set_xlim(lo, hi)
+        _ratio_ticks(ax, lo, hi)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.grid(axis="x", color="#eee", lw=0.6)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.text(0.01, 0.002, note, fontsize=7, color="#555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return _save(fig, stem, plt)
 
 
-def _gap(a, b) -> float:
-    """A non-negative error-bar length, 0 where there is no interval."""
-    return 0.0 if a is None or b is None or a != a or b != b else max(0.0, a - b)
+def _value(r):
+    v = getattr(r, "ratio", r)
+    return None if v is None or v != v else float(v)
+
+
+def _low(r):
+    v = getattr(r, "low", None)
+    return None if v is None or v != v else float(v)
+
+
+def _high(r):
+    v = getattr(r, "high", None)
+    return None if v is None or v != v else float(v)
+
+
+def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
+    """Each backend's steady epoch as a ratio to the fastest backend of its spec, per run,
+    dataset, device, implementation and mode: points on a log-ratio axis, intervals from at
+    least 3 runs (the tables' paired intervals)."""
+    rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    panels = []
+    for (run, dataset, device, impl, mode), g in rows.groupby(
+            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        title = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''}"
+        if t.run.nunique() > 1:
+            title += f", run {run}"
+        items = []
+        for r in g.itertuples():
+            value = 1.0 if r.speed == "fastest" else r.vs_fastest
+            if isinstance(value, float) or getattr(value, "ratio", None) is not None:
+                items.append((r.label, r.backend, value))
+        items.sort(key=lambda x: list(BACKENDS).index(x[1]) if x[1] in BACKENDS else 9)
+        panels.append((title, items))
+    return ratio_chart(panels, stem, "steady epoch / the fastest backend's (log scale; lower is "
+                       "better, 1x = fastest)",
+                       "Point: geometric mean ratio over runs, paired by block. Bar: the tables' "
+                       "interval (98.75%), drawn only from 3 or more runs.")
+
+
+def modes_chart(modes: pd.DataFrame, stem: Path) -> list[Path]:
+    """Each mode's speed-up over the default mode (default epoch / mode epoch), per backend."""
+    if modes is None or not len(modes):
+        return []
+    panels = []
+    for (run, dataset, device, mode), g in modes.groupby(["run", "dataset", "device", "mode"], sort=False):
+        panels.append((f"{dataset}, {device}: {mode} mode against the default mode",
+                       [(r["spec"], r["backend"] + (" native" if r["impl"] != "keras" else ""),
+                         r["speed-up"]) for r in g.to_dict("records")]))
+    return ratio_chart(panels, stem, "speed-up: default epoch / this mode's epoch (log scale; "
+                       "higher is better)",
+                       "Point: geometric mean over runs, paired by block. Bar: 98.75% interval, "
+                       "drawn only from 3 or more runs.")
 
 
 def curves_chart(recs: list[dict], stem: Path) -> list[Path]:

@@ -1,0 +1,56 @@
+"""What ``mnist-bench run`` prints when it ends: the decisions in a few short lines, the cells
+that measured nothing, and where the full tables are (``tables.md`` holds every table; the
+terminal gets only what a person reads in a minute)."""
+
+from __future__ import annotations
+
+from ..specs import label
+from .derived import QUESTION, decision_text, picks_differ
+
+MAX_PROBLEMS = 12  # cells without a result listed by name; the rest counted
+
+
+def decisions(rep) -> list[str]:
+    """One line per spec and question: the pick and its verdict (``derived.decision_text``)."""
+    rec = rep.recommend
+    if rec is None or not len(rec):
+        return ["Which backend: no comparison (no spec ran on two backends)"]
+    lines = [f"Which backend (verdicts at ±{100 * rep.margin:g}%; 'short' = time to target, "
+             "compile included; 'long' = steady epoch):"]
+    width = max(len(r.label) for r in rec.itertuples())
+    heading = None
+    for r in rec.itertuples():
+        where = (r.dataset, r.device_kind, r.mode)
+        if where != heading:
+            heading = where
+            lines.append(f"  {r.dataset}, {r.device_kind}, {r.mode} mode")
+        pick, why = decision_text(r)
+        question = QUESTION[r.question].split(":")[0].split()[0]  # "short" / "long"
+        lines.append(f"    {r.label:<{width}}  {question:<5}  {pick or '-'}: {why}")
+    for spec in picks_differ(rec):
+        lines.append(f"  the two questions pick different backends: {spec}")
+    return lines
+
+
+def problems(recs: list[dict], run_id: str | None) -> list[str]:
+    """The cells of this run whose last record holds no result, by name and reason."""
+    from ..analysis.tidy import latest
+
+    bad = [r for r in latest(recs) if (run_id is None or r.get("run_id") == run_id)
+           and r["status"] not in ("ok", "diverged")]
+    if not bad:
+        return []
+    lines = [f"{len(bad)} cell(s) without a result:"]
+    for r in bad[:MAX_PROBLEMS]:
+        name = f"{label(r['spec'])}/{r['backend']}/{r['dataset']}/{r.get('device_requested', '')}"
+        mode = "" if r.get("mode", "default") == "default" else f" [{r['mode']}]"
+        reason = " ".join(str(r.get("reason") or "").split())
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        lines.append(f"  {name}{mode}: {r['status']}" + (f": {reason}" if reason else ""))
+    if len(bad) > MAX_PROBLEMS:
+        lines.append(f"  ... and {len(bad) - MAX_PROBLEMS} more (see tables.md)")
+    return lines
+
+
+def end_of_run(rep, recs: list[dict], run_id: str | None) -> str:
+    return "\n".join([*decisions(rep), *problems(recs, run_id)])

@@ -68,7 +68,7 @@ def independent(spec_name: str, epochs: int, seed: int) -> dict:
     return {"steady_epoch_s": statistics.median(gaps), "gaps": gaps, "first_end_s": ends[0] - t0}
 
 
-def independent_native(spec_name: str, epochs: int, seed: int) -> dict:
+def independent_native(spec_name: str, epochs: int, seed: int, mode: str = "default") -> dict:
     """The native trainer's epochs timed by their ends only (no harness clock code)."""
     import keras
     import numpy as np
@@ -82,8 +82,8 @@ def independent_native(spec_name: str, epochs: int, seed: int) -> dict:
     prep = common.prepare(spec, ds, "quick", seed)  # the same data and initial weights
     module = loop.trainer_module(keras.config.backend())
     trainer = module.Trainer(layers.describe(prep.model), layers.optimizer(spec.recipe),
-                             prep.x_train, prep.y_train, spec.recipe.batch_size, seed,
-                             tuned=False, gpu=False, bf16=False)
+                             prep.x_train, prep.y_train, spec.recipe.batch_size, seed, mode,
+                             gpu=False)
     rng = np.random.default_rng(seed)
     ends = []
     t0 = time.perf_counter()
@@ -107,9 +107,10 @@ def _run(cmd, backend) -> str:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
 
 
-def harness(spec: str, backend: str, epochs: int, seed: int, impl: str = "keras") -> dict:
+def harness(spec: str, backend: str, epochs: int, seed: int, impl: str = "keras",
+            mode: str = "default") -> dict:
     cell = {"spec": spec, "backend": backend, "dataset": "mnist", "profile": "quick",
-            "seed": seed, "epochs": epochs, "impl": impl}
+            "seed": seed, "epochs": epochs, "impl": impl, "mode": mode}
     out = _run([sys.executable, "-m", "mnist_bench.worker", json.dumps(cell)], backend)
     for line in out.splitlines():
         if line.startswith("@@mnist-bench ") and '"result"' in line:
@@ -128,18 +129,22 @@ def main(argv=None) -> int:
     p.add_argument("--order-seed", type=int, default=0)
     p.add_argument("--impl", default="keras", choices=("keras", "native"),
                    help="keras: model.fit; native: each framework's own loop")
+    p.add_argument("--mode", default="default",
+                   help="the mode of both sides (--impl native: a native mode, e.g. steps32)")
     p.add_argument("--out", default="results/clock-check")
     p.add_argument("--from-json", default=None, help="re-render the tables of a saved clock-check.json")
-    p.add_argument("--independent", nargs=4, metavar=("IMPL", "SPEC", "EPOCHS", "SEED"),
+    p.add_argument("--independent", nargs=5, metavar=("IMPL", "SPEC", "EPOCHS", "SEED", "MODE"),
                    help=argparse.SUPPRESS)  # the child process
     a = p.parse_args(argv)
     if a.from_json:
         saved = json.loads(Path(a.from_json).read_text())
         return render(saved["runs"], saved["command"], Path(a.from_json).parent, saved.get("meta"))
     if a.independent:
-        impl, spec, epochs, seed = a.independent
-        timing = independent_native if impl == "native" else independent
-        print(MARK + json.dumps(timing(spec, int(epochs), int(seed))))
+        impl, spec, epochs, seed, mode = a.independent
+        if impl == "native":
+            print(MARK + json.dumps(independent_native(spec, int(epochs), int(seed), mode)))
+        else:
+            print(MARK + json.dumps(independent(spec, int(epochs), int(seed))))
         return 0
     backends = a.backends.split(",")
     rng = random.Random(a.order_seed)
@@ -149,7 +154,7 @@ def main(argv=None) -> int:
         rng.shuffle(jobs)
         for backend, kind in jobs:
             if kind == "harness":
-                fig = harness(a.spec, backend, a.epochs, block, a.impl)
+                fig = harness(a.spec, backend, a.epochs, block, a.impl, a.mode)
             else:
                 out = _run([sys.executable, __file__, "--independent", a.impl, a.spec,
                             str(a.epochs), str(block)], backend)
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
             print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",
                   file=sys.stderr, flush=True)
     cmd = "python benchmarks/check_clock.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl}
+    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl, "mode": a.mode}
     return render(runs, cmd, Path(a.out), meta)
 
 

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import settings, specs
+from . import settings, specs, strategies
 from .analysis.stats import MARGIN
 from .settings import BASELINE_BACKEND, Cell
 
@@ -81,10 +81,9 @@ def check(rs: RunSettings) -> RunSettings:
     settings.check("device", rs.device, settings.DEVICES)
     for b in rs.backends:
         settings.check("backend", b, settings.BACKENDS)
-    for m in rs.modes:
-        settings.check("mode", m, settings.MODES)
     for i in rs.impls:
         settings.check("implementation", i, settings.IMPLS)
+    strategies.check_modes(rs.modes, rs.backends, rs.impls)
     if rs.dataset is not None:
         from .data import DATASETS
 
@@ -158,7 +157,8 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
         if builtin is not None and builtin.kind == "sklearn":
             cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
             continue
-        variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes]
+        variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes
+                    if strategies.available(b, i, m)]
         if rs.order_seed is not None:
             rng.shuffle(variants)
         cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)

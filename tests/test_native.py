@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from mnist_bench import settings
+from mnist_bench import settings, strategies
 from mnist_bench.record import store
 from mnist_bench.analysis import report, views
 from mnist_bench.cells.native import loop
@@ -26,7 +26,7 @@ def parity_run(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr
     bf16 = tmp_path_factory.mktemp("native_bf16")
     proc = run_cli("run", "--profile", "smoke", "--models", "mlp_100x2", "--impl", "native",
-                   "--modes", "bf16", "--out", bf16)
+                   "--modes", "bf16,steps32,steps32-graph,step-compiled,device-step", "--out", bf16)
     assert proc.returncode == 0, proc.stderr
     return store.load(out) + store.load(conv) + store.load(bf16)
 
@@ -69,8 +69,31 @@ def test_native_bf16_computes_in_bfloat16_and_says_so(parity_run):
 
 
 @pytest.mark.slow
+def test_native_strategy_modes_train_and_record_what_they_ran(parity_run):
+    """steps32 / steps32-graph (TensorFlow), step-compiled (PyTorch), device-step (JAX): the
+    Keras model's function, the default loop's accuracy (same weights and shuffles), and the
+    strategy their mode stands for in the record."""
+    by = {(r["backend"], r.get("impl") or "keras", r["mode"]): r for r in parity_run
+          if r["spec"] == "mlp_100x2"}
+    for mode, backends in settings.NATIVE_MODES.items():
+        for backend in backends:
+            r, base = by[(backend, "native", mode)], by[(backend, "native", "default")]
+            assert r["status"] == "ok", r.get("reason")
+            assert r["native_forward_diff"] < loop.FORWARD_TOLERANCE
+            assert strategies.of_record(r) == strategies.native_strategy(backend, mode)
+            assert abs(r["test_accuracy"] - base["test_accuracy"]) < 0.05
+    assert by[("tensorflow", "native", "steps32")]["strategy"]["steps_per_call"] == 32
+    assert by[("tensorflow", "native", "steps32")]["jit_compile"] is True
+    assert by[("tensorflow", "native", "steps32-graph")]["jit_compile"] is False
+    assert by[("torch", "native", "step-compiled")]["strategy"]["compiler"] == "inductor"
+    assert by[("jax", "native", "device-step")]["strategy"]["data"] == "held"
+    # the Keras cells carry theirs: Keras default on the CPU, a graph step on TensorFlow
+    assert by[("tensorflow", "keras", "default")]["strategy"]["compiler"] == "graph"
+
+
+@pytest.mark.slow
 def test_keras_overhead_table_from_real_records(parity_run):
-    rep = report.build([r for r in parity_run if r["mode"] != "bf16"])  # the bf16 run: native only
+    rep = report.build([r for r in parity_run if r["mode"] == "default"])  # Keras and native
     t, table = rep.tidy, rep.native
     mlp = table[table.spec == "mlp_100x2"].set_index("framework")
     assert set(mlp.index) == set(settings.BACKENDS)
@@ -78,7 +101,10 @@ def test_keras_overhead_table_from_real_records(parity_run):
     fastest = views.fastest_table(t)
     assert set(fastest.spec) == {"mlp_100x2", "cnn_3conv"}
     md = markdown.markdown(rep)
-    assert "What Keras costs" in md and "native default (the framework's own loop)" in md
+    assert "What Keras costs at a matched strategy" in md and "native default (the framework's own loop)" in md
+    m = rep.matched[rep.matched.spec == "mlp_100x2"].set_index("framework")
+    assert set(m.index) == set(settings.BACKENDS)  # default against default, on every framework
+    assert (m["native mode"] == "default").all()
 
 
 @pytest.mark.slow

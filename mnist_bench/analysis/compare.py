@@ -84,16 +84,11 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         row.update(side="both", old_s=o.steady_epoch_s, new_s=n.steady_epoch_s,
                    old_acc=o.test_accuracy, new_acc=n.test_accuracy, slower=False, faster=False)
         regression = False
-        if isinstance(o.run_epoch_s, dict) and isinstance(n.run_epoch_s, dict) \
-                and o.run_epoch_s and n.run_epoch_s:
-            ratio = stats.unpaired_ratio(list(n.run_epoch_s.values()), list(o.run_epoch_s.values()))
-            tested = ratio.low is not None
-            row.update(ratio=ratio, tested=tested, old_runs=len(o.run_epoch_s),
-                       new_runs=len(n.run_epoch_s))
-            if ratio.ratio > 1 + max_slowdown and (not tested or ratio.low > 1):
-                row["slower"] = regression = True
-            elif ratio.ratio < 1 / (1 + max_slowdown) and (not tested or ratio.high < 1):
-                row["faster"] = True
+        ratio, slower, faster = _slower(o.run_epoch_s, n.run_epoch_s, max_slowdown)
+        if ratio is not None:
+            row.update(ratio=ratio, tested=ratio.low is not None, old_runs=len(o.run_epoch_s),
+                       new_runs=len(n.run_epoch_s), slower=slower, faster=faster and not slower)
+            regression = slower
         elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
             row["now_status"] = n.status
             regression = True

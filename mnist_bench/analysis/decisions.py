@@ -23,7 +23,7 @@ def variant_label(v: Variant) -> str:
 
 @dataclass(frozen=True)
 class Comparison:
-    table: str  # "which backend", "mode", "keras cost"
+    table: str  # "which backend", "mode", "keras cost" (at best), "matched" (like for like)
     run: str
     label: str  # what is compared, in words (the same on two runs of one plan)
     a: Variant
@@ -47,7 +47,8 @@ class Comparison:
 def comparisons(rep) -> list[Comparison]:
     """The comparisons of a ``Report``: the recommendation's (the pick against every other
     candidate, for a short and a long training), each mode against the default, and each
-    framework's best Keras variant against its best native one."""
+    framework's best Keras variant against its best native one, and each Keras variant against
+    the native variant of its strategy."""
     out = []
     for r in rep.recommend.itertuples():
         for other, ratio in (r.against or {}).items():
@@ -64,6 +65,12 @@ def comparisons(rep) -> list[Comparison]:
             out.append(Comparison("keras cost", r["run"], f"{r['dataset']} {r['device']} "
                                   f"{r['spec']} {r['framework']}: best Keras vs best native",
                                   *r["pair"], r["Keras overhead"]))
+    for r in rep.matched.to_dict("records") if len(rep.matched) else ():
+        if r.get("pair") and isinstance(r.get("Keras / native"), stats.Ratio):
+            out.append(Comparison("matched", r["run"], f"{r['dataset']} {r['device']} "
+                                  f"{r['spec']} {r['framework']}: Keras {r['keras mode']} vs "
+                                  f"native {r['native mode']} ({r['strategy']})",
+                                  *r["pair"], r["Keras / native"]))
     return out
 
 

@@ -17,7 +17,8 @@ class Report:
     recs: list  # the records, as loaded
     tidy: pd.DataFrame  # one row per cell group (tidy.tidy)
     modes: pd.DataFrame
-    native: pd.DataFrame
+    native: pd.DataFrame  # each framework at its best (views.native_table)
+    matched: pd.DataFrame  # what Keras costs at a matched strategy (views.matched_table)
     fastest: pd.DataFrame
     machines: SideBySide
     devices: pd.DataFrame
@@ -31,7 +32,8 @@ class Report:
 def build(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN) -> Report:
     t = tidy(recs, targets, margin)
     return Report(recs=recs, tidy=t, modes=views.mode_table(t, margin),
-                  native=views.native_table(t, margin), fastest=views.fastest_table(t, margin),
+                  native=views.native_table(t, margin), matched=views.matched_table(t, margin),
+                  fastest=views.fastest_table(t, margin),
                   machines=machines.machines_table(t), devices=machines.device_table(t),
                   recommend=views.recommend(t, margin), drift=machines.drift_table(recs),
                   reproduction=reproduction.table(recs),

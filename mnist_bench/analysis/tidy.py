@@ -18,6 +18,7 @@ import pandas as pd
 from ..record.store import cell_of
 from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
+from ..strategies import of_record
 from . import stats
 from .keys import (GROUP, SPEC_GROUP, block_of, canary_drift, flags_of, group_key,
                    machine_of, peak_of, precision_label, run_epoch_s, run_of, target_for,
@@ -31,7 +32,7 @@ COLUMNS = [
     "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "target_accuracy",
     "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
-    "steps_per_execution", "precision", "unclocked_share", "drift", "reason", "ok_runs",
+    "steps_per_execution", "strategy", "precision", "unclocked_share", "drift", "reason", "ok_runs",
     "failed_runs", "failed_reason", "flagged_runs", "setup", "run_overhead_s",
 ]
 
@@ -60,7 +61,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["failed_reason"] = f"{lost[0]['status']}: {lost[0].get('reason')}" if lost else None
     flagged = [r for r in good if flags_of(r)]
     row["flagged_runs"] = len(flagged)
-    good = [r for r in good if not flags_of(r)] or good  # flagged runs stay out of figures
+    good = [r for r in good if not any(r is f for f in flagged)] or good  # flagged runs stay out of figures
     if not row["ok_runs"]:
         row.update(status=last["status"], reason=last.get("reason"))
         return row
@@ -75,7 +76,8 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
     if gm:
         row["train_samples_per_s"] = good[0]["train_samples"] / gm
-    row["run_overhead_s"] = {block_of(r): overhead_s(r) for r in good if overhead_s(r)}
+    overheads = {block_of(r): overhead_s(r) for r in good}
+    row["run_overhead_s"] = {k: v for k, v in overheads.items() if v}
     row["first_epoch_s"] = stats.geo_mean_interval([r.get("first_epoch_s") for r in good])[0]
     row["inference_samples_per_s"] = stats.geo_mean_interval(
         [r.get("inference_samples_per_s") for r in good])[0]
@@ -84,6 +86,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["passes_min"], row["passes_max"] = passes[0], passes[-1]
     row["jit_compile"] = good[0].get("jit_compile")
     row["steps_per_execution"] = good[0].get("steps_per_execution")
+    row["strategy"] = of_record(good[0])  # a strategies.Strategy, or None (the baseline)
     row["precision"] = precision_label(good[0])
     shares = [s for s in (unclocked_share(r) for r in good) if s is not None]
     row["unclocked_share"] = max(shares) if shares else None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import strategies
+from ..settings import NATIVE_MODES
 from . import stats
 from .keys import SPEC_GROUP, present
 from .tidy import grouped, keras_rows
@@ -93,14 +95,21 @@ def mode_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
 
 
 VARIANTS = (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
-            ("native", "default"), ("native", "tuned"), ("native", "bf16"))
+            ("native", "default"), ("native", "tuned"), ("native", "bf16"),
+            *(("native", m) for m in NATIVE_MODES))
+
+
+def _strategy_text(r) -> str | None:
+    return r.strategy.text() if r.strategy is not None else None
 
 
 def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
-    """Per run, spec and framework: every Keras and native variant's steady epoch (columns
-    "<impl> <mode> s", None where not measured), the Keras overhead (best Keras / best native,
-    paired by block) and the best variant with its GFLOP/s and share of the measured peak.
-    Empty without native records."""
+    """Each framework at its best: per run, spec and framework, every Keras and native
+    variant's steady epoch (columns "<impl> <mode> s", None where not measured), the best Keras
+    and the best native variant with their strategies, what staying in ``fit()`` costs
+    ("Keras overhead": best Keras / best native, paired by block; the two may run different
+    strategies, which the row names) and the best variant with its GFLOP/s and share of the
+    measured peak. Empty without native records."""
     rows = keras_rows(t)
     if not (rows.impl == "native").any():
         return pd.DataFrame()
@@ -117,6 +126,8 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
             row[f"{impl} {mode} s"] = r.steady_epoch_s if r is not None else None
         best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
         best_n = min(native, key=lambda r: r.steady_epoch_s) if native else None
+        row["best Keras"] = (best_k.mode, _strategy_text(best_k)) if best_k is not None else None
+        row["best native"] = (best_n.mode, _strategy_text(best_n)) if best_n is not None else None
         row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s, margin)
                                  if best_k is not None and best_n is not None else None)
         row["pair"] = ((spec, best_k.mode, "keras", backend), (spec, best_n.mode, "native", backend)) \
@@ -125,6 +136,47 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
         row.update({"best impl": best.impl, "best mode": best.mode,
                     "best GFLOP/s": best.achieved_gflops, "of peak": best.utilisation})
         out.append(row)
+    return pd.DataFrame(out)
+
+
+MODE_ORDER = {m: i for i, (_, m) in enumerate(VARIANTS[3:])}
+
+
+def matched_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
+    """What Keras costs at a matched strategy: per run, spec and framework, each Keras variant
+    against the native variant of the same execution strategy (``strategies.pair``: compiler,
+    compiled scope, steps per call and precision agree; of several, the one whose data
+    placement is Keras's too), paired by block ("Keras / native"). Each row names the
+    strategy and both sides' data placement and per-step metric work. A Keras variant with no
+    native variant of its strategy in the run gets a row without a ratio ("native mode" None).
+    Empty without native records."""
+    rows = keras_rows(t)
+    if not (rows.impl == "native").any():
+        return pd.DataFrame()
+    out = []
+    for (run, dataset, device, spec, backend), g in grouped(
+            rows, ["run", "dataset", "device_kind", "spec", "backend"]):
+        keras = [r for r in g if r.impl == "keras" and r.strategy is not None]
+        native = [r for r in g if r.impl == "native" and r.strategy is not None]
+        for k in keras:
+            same = sorted((n for n in native if n.strategy.key() == k.strategy.key()),
+                          key=lambda n: (n.strategy.data != k.strategy.data,
+                                         MODE_ORDER.get(n.mode, 99)))
+            n = same[0] if same else None
+            row = {"run": run, "dataset": dataset, "device": device, "spec": g[0].label,
+                   "framework": backend, "keras mode": k.mode,
+                   "native mode": n.mode if n is not None else None,
+                   "strategy": k.strategy.text(), "keras data": k.strategy.data,
+                   "native data": n.strategy.data if n is not None else None,
+                   "keras metrics": k.strategy.metrics,
+                   "native metrics": n.strategy.metrics if n is not None else None,
+                   "keras s": k.steady_epoch_s, "native s": n.steady_epoch_s if n is not None else None,
+                   "Keras / native": None, "pair": None}
+            if n is not None:
+                strategies.pair(k.strategy, n.strategy)  # refuses a pair of different strategies
+                row["Keras / native"] = stats.paired_ratio(k.run_epoch_s, n.run_epoch_s, margin)
+                row["pair"] = ((spec, k.mode, "keras", backend), (spec, n.mode, "native", backend))
+            out.append(row)
     return pd.DataFrame(out)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import settings
+from .. import settings, strategies
 from ..measure import clock, environment, phases
 from ..measure.timing import Stopwatch
 from . import common
@@ -71,7 +71,7 @@ def _make_timer(sync, log=None):
             super().__init__()
             self.watch = Stopwatch(sync)
             self.seconds = None
-            self.clocked, self.next_point = 0.0, 1
+            self.clocked, self.next_point, self.steps, self.due = 0.0, 1, 0, float("inf")
 
         def on_train_begin(self, logs=None):
             if log is not None:
@@ -81,22 +81,24 @@ def _make_timer(sync, log=None):
             if log is not None:
                 log.begin()  # the CPU meters, read before the clock starts
             self.clocked, self.next_point = 0.0, 1
+            # the step at which the next snapshot is due, worked out here, off the clock
+            self.steps = (self.params or {}).get("steps") or 0
+            wanted = log is not None and log.wants_snapshots() and self.steps
+            self.due = self.steps / common.SNAPSHOTS_PER_EPOCH if wanted else float("inf")
             self.watch.start()
 
         def on_train_batch_begin(self, batch, logs=None):
             # a batch-begin hook (unlike batch-end) leaves Keras's asynchronous dispatch of
             # batch callbacks as it is; with steps_per_execution > 1 it runs once per call
-            if log is None or not log.wants_snapshots():
-                return
-            steps = (self.params or {}).get("steps") or 0
-            per = steps / common.SNAPSHOTS_PER_EPOCH
-            if not steps or batch < self.next_point * per or self.next_point >= common.SNAPSHOTS_PER_EPOCH:
+            if batch < self.due:  # all the clocked time this hook costs on most steps
                 return
             model = self.model  # on JAX this attaches the in-flight state to the model first
             self.clocked += self.watch.stop()  # the clock pauses after the device finished
-            log.snapshot(self.clocked, batch / steps, model.get_weights())
+            log.snapshot(self.clocked, batch / self.steps, model.get_weights())
+            per = self.steps / common.SNAPSHOTS_PER_EPOCH
             while self.next_point * per <= batch:
                 self.next_point += 1
+            self.due = self.next_point * per if self.next_point < common.SNAPSHOTS_PER_EPOCH else float("inf")
             self.watch.start()
 
         def on_epoch_end(self, epoch, logs=None):
@@ -152,9 +154,10 @@ class Session:
 
     @property
     def effective(self) -> dict:
-        return {"jit_compile": bool(self.model.jit_compile),
-                "steps_per_execution": int(self.model.steps_per_execution),
-                "mode_note": self.mode["why"]}
+        jit, per = bool(self.model.jit_compile), int(self.model.steps_per_execution)
+        precision = "float32" if self.mode["policy"] == "float32" else "mixed bfloat16"
+        return {"jit_compile": jit, "steps_per_execution": per, "mode_note": self.mode["why"],
+                "strategy": strategies.keras_strategy(self.backend, jit, per, precision).to_dict()}
 
     def train(self, log: common.EpochLog, callbacks=()) -> tuple[float, float]:
         """Train ``log.epochs`` epochs in one ``fit()`` call, as a user does; returns the

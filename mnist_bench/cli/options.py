@@ -65,7 +65,7 @@ def _number(kind, low=None, high=None, low_open=False):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..analysis.stats import MARGIN
-    from ..settings import BACKENDS, DEVICES, MODES, PROFILES
+    from ..settings import BACKENDS, DEVICES, MODES, NATIVE_MODES, PROFILES
 
     p = Parser(prog="mnist-bench", description=(
         "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the random order within blocks (default: drawn and recorded)")
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
     run.add_argument("--modes", type=_csv, default=("default",),
-                     help=f"comma-separated, of {','.join(MODES)} (default: default)")
+                     help=f"comma-separated, of {','.join(MODES)}; native loops also "
+                          f"{','.join(f'{m} ({NATIVE_MODES[m][0]})' for m in NATIVE_MODES)}, "
+                          "see docs/usage.md (default: default)")
     run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
                      help="comma-separated, of keras,native: Keras on the backend, and/or the "
                           "framework's own reference loop built from the spec (default: keras)")

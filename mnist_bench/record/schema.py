@@ -54,7 +54,7 @@ OPTIONAL = {
     "inference_batch_size": _OPT_INT, "curve": _OPT_LIST, "curve_on": _OPT_STR,
     "train_flops_per_sample": _OPT_NUM, "flops_counted_layers": _OPT_LIST,
     "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
-    "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "device": _OPT_DICT,
+    "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "strategy": _OPT_DICT, "device": _OPT_DICT,
     "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT,
     "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM, "flags": _OPT_LIST,
     "epoch_cpu_s": _OPT_LIST, "epoch_foreign_cpu_s": _OPT_LIST,

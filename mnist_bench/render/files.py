@@ -23,6 +23,9 @@ def flat(t: pd.DataFrame) -> pd.DataFrame:
         return [getattr(r, name) if isinstance(r, stats.Ratio) else None for r in ratios]
 
     out = t.drop(columns=[*NESTED, "vs_fastest"])
+    if "strategy" in out:
+        out["strategy"] = [s.text() if s is not None and not isinstance(s, float) else None
+                           for s in out["strategy"]]
     at = list(out.columns).index("speed")
     for i, (col, name) in enumerate((("vs_fastest", "ratio"), ("vs_fastest_low", "low"),
                                      ("vs_fastest_high", "high"), ("vs_fastest_n", "n"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis import keys
+from ..analysis import keys, stats
 from ..settings import BACKENDS, BASELINE_BACKEND
 
 COLORS = {"tensorflow": "#ff8f00", "jax": "#5c6bc0", "torch": "#e53935"}
@@ -24,21 +24,30 @@ def _pyplot():
     return plt
 
 
-def native_chart(native: pd.DataFrame, stem: Path) -> list[Path]:
-    """Keras against each framework's own loop: the best Keras variant's steady epoch over the
-    best native variant's, per spec and framework (the variants each side ran are in the
-    tables: their execution strategies can differ)."""
-    if native is None or not len(native):
-        return []
+def native_chart(native: pd.DataFrame, stem: Path, matched: pd.DataFrame | None = None) -> list[Path]:
+    """Keras against each framework's own loop: first at a matched strategy (each Keras
+    variant's steady epoch over the native variant of its strategy, per spec; one series per
+    framework and Keras mode), then each framework at its best (the best Keras variant over the
+    best native variant, whose strategies can differ)."""
     panels = []
-    for (run, dataset, device), g in native.groupby(["run", "dataset", "device"], sort=False):
-        panels.append((f"{dataset}, {device}: best Keras variant / best native variant",
-                       [(r["spec"], r["framework"], r["Keras overhead"])
-                        for r in g.to_dict("records") if r["Keras overhead"] is not None]))
-    return ratio_chart(panels, stem, "best Keras epoch / best native epoch (log scale; 1x = "
-                       "the same)", "Point: geometric mean over runs, paired by block. Bar: 98.75% "
-                       "interval, drawn only from 3 or more runs. The two sides may run different "
-                       "execution strategies: see the table's settings.")
+    if matched is not None and len(matched):
+        for (run, dataset, device), g in matched.groupby(["run", "dataset", "device"], sort=False):
+            panels.append((f"{dataset}, {device}: Keras / native at a matched strategy",
+                           [(r["spec"], f"{r['framework']} {r['keras mode']}", r["Keras / native"])
+                            for r in g.to_dict("records")
+                            if isinstance(r["Keras / native"], stats.Ratio)]))
+    if native is not None and len(native):
+        for (run, dataset, device), g in native.groupby(["run", "dataset", "device"], sort=False):
+            panels.append((f"{dataset}, {device}: best Keras variant / best native variant "
+                           "(strategies may differ)",
+                           [(r["spec"], r["framework"], r["Keras overhead"])
+                            for r in g.to_dict("records") if r["Keras overhead"] is not None]))
+    if not panels:
+        return []
+    return ratio_chart(panels, stem, "Keras epoch / native epoch (log scale; 1x = the same)",
+                       "Point: geometric mean over runs, paired by block. Bar: 98.75% interval, "
+                       "drawn only from 3 or more runs. Matched: same compiler, compiled scope, "
+                       "steps per call and precision; at best: the strategies are in the table.")
 
 
 def _ratio_ticks(ax, low: float, high: float) -> None:

@@ -4,8 +4,8 @@ terminal gets only what a person reads in a minute)."""
 
 from __future__ import annotations
 
-from ..specs import label
-from .derived import QUESTION, decision_text, picks_differ
+from ..record.store import cell_of
+from .derived import decision_text, picks_differ
 
 MAX_PROBLEMS = 12  # cells without a result listed by name; the rest counted
 
@@ -25,8 +25,7 @@ def decisions(rep) -> list[str]:
             heading = where
             lines.append(f"  {r.dataset}, {r.device_kind}, {r.mode} mode")
         pick, why = decision_text(r)
-        question = QUESTION[r.question].split(":")[0].split()[0]  # "short" / "long"
-        lines.append(f"    {r.label:<{width}}  {question:<5}  {pick or '-'}: {why}")
+        lines.append(f"    {r.label:<{width}}  {r.question:<5}  {pick or '-'}: {why}")
     for spec in picks_differ(rec):
         lines.append(f"  the two questions pick different backends: {spec}")
     return lines
@@ -42,11 +41,9 @@ def problems(recs: list[dict], run_id: str | None) -> list[str]:
         return []
     lines = [f"{len(bad)} cell(s) without a result:"]
     for r in bad[:MAX_PROBLEMS]:
-        name = f"{label(r['spec'])}/{r['backend']}/{r['dataset']}/{r.get('device_requested', '')}"
-        mode = "" if r.get("mode", "default") == "default" else f" [{r['mode']}]"
         reason = " ".join(str(r.get("reason") or "").split())
         reason = reason if len(reason) <= 160 else reason[:157] + "..."
-        lines.append(f"  {name}{mode}: {r['status']}" + (f": {reason}" if reason else ""))
+        lines.append(f"  {cell_of(r).label()}: {r['status']}" + (f": {reason}" if reason else ""))
     if len(bad) > MAX_PROBLEMS:
         lines.append(f"  ... and {len(bad) - MAX_PROBLEMS} more (see tables.md)")
     return lines

@@ -8,6 +8,9 @@ model with convolutions on the CPU keeps the data on the device but calls the co
 batch, because XLA's CPU backend runs a convolution inside a loop body many times slower than
 outside one (jax-ml/jax#12868; here a smoke epoch of cnn_3conv took 13.2 s in ``lax.scan``
 against 0.81 s stepped from Python); the record's note says which was used.
+device-step: the tuned loop's data on the device with a compiled step per batch (the batch
+gathered inside the step), the analogue of Keras-on-JAX, which calls its jitted step once per
+batch whatever ``steps_per_execution`` is.
 bf16: the default loop computing in bfloat16 from float32 weights (the weights and inputs cast
 inside the step, the logits and loss in float32, gradients and updates in float32: mixed
 precision as JAX libraries such as jmp write it).
@@ -23,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from ... import strategies
 
 ACT = {"linear": lambda x: x, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
 EVAL_BATCH = 1000
@@ -73,19 +78,22 @@ def make_optimizer(name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y), one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
-                 bf16: bool = False):
-        self.ops, self.batch_size, self.tuned = ops, batch_size, tuned
-        dtype = jnp.bfloat16 if bf16 else None
-        self.scan = tuned and not (not gpu and any(op.kind == "conv2d" for op in ops))
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
+        self.ops, self.batch_size = ops, batch_size
+        dtype = jnp.bfloat16 if mode == "bf16" else None
+        has_conv = any(op.kind == "conv2d" for op in ops)
+        self.strategy = strategies.native_strategy("jax", mode, has_conv=has_conv, gpu=gpu)
+        self.scan = self.strategy.steps_per_call is None
+        self.held = self.strategy.data == "held"
         self.tx = make_optimizer(*opt)
         self.params = init_params(ops)
         self.state = self.tx.init(self.params)
         self.key = jax.random.PRNGKey(seed)
         self.x, self.y = x, y  # host arrays (default: sliced per batch on the host)
-        if tuned:
+        if self.held:
             self.x, self.y = jax.device_put(x), jax.device_put(y)
         self.step = jax.jit(partial(_step, ops, self.tx, dtype))
+        self.held_step = jax.jit(partial(_held_step, ops, self.tx, dtype))
         self.epoch_fn = jax.jit(partial(_epoch, ops, self.tx, dtype))
         self.logits_fn = jax.jit(partial(_logits, ops, dtype))
         self.loss = None
@@ -93,8 +101,10 @@ class Trainer:
         self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if self.scan
                      else "native jax: jax.jit step per batch, data on the device, optax (no "
                           "lax.scan: XLA CPU convolutions in a loop body are slow, "
-                          "jax-ml/jax#12868)" if tuned
-                     else "native jax: jax.jit step per batch, bfloat16 compute, optax" if bf16
+                          "jax-ml/jax#12868)" if mode == "tuned"
+                     else "native jax: jax.jit step per batch, data on the device, optax"
+                     if self.held
+                     else "native jax: jax.jit step per batch, bfloat16 compute, optax" if dtype
                      else "native jax: jax.jit step per batch, optax")
 
     def sync(self) -> None:
@@ -104,12 +114,17 @@ class Trainer:
         bs = self.batch_size
         full = len(perm) // bs * bs
         self.key, key = jax.random.split(self.key)
-        if self.tuned and not self.scan:
-            perm = jnp.asarray(perm)  # device-held data, indexed on the device
-        elif self.tuned:
+        if self.held:
+            # the epoch's batches as one device array of indices; each step gathers its batch
+            # inside the compiled step (one dispatch per step, nothing copied from the host)
             idx = jnp.asarray(perm[:full].reshape(-1, bs))
-            self.params, self.state, self.loss = self.epoch_fn(
-                self.params, self.state, self.x, self.y, idx, key)
+            if self.scan:
+                self.params, self.state, self.loss = self.epoch_fn(
+                    self.params, self.state, self.x, self.y, idx, key)
+            else:
+                for n in range(idx.shape[0]):
+                    self.params, self.state, self.loss = self.held_step(
+                        self.params, self.state, self.x, self.y, idx, n, jax.random.fold_in(key, n))
             if full < len(perm):
                 rest = jnp.asarray(perm[full:])
                 self.params, self.state, self.loss = self.step(
@@ -145,6 +160,11 @@ def _step(ops, tx, dtype, params, state, x, y, key):
     loss, grads = jax.value_and_grad(partial(_loss, ops, dtype))(params, x, y, key)
     updates, state = tx.update(grads, state, params)
     return optax.apply_updates(params, updates), state, loss
+
+
+def _held_step(ops, tx, dtype, params, state, x, y, idx, n, key):
+    batch = jax.lax.dynamic_index_in_dim(idx, n, keepdims=False)
+    return _step(ops, tx, dtype, params, state, x[batch], y[batch], key)
 
 
 def _epoch(ops, tx, dtype, params, state, x, y, idx, key):

@@ -52,7 +52,7 @@ def trainer_module(backend: str):
 def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     import keras
 
-    settings.check("mode", cell.mode, settings.MODES)
+    settings.check("mode", cell.mode, settings.ALL_MODES)
     backend = keras.config.backend()
     device = environment.backend_device(backend, cell.device)
     recipe = spec.recipe
@@ -60,8 +60,8 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     ops, opt = layers.describe(prep.model), layers.optimizer(recipe)
     module = trainer_module(backend)
     trainer = module.Trainer(
-        ops, opt, prep.x_train, prep.y_train, recipe.batch_size, cell.seed,
-        tuned=cell.mode == "tuned", gpu=device["kind"] == "gpu", bf16=cell.mode == "bf16")
+        ops, opt, prep.x_train, prep.y_train, recipe.batch_size, cell.seed, cell.mode,
+        gpu=device["kind"] == "gpu")
     forward_diff = forward_difference(prep.model, trainer, prep.x_test[:64])
     tolerance = BF16_FORWARD_TOLERANCE if cell.mode == "bf16" else FORWARD_TOLERANCE
     if forward_diff > tolerance:
@@ -101,4 +101,6 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         prep, log, recipe, backend, device, call_s=call_s, setup_s=0.0, test=test,
         predict=trainer.predict, inference_batch=module.EVAL_BATCH,
         policy=BF16_POLICY if cell.mode == "bf16" else None, jit_compile=trainer.jit,
-        steps_per_execution=1, mode_note=trainer.note, native_forward_diff=forward_diff)
+        steps_per_execution=trainer.strategy.steps_per_call or 1, mode_note=trainer.note,
+        native_forward_diff=forward_diff,
+        strategy=trainer.strategy.to_dict())

@@ -2,9 +2,12 @@
 ``tf.GradientTape`` and a hand-written update (TensorFlow's optimizers are Keras's).
 
 default: the train step as a ``tf.function`` (graph, no XLA), as TensorFlow's custom-loop
-guides write it. tuned: the same step as ``tf.function(jit_compile=True)`` (XLA). bf16: the
+guides write it. tuned: the same step as ``tf.function(jit_compile=True)`` (XLA). steps32: the
+XLA step called 32 times per call of an outer graph ``tf.function`` (a tf.while_loop), as
+Keras's ``steps_per_execution=32`` runs it; steps32-graph: the same without XLA. bf16: the
 default step computing in bfloat16 (weights and inputs cast inside the step, logits and loss in
-float32, float32 variables and updates).
+float32, float32 variables and updates). The training set is one tensor; each step gathers its
+batch inside the step.
 The updates are Keras's formulas with its hyper-parameters: SGD; RMSprop
 v = rho v + (1 - rho) g^2, w -= lr g / sqrt(v + eps); Adam with Keras's epsilon placement.
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+
+from ... import strategies
 
 ACT = {"linear": tf.identity, "relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh}
 EVAL_BATCH = 1000
@@ -81,23 +86,30 @@ class Optimizer:
 
 
 class Trainer:
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
-                 bf16: bool = False):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
         tf.random.set_seed(seed)
-        self.net = Net(ops, tf.bfloat16 if bf16 else tf.float32)
+        self.strategy = strategies.native_strategy("tensorflow", mode, gpu=gpu)
+        xla = self.strategy.compiler == "xla"
+        self.net = Net(ops, tf.bfloat16 if mode == "bf16" else tf.float32)
         self.variables = self.net.variables_
         self.opt = Optimizer(*opt, self.variables)
         self.x, self.y = tf.constant(x), tf.constant(y, tf.int32)
         self.batch_size, self.seed = batch_size, seed
-        self.step_fn = tf.function(self._step, jit_compile=True if tuned else None)
-        self.logits_fn = tf.function(self.net.__call__, jit_compile=True if tuned else None)
+        self.per_call = self.strategy.steps_per_call
+        # as Keras's TensorFlow trainer: the step a tf.function (XLA-compiled when jit), several
+        # steps a graph tf.while_loop around it (autograph turns the tf.range loop into one)
+        self.step_fn = tf.function(self._step, jit_compile=True if xla else None,
+                                   reduce_retracing=True)
+        self.steps_fn = tf.function(self._steps, reduce_retracing=True)
+        self.logits_fn = tf.function(self.net.__call__, jit_compile=True if xla else None)
         self.loss = None
-        self.jit = tuned
-        self.note = ("native tensorflow: tf.function(jit_compile=True) step, hand-written "
-                     "Keras updates" if tuned else
-                     "native tensorflow: tf.function step in bfloat16, hand-written Keras "
-                     "updates" if bf16 else
-                     "native tensorflow: tf.function step, hand-written Keras updates")
+        self.jit = xla
+        what = "tf.function(jit_compile=True) step" if xla else "tf.function step"
+        if self.per_call > 1:
+            what += f", {self.per_call} steps per tf.function call (a graph while loop)"
+        if mode == "bf16":
+            what += " in bfloat16"
+        self.note = f"native tensorflow: {what}, hand-written Keras updates"
         self.steps = 0
 
     def _step(self, idx, seed):
@@ -108,16 +120,32 @@ class Trainer:
         self.opt.apply(tape.gradient(loss, self.variables), self.variables)
         return loss
 
+    def _steps(self, blocks, first):
+        """``blocks[i]`` is the i-th batch's indices; the steps numbered from ``first``."""
+        loss = tf.constant(0.0)
+        for i in tf.range(tf.shape(blocks)[0]):
+            loss = self.step_fn(blocks[i], tf.stack([tf.constant(self.seed, tf.int32), first + i]))
+        return loss
+
     def sync(self) -> None:
         if self.loss is not None:
             self.loss.numpy()
         self.variables[-1].numpy()
 
     def train_epoch(self, perm: np.ndarray) -> None:
+        bs = self.batch_size
+        if self.per_call > 1:
+            full = len(perm) // bs * bs
+            blocks = perm[:full].astype(np.int32).reshape(-1, bs)
+            for start in range(0, len(blocks), self.per_call):
+                chunk = tf.constant(blocks[start:start + self.per_call])
+                self.loss = self.steps_fn(chunk, tf.constant(self.steps + 1, tf.int32))
+                self.steps += int(chunk.shape[0])
+            perm = perm[full:]  # a short last batch, as Keras trains it: one more step
         perm = tf.constant(perm.astype(np.int32))
-        for start in range(0, int(perm.shape[0]), self.batch_size):
+        for start in range(0, int(perm.shape[0]), bs):
             self.steps += 1
-            self.loss = self.step_fn(perm[start:start + self.batch_size],
+            self.loss = self.step_fn(perm[start:start + bs],
                                      tf.constant([self.seed, self.steps], tf.int32))
 
     def last_loss(self) -> float:

@@ -1,7 +1,10 @@
 """The PyTorch reference loop: ``torch.nn`` + ``torch.optim``, as PyTorch's tutorials train.
 
 default: an eager loop (zero_grad, forward, ``F.cross_entropy`` on logits, backward, step).
-tuned: the same loop over ``torch.compile(model)``, PyTorch's standard compiler.
+tuned: the same loop over ``torch.compile(model)``, PyTorch's standard compiler (the forward
+pass compiled; backward through its compiled graph, torch.optim eager).
+step-compiled: ``torch.compile`` over the whole train step (zero_grad, batch gather, forward,
+loss, backward, optimizer step), the scope Keras's ``jit_compile=True`` compiles.
 bf16: the default loop with the forward pass under ``torch.autocast(dtype=torch.bfloat16)``
 (PyTorch's mixed precision: float32 weights and updates, bfloat16 products; the loss in float32).
 The optimizers take Keras's hyper-parameters explicitly (RMSprop alpha=rho=0.9, eps=1e-7;
@@ -14,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ... import strategies
 
 ACT = {"linear": lambda x: x, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 EVAL_BATCH = 1000
@@ -83,22 +88,34 @@ def make_optimizer(params, name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y) held on the device, one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, tuned: bool, gpu: bool,
-                 bf16: bool = False):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
         torch.manual_seed(seed)
+        self.strategy = strategies.native_strategy("torch", mode, gpu=gpu)
         self.device = torch.device("cuda" if gpu else "cpu")
-        self.bf16 = bf16
+        self.bf16 = mode == "bf16"
         self.net = Net(ops).to(self.device)
-        self.model = torch.compile(self.net) if tuned else self.net
+        self.model = torch.compile(self.net) if mode == "tuned" else self.net
         self.opt = make_optimizer([p for p in self.net.parameters()], *opt)
         self.x = torch.tensor(x, device=self.device)
         self.y = torch.tensor(y, dtype=torch.long, device=self.device)
         self.batch_size = batch_size
         self.loss = None
-        self.jit = tuned
-        self.note = ("native torch: torch.compile(model), torch.optim" if tuned
-                     else "native torch: eager loop, torch.autocast(bfloat16), torch.optim" if bf16
+        # step-compiled: torch.compile over the whole step (the batch gather, forward, loss,
+        # backward, update), the scope Keras's jit_compile=True compiles on this backend
+        self.step = torch.compile(self._step) if mode == "step-compiled" else self._step
+        self.jit = mode in ("tuned", "step-compiled")
+        self.note = ("native torch: torch.compile(model), torch.optim" if mode == "tuned"
+                     else "native torch: torch.compile(train step), torch.optim"
+                     if mode == "step-compiled"
+                     else "native torch: eager loop, torch.autocast(bfloat16), torch.optim" if self.bf16
                      else "native torch: eager loop, torch.optim")
+
+    def _step(self, idx):
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self._forward(self.model, self.x[idx]), self.y[idx])
+        loss.backward()
+        self.opt.step()
+        return loss
 
     def _forward(self, module, x):
         """Logits in float32; the products in bfloat16 under autocast for bf16 (the float32
@@ -116,12 +133,7 @@ class Trainer:
         self.net.train()
         perm = torch.as_tensor(perm, device=self.device)
         for start in range(0, len(perm), self.batch_size):
-            idx = perm[start:start + self.batch_size]
-            self.opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(self._forward(self.model, self.x[idx]), self.y[idx])
-            loss.backward()
-            self.opt.step()
-        self.loss = loss
+            self.loss = self.step(perm[start:start + self.batch_size])
 
     def last_loss(self) -> float:
         return float(self.loss.item())

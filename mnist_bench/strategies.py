@@ -1,0 +1,165 @@
+"""Execution strategies: how a variant runs its training steps, so that a comparison of Keras
+against a framework's own loop sets like against like.
+
+A strategy is what decides the cost of dispatch per step: the compiler (op by op from Python,
+a TensorFlow graph, XLA, or ``torch.compile``), what one compiled call holds (the whole train
+step, or only the model's forward pass with backward and update eager), and how many train
+steps one call from Python runs (1, K, or a whole epoch as one ``lax.scan``). Two variants
+are *like for like* when these three and the precision agree (``Strategy.key``); where the
+data lives and the metric work per step are stated beside each pair, not matched: a Keras
+``fit()`` always feeds batches from NumPy and updates its loss and accuracy trackers each step,
+and no native loop does the latter.
+
+Framework-free: the worker records each variant's strategy (``keras_strategy`` from the
+compiled model's own settings, ``native_strategy`` from the native loop's mode) and the tables
+pair records through ``pair``, which refuses a pair whose strategies differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import MnistBenchError
+from .settings import MODES as COMMON_MODES, NATIVE_MODES, SettingsError
+
+COMPILERS = {"eager": "eager (op by op from Python)", "graph": "tf.function graph (no XLA)",
+             "xla": "XLA", "inductor": "torch.compile"}
+SCOPES = {"train step": "the whole train step (forward, loss, backward, update)",
+          "forward": "the forward pass only (backward and update eager)"}
+DATA = {"fed": "batches fed from NumPy each step",
+        "held": "the training set held as one framework array, batches gathered in the step"}
+KERAS_METRICS = "loss and accuracy trackers updated every step, batch callbacks dispatched"
+NATIVE_METRICS = "none (the loss of the last step kept)"
+STEPS_K = 32  # steps per call of the native several-steps variants, as Keras tuned mode's
+
+
+
+class StrategyMismatch(MnistBenchError, ValueError):
+    """A like-for-like pair asked of two variants whose strategies differ."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    compiler: str  # a key of COMPILERS
+    scope: str  # a key of SCOPES: what one compiled call holds
+    steps_per_call: int | None  # train steps per call from Python; None: a whole epoch
+    data: str  # a key of DATA
+    precision: str = "float32"  # or "mixed bfloat16"
+    metrics: str = NATIVE_METRICS  # the metric work inside the timed step
+
+    def key(self) -> tuple:
+        """What like for like must match."""
+        return (self.compiler, self.scope, self.steps_per_call, self.precision)
+
+    def text(self) -> str:
+        """A few words: "XLA train step, 32 per call", "torch.compile forward, 1 per call"."""
+        what = "train step" if self.scope == "train step" else "forward"
+        per = "an epoch per call (lax.scan)" if self.steps_per_call is None \
+            else f"{self.steps_per_call} per call"
+        name = {"eager": "eager", "graph": "graph", "xla": "XLA", "inductor": "torch.compile"}[self.compiler]
+        extra = "" if self.precision == "float32" else f", {self.precision}"
+        return f"{name} {what}, {per}{extra}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Strategy":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def available(backend: str, impl: str, mode: str) -> bool:
+    """Whether a variant exists: every backend and implementation has the common modes; the
+    native-only modes exist for their frameworks' native loops."""
+    if mode in COMMON_MODES:
+        return True
+    return impl == "native" and backend in NATIVE_MODES.get(mode, ())
+
+
+def check_modes(modes, backends, impls) -> None:
+    """A one-line error for a mode no planned variant has."""
+    for m in modes:
+        if m not in COMMON_MODES and m not in NATIVE_MODES:
+            raise SettingsError(f"unknown mode {m!r}; valid: {', '.join(COMMON_MODES + tuple(NATIVE_MODES))}")
+        if not any(available(b, i, m) for b in backends for i in impls):
+            owners = ", ".join(NATIVE_MODES[m])
+            raise SettingsError(f"mode {m!r} is a native loop's ({owners}); add --impl native "
+                                f"and --backends {owners}, or choose one of {', '.join(COMMON_MODES)}")
+
+
+def keras_strategy(backend: str, jit_compile: bool, steps_per_execution: int,
+                   precision: str = "float32") -> Strategy:
+    """What ``fit()`` runs, from the compiled model's effective settings (Keras 3.15.1's
+    trainers): TensorFlow, a tf.function over ``steps_per_execution`` steps (a tf.while_loop)
+    whose step is XLA-compiled when jit_compile; JAX, a jitted step per batch, Python looping
+    ``steps_per_execution`` times between callbacks (one XLA call per step); PyTorch, the whole
+    train step under torch.compile when jit_compile, else eager, one step per call."""
+    if backend == "tensorflow":
+        return Strategy("xla" if jit_compile else "graph", "train step", steps_per_execution,
+                        "fed", precision, KERAS_METRICS)
+    if backend == "jax":
+        return Strategy("xla" if jit_compile else "eager", "train step", 1, "fed", precision,
+                        KERAS_METRICS)
+    return Strategy("inductor" if jit_compile else "eager", "train step", 1, "fed", precision,
+                    KERAS_METRICS)
+
+
+def native_strategy(backend: str, mode: str, has_conv: bool = False, gpu: bool = False) -> Strategy:
+    """What a native loop runs in ``mode`` (cells/native: each trainer takes its settings
+    from here)."""
+    precision = "mixed bfloat16" if mode == "bf16" else "float32"
+    if backend == "tensorflow":
+        compiler = {"tuned": "xla", "steps32": "xla"}.get(mode, "graph")
+        per = STEPS_K if mode in ("steps32", "steps32-graph") else 1
+        return Strategy(compiler, "train step", per, "held", precision)
+    if backend == "jax":
+        if mode == "tuned" and not (has_conv and not gpu):
+            return Strategy("xla", "train step", None, "held", precision)
+        held = mode in ("tuned", "device-step")
+        return Strategy("xla", "train step", 1, "held" if held else "fed", precision)
+    if mode == "tuned":
+        return Strategy("inductor", "forward", 1, "held", precision)
+    compiler = "inductor" if mode == "step-compiled" else "eager"
+    return Strategy(compiler, "train step", 1, "held", precision)
+
+
+def of_record(r: dict) -> Strategy | None:
+    """A record's strategy: the one it carries, else (records written before strategies were
+    recorded) the one its backend, implementation and effective settings imply."""
+    if isinstance(r.get("strategy"), dict):
+        return Strategy.from_dict(r["strategy"])
+    backend, impl, mode = r.get("backend"), r.get("impl") or "keras", r.get("mode") or "default"
+    if backend not in NATIVE_BACKENDS or r.get("status") not in ("ok", "diverged"):
+        return None
+    precision = "mixed bfloat16" if mode == "bf16" else "float32"
+    if impl == "keras":
+        if r.get("jit_compile") is None or r.get("steps_per_execution") is None:
+            return None
+        return keras_strategy(backend, bool(r["jit_compile"]), int(r["steps_per_execution"]), precision)
+    note = r.get("mode_note") or ""
+    if backend == "jax" and mode == "tuned":
+        return native_strategy(backend, mode, has_conv="one lax.scan per epoch" not in note)
+    gpu = (r.get("device") or {}).get("kind") == "gpu"
+    return native_strategy(backend, mode, gpu=gpu)
+
+
+NATIVE_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A like-for-like pair: a Keras variant and a native one of the same strategy."""
+
+    keras: Strategy
+    native: Strategy
+
+    def __post_init__(self):
+        if self.keras.key() != self.native.key():
+            raise StrategyMismatch(
+                f"not like for like: Keras runs {self.keras.text()}, the native loop "
+                f"{self.native.text()}; a pair needs the same compiler, compiled scope, steps "
+                "per call and precision")
+
+
+def pair(keras: Strategy, native: Strategy) -> Pair:
+    return Pair(keras, native)

@@ -157,7 +157,7 @@ def main(argv=None) -> int:
                 fig = harness(a.spec, backend, a.epochs, block, a.impl, a.mode)
             else:
                 out = _run([sys.executable, __file__, "--independent", a.impl, a.spec,
-                            str(a.epochs), str(block)], backend)
+                            str(a.epochs), str(block), a.mode], backend)
                 fig = json.loads(next(x for x in out.splitlines() if x.startswith(MARK))[len(MARK):])
             runs.append({"block": block, "backend": backend, "kind": kind, **fig})
             print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",

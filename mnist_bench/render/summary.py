@@ -4,7 +4,7 @@ terminal gets only what a person reads in a minute)."""
 
 from __future__ import annotations
 
-from ..record.store import cell_of
+from ..specs import label
 from .derived import decision_text, picks_differ
 
 MAX_PROBLEMS = 12  # cells without a result listed by name; the rest counted
@@ -43,7 +43,11 @@ def problems(recs: list[dict], run_id: str | None) -> list[str]:
     for r in bad[:MAX_PROBLEMS]:
         reason = " ".join(str(r.get("reason") or "").split())
         reason = reason if len(reason) <= 160 else reason[:157] + "..."
-        lines.append(f"  {cell_of(r).label()}: {r['status']}" + (f": {reason}" if reason else ""))
+        # the spec's short label (a user spec's file:attr without its folder), as the tables
+        name = f"{label(r['spec'])}/{r['backend']}/{r['dataset']}/{r.get('device_requested', '')}"
+        mode = "" if r.get("mode", "default") == "default" else f" [{r['mode']}]"
+        native = " native" if r.get("impl") == "native" else ""
+        lines.append(f"  {name}{native}{mode}: {r['status']}" + (f": {reason}" if reason else ""))
     if len(bad) > MAX_PROBLEMS:
         lines.append(f"  ... and {len(bad) - MAX_PROBLEMS} more (see tables.md)")
     return lines

@@ -1,7 +1,7 @@
 """The plan of a run: its settings (saved as run.json for --resume) and its cells, in blocks.
 
 A run is a sequence of blocks, one per repeat. Within a block every variant of a spec (backend
-x mode) runs back to back, the specs and the variants in a fresh random order drawn from the
+x implementation x mode x batch size) runs back to back, the specs and the variants in a fresh random order drawn from the
 run's ``order_seed`` (recorded in run.json and in every record), so slow drift of the machine
 hits all variants of a block alike and comparisons can pair them by block.
 
@@ -53,6 +53,8 @@ class RunSettings:
     margin: float = MARGIN  # δ of every verdict
     select: str | None = None  # -k: only the cells whose label matches (pytest -k syntax)
     machine: str | None = None  # --machine: the name the tables give this machine
+    batch_sizes: tuple[int, ...] = ()  # --batch-sizes: each variant at each; (): the recipe's
+    lr_scaling: str | None = None  # --lr-scaling (settings.LR_SCALINGS); None: the recipe's rate
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""
@@ -69,7 +71,7 @@ class RunSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes"):
+        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes", "batch_sizes"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -108,6 +110,22 @@ def check(rs: RunSettings) -> RunSettings:
         raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
     for ref in rs.specs:
         specs.check_ref(ref)
+    for bs in rs.batch_sizes:
+        if isinstance(bs, bool) or not isinstance(bs, int) or not 1 <= bs <= settings.MAX_BATCH_SIZE:
+            raise settings.SettingsError(
+                f"--batch-sizes: {bs!r} is not a batch size; valid: whole numbers from 1 to "
+                f"{settings.MAX_BATCH_SIZE}, comma-separated, e.g. 128,512,2048")
+    if len(set(rs.batch_sizes)) != len(rs.batch_sizes):
+        raise settings.SettingsError(f"--batch-sizes names a batch size more than once: "
+                                     f"{','.join(map(str, rs.batch_sizes))}")
+    if rs.batch_sizes and rs.until_decided:
+        raise settings.SettingsError("--batch-sizes cannot be combined with --until-decided (its "
+                                     "comparisons are at the recipe's batch size); give --blocks")
+    if rs.lr_scaling is not None:
+        settings.check("learning-rate scaling", rs.lr_scaling, settings.LR_SCALINGS)
+        if not rs.batch_sizes:
+            raise settings.SettingsError("--lr-scaling needs --batch-sizes (at the recipe's batch "
+                                         "size the rate is the recipe's)")
     if rs.select is not None:
         _selector(rs.select)
     if rs.machine is not None and not rs.machine.strip():
@@ -157,12 +175,13 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
         if builtin is not None and builtin.kind == "sklearn":
             cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
             continue
-        variants = [(b, i, m) for b in rs.backends for i in rs.impls for m in rs.modes
-                    if strategies.available(b, i, m)]
+        variants = [(b, i, m, bs) for b in rs.backends for i in rs.impls for m in rs.modes
+                    for bs in (rs.batch_sizes or (None,)) if strategies.available(b, i, m)]
         if rs.order_seed is not None:
             rng.shuffle(variants)
-        cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, **common)
-                     for b, i, m in variants)
+        cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, planned_batch_size=bs,
+                          lr_scaling=rs.lr_scaling if bs is not None else None, **common)
+                     for b, i, m, bs in variants)
     if rs.select is not None:
         chosen = _selector(rs.select)
         cells = [c for c in cells if chosen(c.label())]

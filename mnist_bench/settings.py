@@ -23,6 +23,10 @@ ALL_MODES = MODES + tuple(NATIVE_MODES)
 # keras: the spec trained by Keras on the backend; native: the framework's own reference loop
 # built from the spec's layers (mnist_bench/cells/native)
 IMPLS = ("keras", "native")
+# --lr-scaling: how the learning rate follows a batch size other than the recipe's (the
+# recipe's rate times batch / recipe batch, or its square root); None: the recipe's rate
+LR_SCALINGS = ("linear", "sqrt")
+MAX_BATCH_SIZE = 1 << 20
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
@@ -78,15 +82,22 @@ class Cell:
     position: int = 0  # place in its block's random order (not part of what the cell is)
     impl: str = "keras"  # keras, or native: the framework's own loop (see IMPLS)
     node: str | None = None  # the cluster node it is planned for (--executor ray); None: here
+    # --batch-sizes: the batch size it trains at; None: the recipe's. At another batch size than
+    # the recipe's the cell is a throughput cell (docs/method.md, Batch size)
+    planned_batch_size: int | None = None
+    lr_scaling: str | None = None  # see LR_SCALINGS; None: the recipe's learning rate
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
-                self.device, self.mode, self.repeat, self.impl, self.node)
+                self.device, self.mode, self.repeat, self.impl, self.planned_batch_size,
+                self.lr_scaling, self.node)  # the node last: progress.Estimate drops it
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"
         extra = (" native" if self.impl == "native" else "") + extra
+        if self.planned_batch_size is not None:
+            extra += f" bs{self.planned_batch_size}" + (f" lr-{self.lr_scaling}" if self.lr_scaling else "")
         rep = f" #{self.repeat + 1}" if self.repeat else ""
         node = f" @{self.node}" if self.node else ""
         return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}{node}"

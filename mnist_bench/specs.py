@@ -101,6 +101,31 @@ class Spec:
     kind: str = "keras"
 
 
+# Keras 3's default learning rate of each optimizer (keras.optimizers.get(name).learning_rate):
+# what a recipe with learning_rate None trains with, and what --lr-scaling scales
+DEFAULT_LEARNING_RATE = {name: 0.01 if name == "sgd" else 0.001 for name in OPTIMIZERS}
+
+
+def learning_rate(recipe: Recipe) -> float:
+    """The learning rate ``recipe`` trains with: its own, else its optimizer's default."""
+    return recipe.learning_rate if recipe.learning_rate is not None else \
+        DEFAULT_LEARNING_RATE[recipe.optimizer]
+
+
+def at_batch_size(spec: Spec, batch_size: int | None, scaling: str | None = None) -> Spec:
+    """``spec`` trained at ``batch_size`` (None: the recipe's, unchanged). The learning rate
+    stays the recipe's unless ``scaling`` is "linear" (times batch / recipe batch) or "sqrt"
+    (times its square root), the usual large-batch rules."""
+    if batch_size is None or spec.kind != "keras":
+        return spec
+    recipe = spec.recipe
+    lr = recipe.learning_rate
+    if scaling is not None:
+        factor = batch_size / recipe.batch_size
+        lr = learning_rate(recipe) * (factor if scaling == "linear" else math.sqrt(factor))
+    return replace(spec, recipe=replace(recipe, batch_size=batch_size, learning_rate=lr))
+
+
 # --- the builders (keras is imported when one is called) -----------------------------------
 
 

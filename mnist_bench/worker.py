@@ -47,6 +47,16 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a framework running out of host or device memory (Python's
+    MemoryError, torch's OutOfMemoryError, TensorFlow's ResourceExhaustedError, XLA's
+    RESOURCE_EXHAUSTED)."""
+    text = str(exc)[:4000]
+    return (isinstance(exc, MemoryError)
+            or type(exc).__name__ in ("OutOfMemoryError", "ResourceExhaustedError")
+            or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower())
+
+
 def main(argv: list[str]) -> int:
     import importlib
 
@@ -57,6 +67,7 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     cell = Cell(**json.loads(argv[0]))
     import_s = None
+    batch_size = cell.planned_batch_size
     try:
         if cell.backend != BASELINE_BACKEND:
             t0 = time.perf_counter()
@@ -70,6 +81,9 @@ def main(argv: list[str]) -> int:
         from .measure import environment
 
         spec = specs.load(cell.spec)
+        recipe = spec.recipe  # recorded as the spec defines it
+        spec = specs.at_batch_size(spec, cell.planned_batch_size, cell.lr_scaling)
+        batch_size = spec.recipe.batch_size if spec.kind == "keras" else None
         ds = data.load(cell.dataset, cell.data_dir)
         phases.mark("data")
         if (spec.kind == "sklearn") != (cell.backend == BASELINE_BACKEND):
@@ -80,12 +94,17 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         from .errors import MnistBenchError
 
+        if out_of_memory(exc):  # a batch that does not fit: the curve stops there
+            at = f" at batch {batch_size}" if batch_size else ""
+            emit(event="error", reason=f"out of memory{at}: {first_line(exc)}"[:500])
+            return 3
         if not isinstance(exc, MnistBenchError):
             raise  # a real crash: the parent records the traceback tail
         emit(event="error", reason=first_line(exc))
         return 3
     phases.mark("inference")  # what the cell did after its last mark
-    result.update(kind=spec.kind, recipe=spec.recipe.to_dict(), data_source=ds.source,
+    result.setdefault("learning_rate", None)  # the cell reads it off its optimizer
+    result.update(kind=spec.kind, recipe=recipe.to_dict(), data_source=ds.source,
                   import_s=import_s, peak_host_rss_bytes=environment.peak_host_rss(),
                   phases=phases.read())
     emit(event="result", result=result)

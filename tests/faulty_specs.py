@@ -54,3 +54,8 @@ def logits():
     import keras
 
     return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10)])
+
+
+def out_of_memory():
+    """A model whose memory runs out, as a batch too large for the device does."""
+    raise MemoryError("cannot allocate 17179869184 bytes")

@@ -29,6 +29,14 @@ from .conftest import run_cli
     (["--backends", "jax,"], "argument --backends: 'jax,' is not a comma-separated list"),
     (["--backends", "jax,jax"], "argument --backends: 'jax,jax' names jax more than once"),
     (["--resume"], "--resume needs --out FOLDER"),
+    (["--batch-sizes", "128,abc"], "argument --batch-sizes: 'abc' is not a batch size; valid: "
+                                   "comma-separated whole numbers >= 1"),
+    (["--batch-sizes", "0,128"], "argument --batch-sizes: 0 is not a batch size"),
+    (["--batch-sizes", "128,128"], "argument --batch-sizes: '128,128' names 128 more than once"),
+    (["--batch-sizes", "4000000"], "--batch-sizes: 4000000 is not a batch size; valid: whole numbers from 1 to"),
+    (["--lr-scaling", "linear"], "--lr-scaling needs --batch-sizes"),
+    (["--lr-scaling", "cubic", "--batch-sizes", "256"], "argument --lr-scaling: invalid choice: 'cubic'"),
+    (["--batch-sizes", "256", "--until-decided"], "--batch-sizes cannot be combined with --until-decided"),
 ])
 def test_bad_run_input(args, message, tmp_path):
     proc = run_cli("run", *args, "--out", tmp_path / "o") if "--resume" not in args else run_cli("run", *args)

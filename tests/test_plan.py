@@ -90,3 +90,43 @@ def test_time_left_is_estimated_from_the_cells_already_run():
     assert est.left_s() == 100.0 and est.text(True) == "about 2 min left in this block"
     est.started(by["cnn_3conv", "torch"])
     assert est.left_s() == 0.0
+
+
+def test_batch_sizes_are_one_more_dimension_of_every_block():
+    from mnist_bench import specs
+
+    rs = plan.RunSettings(specs=("mlp_512", "sgd_classifier"), backends=("jax", "torch"),
+                          modes=("default", "tuned"), repeats=2, order_seed=3,
+                          batch_sizes=(128, 512, 2048), lr_scaling="sqrt")
+    cells = plan.plan(rs)
+    per_block = 2 * 2 * 3 + 1  # backend x mode x batch size, and the baseline once
+    assert len(cells) == 2 * per_block
+    for block in range(2):
+        chunk = [c for c in cells if c.repeat == block]
+        trained = [c for c in chunk if c.backend != "sklearn"]
+        assert sorted((c.backend, c.mode, c.planned_batch_size) for c in trained) == sorted(
+            (b, m, n) for b in ("jax", "torch") for m in ("default", "tuned") for n in (128, 512, 2048))
+        assert {c.lr_scaling for c in trained} == {"sqrt"}
+        baseline = [c for c in chunk if c.backend == "sklearn"]
+        assert len(baseline) == 1 and baseline[0].planned_batch_size is None
+    # batch sizes are mixed into the block's random order, not run one after another
+    first = [c.planned_batch_size for c in cells[:per_block] if c.backend != "sklearn"]
+    assert first != sorted(first)
+    assert len({c.key() for c in cells}) == len(cells)  # --resume tells them apart
+    assert "mlp_512/jax/mnist/cpu [tuned] bs512 lr-sqrt" in {c.label() for c in cells}
+    assert plan.RunSettings.from_dict(rs.to_dict()) == rs  # saved in run.json for --resume
+    # -k selects by batch size too
+    picked = plan.plan(plan.RunSettings(specs=("mlp_512",), backends=("jax",),
+                                        batch_sizes=(128, 2048), select="bs2048"))
+    assert [c.planned_batch_size for c in picked] == [2048]
+
+    # what the worker trains: the recipe with its batch size, and the rate scaled only if asked
+    spec = specs.BUILTIN["mlp_512"]  # rmsprop, the optimizer's default rate 0.001, batch 128
+    assert specs.at_batch_size(spec, None) is spec
+    at = specs.at_batch_size(spec, 512)
+    assert at.recipe.batch_size == 512 and at.recipe.learning_rate == spec.recipe.learning_rate
+    assert specs.learning_rate(specs.at_batch_size(spec, 512, "linear").recipe) == 0.001 * 4
+    assert abs(specs.learning_rate(specs.at_batch_size(spec, 512, "sqrt").recipe) - 0.002) < 1e-12
+    sgd = specs.BUILTIN["linear_sgd"]
+    assert specs.learning_rate(specs.at_batch_size(sgd, sgd.recipe.batch_size * 2, "linear").recipe) == \
+        2 * specs.learning_rate(sgd.recipe)

@@ -48,6 +48,29 @@ def group_key(r: dict) -> tuple:
             r.get("impl") or "keras", r["spec"], r["backend"])
 
 
+def recipe_batch_of(r: dict) -> int | None:
+    """The batch size of the record's recipe (as its spec defines it)."""
+    recipe = r.get("recipe") or {}
+    if recipe.get("batch_size"):
+        return recipe["batch_size"]
+    builtin = BUILTIN.get(r.get("spec"))
+    return builtin.recipe.batch_size if builtin and builtin.kind == "keras" else None
+
+
+def batch_of(r: dict) -> int | None:
+    """The batch size a record trained at: as run, else as planned, else its recipe's (None
+    for the scikit-learn baseline)."""
+    if r.get("backend") == BASELINE_BACKEND:
+        return None
+    return r.get("batch_size") or r.get("planned_batch_size") or recipe_batch_of(r)
+
+
+def is_throughput(r: dict) -> bool:
+    """A throughput cell: planned at another batch size than its recipe's (--batch-sizes).
+    Its speed is compared across batch sizes; its accuracy is not the recipe's."""
+    return r.get("planned_batch_size") is not None and batch_of(r) != recipe_batch_of(r)
+
+
 def block_of(r: dict) -> int:
     return int(r.get("block", r.get("repeat")) or 0)
 

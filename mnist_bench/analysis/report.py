@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import machines, reproduction, stats, views
+from . import batches, machines, reproduction, stats, views
 from .machines import SideBySide
 from .tidy import tidy
 
@@ -27,11 +27,18 @@ class Report:
     reproduction: pd.DataFrame
     versions_differ: dict
     margin: float = stats.MARGIN  # δ of every verdict (stats.verdict)
+    # throughput against batch size (analysis.batches), empty unless a run used --batch-sizes
+    batches: pd.DataFrame = None
+    knees: pd.DataFrame = None
+    ranking: pd.DataFrame = None
 
 
 def build(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN) -> Report:
     t = tidy(recs, targets, margin)
-    return Report(recs=recs, tidy=t, modes=views.mode_table(t, margin),
+    curves = (batches.curve_table(tidy(recs, targets, margin, by_batch=True))
+              if any(r.get("planned_batch_size") is not None for r in recs) else pd.DataFrame())
+    return Report(batches=curves, knees=batches.knee_table(curves),
+                  ranking=batches.ranking_table(curves), recs=recs, tidy=t, modes=views.mode_table(t, margin),
                   native=views.native_table(t, margin), matched=views.matched_table(t, margin),
                   fastest=views.fastest_table(t, margin),
                   machines=machines.machines_table(t), devices=machines.device_table(t),

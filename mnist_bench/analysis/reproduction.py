@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..settings import BASELINE_BACKEND
 from . import stats
-from .keys import device_kind
+from .keys import device_kind, is_throughput
 
 TOLERANCE = {"mnist": 0.010, "fashion_mnist": 0.015}
 
@@ -24,7 +24,8 @@ def table(recs: list[dict]) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for r in recs:
         if r.get("profile") != "seed" or r.get("status") not in ("ok", "diverged") \
-                or (r.get("mode") or "default") != "default" or (r.get("impl") or "keras") != "keras":
+                or (r.get("mode") or "default") != "default" or (r.get("impl") or "keras") != "keras" \
+                or is_throughput(r):
             continue
         reported = (r.get("recipe") or {}).get("reported_accuracy")
         if reported is None or r["dataset"] != (r.get("recipe") or {}).get("dataset"):

@@ -20,9 +20,9 @@ from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
 from ..strategies import of_record
 from . import stats
-from .keys import (GROUP, SPEC_GROUP, block_of, canary_drift, flags_of, group_key,
-                   machine_of, peak_of, precision_label, run_epoch_s, run_of, target_for,
-                   unclocked_share)
+from .keys import (GROUP, SPEC_GROUP, batch_of, block_of, canary_drift, flags_of, group_key,
+                   is_throughput, machine_of, peak_of, precision_label, recipe_batch_of,
+                   run_epoch_s, run_of, target_for, unclocked_share)
 
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
 COLUMNS = [
@@ -34,6 +34,8 @@ COLUMNS = [
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
     "steps_per_execution", "strategy", "precision", "unclocked_share", "drift", "reason", "ok_runs",
     "failed_runs", "failed_reason", "flagged_runs", "setup", "run_overhead_s",
+    "batch_size", "recipe_batch_size", "throughput_cell", "learning_rate", "host_rss_bytes",
+    "device_memory_bytes",
 ]
 
 
@@ -55,6 +57,8 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
         ((last.get("machine") or {}).get("cpu") or {}).get("model")
     row["runs"] = len(recs)
     row["setup"] = setup_of(last)
+    row["batch_size"], row["recipe_batch_size"] = batch_of(last), recipe_batch_of(last)
+    row["throughput_cell"] = is_throughput(last)
     good = [r for r in recs if r["status"] in ("ok", "diverged")]
     lost = [r for r in recs if r["status"] in ("failed", "timeout")]
     row["ok_runs"], row["failed_runs"] = len(good), len(lost)
@@ -84,6 +88,11 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
     passes = sorted(r.get("epochs_run") or 0 for r in good)
     row["passes_min"], row["passes_max"] = passes[0], passes[-1]
+    row["learning_rate"] = good[0].get("learning_rate")
+    rss = [r["peak_host_rss_bytes"] for r in good if r.get("peak_host_rss_bytes")]
+    dev = [r["peak_device_memory_bytes"] for r in good if r.get("peak_device_memory_bytes")]
+    row["host_rss_bytes"], row["device_memory_bytes"] = (max(rss) if rss else None,
+                                                         max(dev) if dev else None)
     row["jit_compile"] = good[0].get("jit_compile")
     row["steps_per_execution"] = good[0].get("steps_per_execution")
     row["strategy"] = of_record(good[0])  # a strategies.Strategy, or None (the baseline)
@@ -112,11 +121,12 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
 
 
 def _compare_backends(rows: list[dict], margin: float = stats.MARGIN) -> None:
-    """Each Keras backend against the fastest of its spec (paired by block), and accuracy parity."""
+    """Each Keras backend against the fastest of its spec at the same batch size (paired by
+    block), and accuracy parity."""
     by_spec = defaultdict(list)
     for row in rows:
         if row["backend"] != BASELINE_BACKEND and row.get("steady_epoch_s"):
-            by_spec[tuple(row[k] for k in SPEC_GROUP)].append(row)
+            by_spec[tuple(row[k] for k in (*SPEC_GROUP, "batch_size"))].append(row)
     for group in by_spec.values():
         fastest = min(group, key=lambda r: r["steady_epoch_s"])
         for row in group:
@@ -152,13 +162,18 @@ def latest(recs: list[dict]) -> list[dict]:
     return list({(run_of(r), cell_of(r).key()): r for r in recs}.values())
 
 
-def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN) -> pd.DataFrame:
-    """One row per cell group, with run-level summaries and comparisons."""
+def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN,
+         by_batch: bool = False) -> pd.DataFrame:
+    """One row per cell group, with run-level summaries and comparisons. The cells trained at
+    their recipe's batch size only; ``by_batch``: every batch size of --batch-sizes, one row
+    per group and batch size (the throughput cells among them)."""
     kept = latest(recs)
-    drift = canary_drift(kept)
+    drift = canary_drift(kept)  # the canary's yardstick: every cell of the run
+    if not by_batch:
+        kept = [r for r in kept if not is_throughput(r)]
     groups = defaultdict(list)
     for r in kept:
-        groups[group_key(r)].append(r)
+        groups[group_key(r) + ((batch_of(r),) if by_batch else ())].append(r)
     rows = [_row(k, v, targets, drift) for k, v in groups.items()]
     _compare_backends(rows, margin)
     names = labels(sorted({r["spec"] for r in rows}))
@@ -170,7 +185,7 @@ def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MA
     rows.sort(key=lambda r: (runs[r["run"]], r["dataset"], r["device_kind"], r["impl"],
                              r["mode"],
                              spec_order.get(r["spec"], len(spec_order)), r["label"],
-                             order.get(r["backend"], 99)))
+                             r["batch_size"] or 0, order.get(r["backend"], 99)))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -38,7 +38,8 @@ class SpecShapeError(MnistBenchError, ValueError):
 
 # fields a worker's result may not carry: they identify the cell and its run (the parent's)
 _PARENT_FIELDS = {*schema.IDENTITY, "block", "run_id", "order_seed", "canary_s", "position",
-                  "impl", "node", "ray", "machine", "versions", "git"} - {"status"}
+                  "impl", "node", "ray", "machine", "versions", "git",
+                  "planned_batch_size", "lr_scaling"} - {"status"}
 
 
 def result(**fields) -> dict:

@@ -156,7 +156,10 @@ class Session:
     def effective(self) -> dict:
         jit, per = bool(self.model.jit_compile), int(self.model.steps_per_execution)
         precision = "float32" if self.mode["policy"] == "float32" else "mixed bfloat16"
+        # the rate the compiled optimizer holds (the recipe's, or --lr-scaling's), read back
+        rate = float(self.keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         return {"jit_compile": jit, "steps_per_execution": per, "mode_note": self.mode["why"],
+                "learning_rate": rate,
                 "strategy": strategies.keras_strategy(self.backend, jit, per, precision).to_dict()}
 
     def train(self, log: common.EpochLog, callbacks=()) -> tuple[float, float]:

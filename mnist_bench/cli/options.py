@@ -43,6 +43,22 @@ def _csv(text: str) -> tuple[str, ...]:
     return items
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    """--batch-sizes: comma-separated whole numbers >= 1."""
+    items = _csv(text)
+    try:
+        sizes = tuple(int(x) for x in items)
+    except ValueError:
+        bad = next(x for x in items if not x.lstrip("+").isdigit())
+        raise argparse.ArgumentTypeError(
+            f"{bad!r} is not a batch size; valid: comma-separated whole numbers >= 1, "
+            "e.g. 128,512,2048") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(
+            f"{min(sizes)} is not a batch size; valid: comma-separated whole numbers >= 1")
+    return sizes
+
+
 def _number(kind, low=None, high=None, low_open=False):
     """An argparse type: a finite ``kind`` (int or float) within [low, high]."""
     def parse(text: str):
@@ -65,7 +81,7 @@ def _number(kind, low=None, high=None, low_open=False):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..analysis.stats import MARGIN
-    from ..settings import BACKENDS, DEVICES, MODES, NATIVE_MODES, PROFILES
+    from ..settings import BACKENDS, DEVICES, LR_SCALINGS, MODES, NATIVE_MODES, PROFILES
 
     p = Parser(prog="mnist-bench", description=(
         "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
@@ -107,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
                      help="comma-separated, of keras,native: Keras on the backend, and/or the "
                           "framework's own reference loop built from the spec (default: keras)")
+    run.add_argument("--batch-sizes", type=_sizes, default=(), metavar="N,N,...",
+                     help="train every variant at each of these batch sizes, in the same blocks "
+                          "(default: each recipe's own); at another batch size than the recipe's a "
+                          "cell is a throughput cell whose accuracy is not compared (docs/method.md)")
+    run.add_argument("--lr-scaling", default=None, choices=LR_SCALINGS,
+                     help="with --batch-sizes: scale the recipe's learning rate by batch / recipe "
+                          "batch (linear) or its square root (sqrt) (default: the recipe's rate)")
     run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
     run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,

@@ -7,7 +7,7 @@ import time
 
 class Estimate:
     """Time left for the cells still to run, from the cells already run: each cell is expected
-    to take what the same cell (spec, backend, mode, implementation) took, else what that spec
+    to take what the same cell (spec, backend, mode, implementation, batch size) took, else what that spec
     took on the other backends, else the mean of all cells so far; refined as each finishes."""
 
     def __init__(self):
@@ -28,7 +28,8 @@ class Estimate:
             self.took.append((cell, seconds))
 
     def _one(self, cell) -> float | None:
-        for same in ((lambda c: (c.spec, c.backend, c.mode, c.impl) == (cell.spec, cell.backend, cell.mode, cell.impl)),
+        for same in ((lambda c: (c.spec, c.backend, c.mode, c.impl, c.planned_batch_size) ==
+                      (cell.spec, cell.backend, cell.mode, cell.impl, cell.planned_batch_size)),
                      (lambda c: (c.spec, c.mode, c.impl) == (cell.spec, cell.mode, cell.impl)),
                      (lambda c: True)):
             times = [t for c, t in self.took if same(c)]

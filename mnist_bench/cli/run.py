@@ -42,7 +42,7 @@ def settings_from(args, console):
         ray_address=args.ray_address, ray_resources=args.ray_resources,
         cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout,
         until_decided=args.until_decided, margin=args.margin, select=args.select,
-        machine=args.machine,
+        machine=args.machine, batch_sizes=args.batch_sizes, lr_scaling=args.lr_scaling,
         budget_min=(args.budget if args.budget is not None
                     else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
     ray_only = [o for o, v in (("--ray-address", args.ray_address),

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import strategies
 from ..analysis import stats
+from . import batches
 from . import cells as fmt
 
 
@@ -247,6 +248,7 @@ def sections(rep, names: dict, multi: bool) -> list[str]:
         parts.append("### The fastest way to train each spec here (any framework, Keras or native, "
                      "any mode)\n")
         parts.append(fastest_markdown(rep.fastest, names, multi))
+    parts += batches.sections(rep, names, multi)
     if len(rep.machines):
         parts.append("### The same cells on each machine, side by side\n")
         parts.append(machines_markdown(rep.machines, rep.versions_differ))

@@ -1,5 +1,6 @@
 """The report's files: tables.md, and the tidy table as tables.csv and tables.json (one row
-per cell group, every number as a number; a ratio as its value, interval and run count)."""
+per cell group, every number as a number; a ratio as its value, interval and run count); with
+--batch-sizes, also tables-batch-sizes.csv (one row per variant and batch size)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def jsonable(t: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def batch_csv(curves: pd.DataFrame) -> str:
+    """The throughput-against-batch-size table (``analysis.batches.curve_table``) as CSV, its
+    ratio against the fastest backend spread into value, low, high, n and verdict."""
+    out = curves.drop(columns=["vs_fastest"])
+    for name in ("ratio", "low", "high", "n", "verdict"):
+        out[f"vs_fastest_{name}" if name != "ratio" else "vs_fastest"] = [
+            getattr(r, name) if isinstance(r, stats.Ratio) else None for r in curves["vs_fastest"]]
+    return out.to_csv(index=False)
+
+
 def write_tables(rep, out: Path, stem: str = "tables", header: str = "",
                  notes: dict | None = None, text: str | None = None) -> dict:
     """Write ``stem``.md / .csv / .json into ``out`` (each whole or not at all); returns the
@@ -51,6 +62,9 @@ def write_tables(rep, out: Path, stem: str = "tables", header: str = "",
     bodies = {"md": header + (text if text is not None else markdown.markdown(rep, notes)),
               "csv": flat(rep.tidy).to_csv(index=False),
               "json": json.dumps(jsonable(rep.tidy), indent=1) + "\n"}
+    if rep.batches is not None and len(rep.batches):  # --batch-sizes: the curves as data too
+        paths["batch_csv"] = out / f"{stem}-batch-sizes.csv"
+        bodies["batch_csv"] = batch_csv(rep.batches)
     for ext, body in bodies.items():
         tmp = paths[ext].with_name(paths[ext].name + ".tmp")
         tmp.write_text(body, encoding="utf-8")

@@ -60,6 +60,7 @@ def html_report(rep, out: Path, title: str = "mnist-bench results", notes: dict 
     paths = (plots.epoch_time_chart(rep.tidy, out / "epoch_time")
              + plots.modes_chart(rep.modes, out / "modes")
              + plots.native_chart(rep.native, out / "keras_vs_native", rep.matched)
+             + plots.batch_chart(rep.batches, out / "batch_sizes")
              + plots.curves_chart(recs, out / "accuracy_curves"))
     charts = [{"name": p.stem, "caption": p.stem.replace("_", " "), "svg": p.with_suffix(".svg").name,
                "png": base64.b64encode(p.read_bytes()).decode()} for p in paths if p.suffix == ".png"]

@@ -164,12 +164,68 @@ def modes_chart(modes: pd.DataFrame, stem: Path) -> list[Path]:
                        "drawn only from 3 or more runs.")
 
 
+MODE_STYLE = {"default": "-", "tuned": "--"}
+
+
+def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
+    """Training samples/s against batch size, one panel per spec (and run, dataset, device),
+    one line per backend, implementation and mode, both axes logarithmic; the 95% interval over
+    runs as a vertical bar where there are 3 or more; a batch size that failed ends its line."""
+    if curves is None or not len(curves):
+        return []
+    from matplotlib.ticker import FuncFormatter
+
+    ok = curves[curves.samples_per_s.notna()]
+    panels = list(ok.groupby(["run", "dataset", "device_kind", "spec"], sort=False))
+    if not panels:
+        return []
+    failed = {tuple(k): int(b) for *k, b in curves[curves.failed.notna() & ~curves.after_stop][
+        ["run", "dataset", "device_kind", "spec", "backend", "impl", "mode", "batch_size"]].itertuples(index=False)}
+    plt = _pyplot()
+    cols = min(2, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 4.0 * rows), squeeze=False)
+    for ax, ((run, dataset, device, spec), g) in zip(axes.flat, panels):
+        for (backend, impl, mode), line in g.groupby(["backend", "impl", "mode"], sort=False):
+            line = line.sort_values("batch_size")
+            xs, ys = list(line.batch_size), list(line.samples_per_s)
+            has = (line.runs >= stats.MIN_RUNS) & line.samples_low.notna()
+            err = [[y - lo if h else 0 for y, lo, h in zip(ys, line.samples_low, has)],
+                   [hi - y if h else 0 for y, hi, h in zip(ys, line.samples_high, has)]]
+            color = COLORS.get(backend)
+            stop = failed.get((run, dataset, device, spec, backend, impl, mode))
+            ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, color=color,
+                        ls=MODE_STYLE.get(mode, ":"), mfc=color if impl == "keras" else "white",
+                        label=f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
+                        + (f" (failed at {stop})" if stop else ""))
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        sizes = sorted(g.batch_size.unique())
+        ax.set_xticks(sizes, [str(int(b)) for b in sizes], fontsize=7)
+        ax.minorticks_off()
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_title(f"{g.label.iloc[0]} ({dataset}, {device})", fontsize=9)
+        ax.set_xlabel("batch size", fontsize=8)
+        ax.set_ylabel("training samples/s (log scale)", fontsize=8)
+        ax.grid(color="#eee", lw=0.6)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.text(0.01, 0.002, "Point: geometric mean over runs of the steady epochs' samples/s. Bar: "
+             "95% interval, drawn only from 3 or more runs. Hollow: native loop.",
+             fontsize=7, color="#555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return _save(fig, stem, plt)
+
+
 def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
     """Evaluated accuracy against cumulative training time, one panel per spec and dataset."""
     plt = _pyplot()
     panels = defaultdict(list)
     for r in recs:
-        if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged"):
+        if r.get("backend") != BASELINE_BACKEND and r.get("curve") and r["status"] in ("ok", "diverged") \
+                and not keys.is_throughput(r):  # accuracy curves at the recipe's batch size
             key = (r["spec"], r["dataset"], keys.device_kind(r), (r.get("mode") or "default") + ("" if (r.get("impl") or "keras") == "keras" else " native"))
             panels[key].append(r)
     if not panels:

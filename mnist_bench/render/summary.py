@@ -47,11 +47,35 @@ def problems(recs: list[dict], run_id: str | None) -> list[str]:
         name = f"{label(r['spec'])}/{r['backend']}/{r['dataset']}/{r.get('device_requested', '')}"
         mode = "" if r.get("mode", "default") == "default" else f" [{r['mode']}]"
         native = " native" if r.get("impl") == "native" else ""
+        if r.get("planned_batch_size") is not None:
+            mode += f" bs{r['planned_batch_size']}"
         lines.append(f"  {name}{native}{mode}: {r['status']}" + (f": {reason}" if reason else ""))
     if len(bad) > MAX_PROBLEMS:
         lines.append(f"  ... and {len(bad) - MAX_PROBLEMS} more (see tables.md)")
     return lines
 
 
+def batch_lines(rep) -> list[str]:
+    """With --batch-sizes: per spec and variant family, the fastest backend at each batch size
+    and where that changes (decided, or point estimates only)."""
+    ranking = rep.ranking
+    if ranking is None or not len(ranking):
+        return []
+    lines = ["Fastest backend at each batch size (samples/s; * = beats the runner-up beyond the margin):"]
+    for _, g in ranking.groupby(["run", "dataset", "device_kind", "impl", "mode", "spec"], sort=False):
+        first = g.iloc[0]
+        steps = ", ".join(f"{int(r.batch_size)} {r.fastest}"
+                          + ("*" if getattr(r.runner_up_ratio, "verdict", None) == "higher" else "")
+                          for r in g.itertuples())
+        changes = [int(r.batch_size) for r in g.itertuples() if r.changed]
+        decided = [int(r.batch_size) for r in g.itertuples() if r.decided_change]
+        tail = "" if not changes else (f"; changes at {','.join(map(str, changes))}"
+                                       + (f" (decided at {','.join(map(str, decided))})" if decided
+                                          else " (point estimates only)"))
+        variant = first["mode"] + (" native" if first["impl"] == "native" else "")
+        lines.append(f"  {first['label']} [{variant}]: {steps}{tail}")
+    return lines
+
+
 def end_of_run(rep, recs: list[dict], run_id: str | None) -> str:
-    return "\n".join([*decisions(rep), *problems(recs, run_id)])
+    return "\n".join([*decisions(rep), *batch_lines(rep), *problems(recs, run_id)])

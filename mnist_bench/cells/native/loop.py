@@ -102,5 +102,5 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
         predict=trainer.predict, inference_batch=module.EVAL_BATCH,
         policy=BF16_POLICY if cell.mode == "bf16" else None, jit_compile=trainer.jit,
         steps_per_execution=trainer.strategy.steps_per_call or 1, mode_note=trainer.note,
-        native_forward_diff=forward_diff,
+        native_forward_diff=forward_diff, learning_rate=float(opt[1]["learning_rate"]),
         strategy=trainer.strategy.to_dict())

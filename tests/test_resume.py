@@ -18,7 +18,8 @@ MODELS = "linear_rmsprop,mlp_100x2,sgd_classifier"
 ARGS = ["run", "--profile", "smoke", "--backends", "jax", "--models", MODELS]
 TIMES = ["run", "run_id", "steady_epoch_s", "steady_epoch_low_s", "steady_epoch_high_s", "run_epoch_s",
          "train_samples_per_s", "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "time_to_target_s",
-         "run_tta_s", "achieved_gflops", "utilisation", "unclocked_share", "drift", "run_overhead_s"]
+         "run_tta_s", "achieved_gflops", "utilisation", "unclocked_share", "drift", "run_overhead_s",
+         "host_rss_bytes", "device_memory_bytes"]  # measured: they differ run to run
 
 
 def _default_sigint():

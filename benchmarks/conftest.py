@@ -12,6 +12,7 @@ import os
 import pytest
 
 from mnist_bench import settings, specs
+from mnist_bench.cli.options import batch_sizes
 from mnist_bench.measure import environment
 
 
@@ -27,6 +28,13 @@ def pytest_addoption(parser):
     g.addoption("--mnist-bench-mode", default="default", choices=list(settings.MODES))
     g.addoption("--mnist-bench-device", default="cpu", choices=list(settings.DEVICES))
     g.addoption("--mnist-bench-seed", type=int, default=0)
+    g.addoption("--mnist-bench-batch-sizes", type=batch_sizes, default=(), metavar="N,N,...",
+                help="train each spec at each of these batch sizes, one benchmark each (ids "
+                     "end in -bsN; default: the recipe's); at another batch size than the "
+                     "recipe's a benchmark is a throughput cell, as with mnist-bench run")
+    g.addoption("--mnist-bench-lr-scaling", default=None, choices=list(settings.LR_SCALINGS),
+                help="with --mnist-bench-batch-sizes: scale the recipe's learning rate by batch "
+                     "/ recipe batch (linear) or its square root (sqrt) (default: the recipe's)")
     g.addoption("--mnist-bench-baseline", action="store_true",
                 help="also benchmark the scikit-learn baseline (run it in one backend's process)")
 
@@ -36,6 +44,8 @@ TRAINING_CLOCK = "mnist_bench.measure.clock.training_clock"
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its timer option
 def pytest_configure(config):
+    if config.getoption("--mnist-bench-lr-scaling") and not config.getoption("--mnist-bench-batch-sizes"):
+        raise pytest.UsageError("--mnist-bench-lr-scaling needs --mnist-bench-batch-sizes N,N,...")
     # before keras is imported anywhere in this process
     os.environ.update(environment.device_env(config.getoption("--mnist-bench-device")))
     # pytest-benchmark's round statistics are the training clock, not the whole fit() call,
@@ -71,6 +81,9 @@ def pytest_generate_tests(metafunc):
         keras_refs = [r for r in refs if specs.BUILTIN.get(r) is None or specs.BUILTIN[r].kind == "keras"]
         metafunc.parametrize("spec_ref", keras_refs)
         metafunc.parametrize("backend_name", [backend()])
+    sizes = metafunc.config.getoption("--mnist-bench-batch-sizes")
+    if "batch_size" in metafunc.fixturenames and sizes:  # else the fixture: the recipe's
+        metafunc.parametrize("batch_size", sizes, ids=[f"bs{n}" for n in sizes])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,6 +107,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 @pytest.fixture
+def batch_size():
+    """The batch size a benchmark trains at: None, the recipe's (parametrized over
+    --mnist-bench-batch-sizes when given, so that the default ids stay as they were)."""
+    return None
+
+
+@pytest.fixture
 def bench_options(request):
     get = request.config.getoption
     profile = get("--mnist-bench-profile")
@@ -104,4 +124,4 @@ def bench_options(request):
         rounds = max(rounds, get("benchmark_min_rounds"))
     return {"profile": profile, "rounds": rounds, "dataset": get("--mnist-bench-dataset"),
             "mode": get("--mnist-bench-mode"), "device": get("--mnist-bench-device"),
-            "seed": get("--mnist-bench-seed")}
+            "seed": get("--mnist-bench-seed"), "lr_scaling": get("--mnist-bench-lr-scaling")}

@@ -24,15 +24,16 @@ def readable(benchmark) -> None:
     assert record["status"] == "ok"
 
 
-def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
+def test_train_epoch(benchmark, backend_name, spec_ref, batch_size, bench_options):
     o = bench_options
-    spec = specs.load(spec_ref)
+    recipe = specs.load(spec_ref).recipe  # recorded as the spec defines it
+    spec = specs.at_batch_size(specs.load(spec_ref), batch_size, o["lr_scaling"])
     ds = data.load(o["dataset"] or spec.recipe.dataset)
     session = keras_cell.Session(spec, ds, o["profile"], o["seed"], o["mode"])
     assert session.backend == backend_name
     device = environment.backend_device(session.backend, o["device"])
     epochs = []
-    benchmark.group = f"{spec_ref} on {ds.name}"
+    benchmark.group = f"{spec_ref} on {ds.name}" + (f" at batch {batch_size}" if batch_size else "")
     benchmark.pedantic(lambda: epochs.append(session.epoch()), rounds=o["rounds"],
                        warmup_rounds=1, iterations=1)
     loss, acc = session.evaluate("test")
@@ -42,7 +43,8 @@ def test_train_epoch(benchmark, backend_name, spec_ref, bench_options):
         "device_requested": o["device"],
         "test_accuracy": acc, "test_loss": loss, "data_source": ds.source,
         "train_samples": len(session.x_train), "test_samples": len(session.x_test),
-        "batch_size": spec.recipe.batch_size,
+        "batch_size": spec.recipe.batch_size, "recipe": recipe.to_dict(),
+        "planned_batch_size": batch_size, "lr_scaling": o["lr_scaling"] if batch_size else None,
         "epoch_s": [e.train_s for e in epochs], "epoch_call_s": [e.call_s for e in epochs],
         **summarize_epochs([e.train_s for e in epochs], len(session.x_train)),
         "inference_samples_per_s": session.inference_samples_per_s(),

@@ -156,3 +156,46 @@ def test_each_backend_keeps_its_own_pytest_benchmark_history(tmp_path):
     assert "linear_rmsprop-jax" not in proc.stdout
     now = json.loads((tmp_path / "now.json").read_text())
     assert [b["stats"]["rounds"] for b in now["benchmarks"]] == [2]  # --benchmark-min-rounds honoured
+
+
+def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path):
+    """--mnist-bench-batch-sizes: one benchmark per batch size, ids ending in -bsN, each
+    recording the batch size as planned and as run, the rate its optimizer held, and the
+    report's batch-size tables built from the JSON."""
+    from mnist_bench.analysis import report
+
+    recipe = specs.BUILTIN["mlp_512"].recipe
+    sizes = (recipe.batch_size, 4 * recipe.batch_size)
+    out = tmp_path / "jax.json"
+    proc = pytest_run("jax", "--benchmark-only", "--mnist-bench-profile", "smoke",
+                      "--mnist-bench-rounds", "1", "--mnist-bench-models", "mlp_512",
+                      "--mnist-bench-batch-sizes", ",".join(map(str, sizes)),
+                      "--mnist-bench-lr-scaling", "sqrt", f"--benchmark-json={out}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert sorted(b["name"] for b in doc["benchmarks"]) == sorted(
+        f"test_train_epoch[mlp_512-jax-bs{n}]" for n in sizes)
+    for b in doc["benchmarks"]:
+        x = b["extra_info"]
+        n = int(b["name"].split("-bs")[1].rstrip("]"))
+        assert x["planned_batch_size"] == n and x["batch_size"] == n and x["lr_scaling"] == "sqrt"
+        assert x["recipe"]["batch_size"] == recipe.batch_size
+        want = specs.learning_rate(recipe) * (n / recipe.batch_size) ** 0.5
+        assert x["learning_rate"] == pytest.approx(want, rel=1e-6)
+        assert b["group"] == f"mlp_512 on mnist at batch {n}"
+    rep = report.build(sources.load_any([str(out)]))
+    assert sorted(rep.batches.batch_size) == list(sizes)
+    assert sorted(rep.batches.cell) == ["recipe", "throughput"]
+    # the recipe-batch tables hold only the recipe's batch size
+    assert list(rep.tidy.batch_size) == [recipe.batch_size]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mnist-bench-batch-sizes", "0,128"], "0 is not a batch size; valid: comma-separated whole"),
+    (["--mnist-bench-batch-sizes", "128,128"], "'128,128' names 128 more than once"),
+    (["--mnist-bench-lr-scaling", "linear"], "--mnist-bench-lr-scaling needs --mnist-bench-batch-sizes"),
+])
+def test_the_suite_refuses_bad_batch_options(args, message):
+    proc = pytest_run("jax", "--collect-only", "-q", *args)
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert message in proc.stderr, proc.stderr[-2000:]

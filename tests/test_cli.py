@@ -30,10 +30,11 @@ from .conftest import run_cli
     (["--backends", "jax,jax"], "argument --backends: 'jax,jax' names jax more than once"),
     (["--resume"], "--resume needs --out FOLDER"),
     (["--batch-sizes", "128,abc"], "argument --batch-sizes: 'abc' is not a batch size; valid: "
-                                   "comma-separated whole numbers >= 1"),
+                                   "comma-separated whole numbers from 1 to 1048576, e.g. 128,512"),
     (["--batch-sizes", "0,128"], "argument --batch-sizes: 0 is not a batch size"),
     (["--batch-sizes", "128,128"], "argument --batch-sizes: '128,128' names 128 more than once"),
-    (["--batch-sizes", "4000000"], "--batch-sizes: 4000000 is not a batch size; valid: whole numbers from 1 to"),
+    (["--batch-sizes", "4000000"], "argument --batch-sizes: 4000000 is not a batch size; valid: comma-separated "
+                                "whole numbers from 1 to 1048576"),
     (["--lr-scaling", "linear"], "--lr-scaling needs --batch-sizes"),
     (["--lr-scaling", "cubic", "--batch-sizes", "256"], "argument --lr-scaling: invalid choice: 'cubic'"),
     (["--batch-sizes", "256", "--until-decided"], "--batch-sizes cannot be combined with --until-decided"),

@@ -173,3 +173,28 @@ def test_resume_counts_only_its_own_runs_records(tmp_path):
 
     assert store.complete_keys(store.load(out), "mine") == set()
     assert store.complete_keys(store.load(out), "someone-else")
+
+
+def test_compare_pairs_throughput_cells_at_their_own_batch_size(tmp_path):
+    """compare left out the throughput cells of --batch-sizes: each is now set against the
+    other side's cell at the same batch size, never against the recipe's."""
+    def side(run, slow_at_512):
+        return [rec(backend="jax", block=k, run_id=run, planned_batch_size=n, batch_size=n,
+                    mean=(1.0 if n == 128 else 0.5 * slow_at_512))
+                for k in range(3) for n in (128, 512)]
+
+    old = write(tmp_path / "old", side("run-1", 1.0))
+    new = write(tmp_path / "new", side("run-2", 1.6))
+    proc = run_cli("compare", old, new, "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the 512 cell regressed
+    cells = {c["batch_size"]: c for c in json.loads(proc.stdout)["cells"]}
+    assert sorted(cells) == [128, 512]
+    assert cells[512]["slower"] and cells[512]["ratio"]["ratio"] == pytest.approx(1.6, rel=0.02)
+    assert not cells[128]["regression"] and cells[128]["ratio"]["ratio"] == pytest.approx(1.0, abs=1e-9)
+    md = run_cli("compare", old, new)
+    row = next(line for line in md.stdout.splitlines() if " 512 | " in line)
+    assert "slower" in row, md.stdout
+    # NEW without the 512 cells lacks a cell OLD has
+    only = write(tmp_path / "only-128", [r for r in side("run-3", 1.0) if r["batch_size"] == 128])
+    proc = run_cli("compare", old, only)
+    assert proc.returncode == 1 and "NEW lacks 1 cell(s)" in proc.stderr + proc.stdout

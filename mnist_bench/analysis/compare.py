@@ -1,8 +1,10 @@
 """``mnist-bench compare OLD NEW``: line two result sets up cell by cell and call regressions.
 
-A cell is keyed by its machine, dataset, device kind, mode, implementation, spec, backend and
-setup (profile, epochs, batch size, training samples): cells of different setups are never
-paired, and ``summary`` says what differs when nothing could be.
+A cell is keyed by its machine, dataset, device kind, mode, implementation, spec, backend,
+setup (profile, epochs) and the batch size it trained at: cells of different setups or batch
+sizes are never paired, and ``summary`` says what differs when nothing could be. The throughput
+cells of --batch-sizes are compared too, each with the same batch size on the other side (its
+accuracy with the other side's at that batch size, never with the recipe's).
 OLD and NEW are different runs, so their runs are not paired: a cell's figure is the ratio of
 the geometric means of its per-run steady epochs (NEW / OLD) with Welch's 95% interval on the
 logs. A cell is slower when that ratio exceeds ``1 + max_slowdown`` and the interval lies wholly
@@ -25,7 +27,7 @@ from . import stats
 from .keys import block_of, present, run_of
 from .tidy import latest, tidy
 
-KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup"]
+KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup", "batch_size"]
 
 
 def canary_change(old: list[dict], new: list[dict]) -> float | None:
@@ -47,7 +49,10 @@ def pooled(recs: list[dict]) -> pd.DataFrame:
     for r in kept:
         block = blocks.setdefault((run_of(r), block_of(r)), len(blocks))
         merged.append({**r, "run_id": "side", "block": block, "repeat": block})
-    return tidy(merged).set_index(KEY)
+    t = tidy(merged, by_batch=True)
+    # a whole number in the key (0: the baseline, which has no batch), so that keys match
+    t["batch_size"] = [int(b) if present(b) else 0 for b in t.batch_size]
+    return t.set_index(KEY)
 
 
 METRICS = ("steady epoch", "time to target", "accuracy", "cell overhead", "lost runs")

@@ -10,7 +10,7 @@ import argparse
 import math
 import sys
 
-from .. import __version__
+from .. import __version__, settings
 
 DEFAULT_OUT = "bench-out"
 DEFAULT_BUDGET_MIN = 20.0  # --until-decided without --budget
@@ -43,19 +43,22 @@ def _csv(text: str) -> tuple[str, ...]:
     return items
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    """--batch-sizes: comma-separated whole numbers >= 1."""
+def batch_sizes(text: str) -> tuple[int, ...]:
+    """--batch-sizes (and the benchmark suite's --mnist-bench-batch-sizes): comma-separated
+    whole numbers from 1 to settings.MAX_BATCH_SIZE, each once."""
     items = _csv(text)
     try:
         sizes = tuple(int(x) for x in items)
     except ValueError:
         bad = next(x for x in items if not x.lstrip("+").isdigit())
         raise argparse.ArgumentTypeError(
-            f"{bad!r} is not a batch size; valid: comma-separated whole numbers >= 1, "
-            "e.g. 128,512,2048") from None
-    if any(n < 1 for n in sizes):
+            f"{bad!r} is not a batch size; valid: comma-separated whole numbers from 1 to "
+            f"{settings.MAX_BATCH_SIZE}, e.g. 128,512,2048") from None
+    bad = [n for n in sizes if not 1 <= n <= settings.MAX_BATCH_SIZE]
+    if bad:
         raise argparse.ArgumentTypeError(
-            f"{min(sizes)} is not a batch size; valid: comma-separated whole numbers >= 1")
+            f"{bad[0]} is not a batch size; valid: comma-separated whole numbers from 1 to "
+            f"{settings.MAX_BATCH_SIZE}")
     return sizes
 
 
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
                      help="comma-separated, of keras,native: Keras on the backend, and/or the "
                           "framework's own reference loop built from the spec (default: keras)")
-    run.add_argument("--batch-sizes", type=_sizes, default=(), metavar="N,N,...",
+    run.add_argument("--batch-sizes", type=batch_sizes, default=(), metavar="N,N,...",
                      help="train every variant at each of these batch sizes, in the same blocks "
                           "(default: each recipe's own); at another batch size than the recipe's a "
                           "cell is a throughput cell whose accuracy is not compared (docs/method.md)")

@@ -36,7 +36,8 @@ def from_pytest_json(path: str | Path) -> list[dict]:
         extra = bench.get("extra_info") or {}
         if extra.get("mnist_bench") != 1:
             continue
-        cell = {k: extra.get(k) for k in ("spec", "backend", "dataset", "profile", "seed", "mode")}
+        cell = {k: extra.get(k) for k in ("spec", "backend", "dataset", "profile", "seed", "mode",
+                                          "planned_batch_size", "lr_scaling")}
         cell.update(epochs=None, repeat=0, data_dir=None,
                     device_requested=extra.get("device_requested", "cpu"))
         fields = {k: v for k, v in extra.items() if k not in cell and k != "mnist_bench"}

@@ -69,7 +69,8 @@ def markdown(df: pd.DataFrame) -> str:
     for r in df.to_dict("records"):
         runs = ("" if fmt.missing(r.get("old_runs"))
                 else f"{int(r['old_runs'])}/{int(r['new_runs'])}")
-        rows.append({**{k: r[k] for k in KEY if k != "setup"}, "setup": setup(r["setup"]), "runs": runs, "old_s": r.get("old_s"),
+        rows.append({**{k: r[k] for k in KEY}, "setup": setup(r["setup"]),
+                     "batch_size": r["batch_size"] or "", "runs": runs, "old_s": r.get("old_s"),
                      "new_s": r.get("new_s"), "interval": fmt.ratio(r.get("ratio")),
                      "to target": _bare(r.get("tta_ratio")), "overhead": _bare(r.get("overhead_ratio")),
                      "old_acc": r.get("old_acc"), "new_acc": r.get("new_acc"),

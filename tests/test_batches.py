@@ -114,6 +114,28 @@ def test_the_batch_tables_and_chart_come_from_the_records(batch_run, tmp_path):
     assert "jax Keras default" in svg and "torch Keras default" in svg
 
 
+def test_a_run_of_throughput_cells_only_still_gets_its_batch_tables(batch_run, tmp_path):
+    """A --batch-sizes list without the recipe's batch size (cnn_3conv's is 200, the published
+    curves run 128, 512, ...) has no recipe cell: its report is the batch-size tables, not
+    "No results"."""
+    out, proc, recs = batch_run
+    only = [r for r in recs if r["spec"] == "mlp_100x2" and r["planned_batch_size"] != RECIPE]
+    assert only and all(r["status"] == "ok" for r in only)
+    for r in only:
+        store.append(tmp_path, r)
+    proc = run_cli("report", tmp_path, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "tables.md").read_text()
+    assert "No results" not in text, text[:2000]
+    assert "every cell here is a throughput cell" in text
+    runs = text[text.index("### Runs"):text.index("No cell ran")]
+    assert only[0]["run_id"] in runs and "records" in runs, runs  # the run is listed
+    assert "### Throughput against batch size" in text and "### The backend ranking" in text
+    curve = text[text.index("### Throughput against batch size"):text.index("### Where per-step")]
+    rows = [line for line in curve.splitlines() if "mlp_100x2" in line]
+    assert len(rows) == 2 and all(f" {4 * RECIPE} |" in line for line in rows), curve
+
+
 def test_resume_runs_only_the_cells_without_a_result(batch_run):
     out, proc, recs = batch_run
     again = run_cli("run", "--out", out, "--resume", timeout=600)

@@ -1,5 +1,6 @@
 """Throughput against batch size (``mnist-bench run --batch-sizes``): the tables a report shows
-for a run that trained its variants at several batch sizes in the same blocks.
+for a run that trained its variants at several batch sizes in the same blocks (a variant at one
+batch size is in them only when that batch size is not its recipe's: a throughput cell).
 
 Three tables, each from the by-batch tidy table (``tidy.tidy(..., by_batch=True)``: one row per
 variant and batch size, figures per run first, then over runs):
@@ -33,10 +34,16 @@ CURVE = ["run", "dataset", "device_kind", "impl", "mode", "spec", "backend"]
 FAMILY = ["run", "dataset", "device_kind", "impl", "mode", "spec"]
 
 
+def _charted(rows: pd.DataFrame) -> bool:
+    """A variant's rows belong in the batch-size tables: it ran at more than one batch size,
+    or at a batch size not its recipe's (a throughput cell has no other table to go to)."""
+    return rows.batch_size.nunique() > 1 or bool(rows.throughput_cell.any())
+
+
 def has_curves(tb: pd.DataFrame) -> bool:
-    """Whether some variant of ``tb`` was trained at more than one batch size."""
+    """Whether some variant of ``tb`` belongs in the batch-size tables (see _charted)."""
     rows = tb[tb.backend != BASELINE_BACKEND]
-    return bool(len(rows)) and bool((rows.groupby(CURVE, sort=False).batch_size.nunique() > 1).any())
+    return bool(len(rows)) and any(_charted(g) for _, g in rows.groupby(CURVE, sort=False))
 
 
 def _rate(row, seconds) -> float | None:
@@ -49,8 +56,9 @@ def curve_table(tb: pd.DataFrame) -> pd.DataFrame:
     if not has_curves(tb):
         return pd.DataFrame()
     out = []
-    for key, rows in grouped(tb[tb.backend != BASELINE_BACKEND], CURVE):
-        if len({r.batch_size for r in rows}) < 2:
+    keras = tb[tb.backend != BASELINE_BACKEND]
+    for key, rows in grouped(keras, CURVE):
+        if not _charted(pd.DataFrame(rows)):
             continue
         stopped = False
         for r in sorted(rows, key=lambda r: r.batch_size or 0):

@@ -64,7 +64,7 @@ def html_report(rep, out: Path, title: str = "mnist-bench results", notes: dict 
              + plots.curves_chart(recs, out / "accuracy_curves"))
     charts = [{"name": p.stem, "caption": p.stem.replace("_", " "), "svg": p.with_suffix(".svg").name,
                "png": base64.b64encode(p.read_bytes()).decode()} for p in paths if p.suffix == ".png"]
-    names = markdown.run_names(rep.tidy)
+    names = markdown.run_names(rep.tidy, rep.batches)
     decision = "\n".join(derived.decision_section(rep, names, len(names) > 1))
     page = _template().render(
         title=title, margin=f"{100 * rep.margin:g}", decision=_md(decision) if decision else "",

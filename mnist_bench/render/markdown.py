@@ -51,10 +51,12 @@ def _detail_cells(row) -> dict:
             "jit": row.jit_compile, "steps/exec": row.steps_per_execution}
 
 
-def run_names(t: pd.DataFrame) -> dict:
-    """Short names for the runs of a table: the run id, or the record store's folder."""
+def run_names(t: pd.DataFrame, *more: pd.DataFrame | None) -> dict:
+    """Short names for the runs of the tables: the run id, or the record store's folder
+    (``more``: other tables whose runs may have no row in ``t``, as a run of throughput cells)."""
     names = {}
-    for run in dict.fromkeys(t["run"]):
+    runs = [*t["run"], *(run for m in more if m is not None and len(m) for run in m["run"])]
+    for run in dict.fromkeys(runs):
         p = Path(run)
         names[run] = str(p.parent) if p.name in ("records.jsonl",) else str(run)
     return names
@@ -145,7 +147,7 @@ def markdown(rep, notes: dict | None = None, detail: bool = True, decision: bool
     (``detail``) accuracy, time-to-target and utilisation per cell. ``notes[(backend,
     device)]`` stands in for a backend with no rows."""
     t, notes = rep.tidy, notes or {}
-    names = run_names(t)
+    names = run_names(t, rep.batches)
     multi = len(names) > 1
     parts = [LEGEND.rstrip("\n") + f" Margin of every verdict: ±{100 * rep.margin:g}% (--margin).\n"]
     if decision:
@@ -153,10 +155,14 @@ def markdown(rep, notes: dict | None = None, detail: bool = True, decision: bool
     if rep.recs:
         parts += ["### Runs\n", runs_markdown(rep, names) + "\n"]
     results = _result_tables(t, names, multi, notes)
-    if not results:
+    more = derived.sections(rep, names, multi)
+    if not results and not more:
         return "No results.\n\n" + "\n".join(_without_result(t) or ["No records.", ""])
+    if not results:  # a --batch-sizes run that left out every recipe's own batch size
+        parts.append("No cell ran at its recipe's batch size, so there is no accuracy table: "
+                     "every cell here is a throughput cell (--batch-sizes).\n")
     parts += results
-    parts += derived.sections(rep, names, multi)
+    parts += more
     if detail:
         keras_rows = t[t.backend != BASELINE_BACKEND]
         for (run, dataset, device, impl, mode), g in grouped(

@@ -26,8 +26,8 @@ def readable(benchmark) -> None:
 
 def test_train_epoch(benchmark, backend_name, spec_ref, batch_size, bench_options):
     o = bench_options
-    recipe = specs.load(spec_ref).recipe  # recorded as the spec defines it
-    spec = specs.at_batch_size(specs.load(spec_ref), batch_size, o["lr_scaling"])
+    defined = specs.load(spec_ref)  # its recipe is recorded as the spec defines it
+    spec = specs.at_batch_size(defined, batch_size, o["lr_scaling"])
     ds = data.load(o["dataset"] or spec.recipe.dataset)
     session = keras_cell.Session(spec, ds, o["profile"], o["seed"], o["mode"])
     assert session.backend == backend_name
@@ -43,7 +43,7 @@ def test_train_epoch(benchmark, backend_name, spec_ref, batch_size, bench_option
         "device_requested": o["device"],
         "test_accuracy": acc, "test_loss": loss, "data_source": ds.source,
         "train_samples": len(session.x_train), "test_samples": len(session.x_test),
-        "batch_size": spec.recipe.batch_size, "recipe": recipe.to_dict(),
+        "batch_size": spec.recipe.batch_size, "recipe": defined.recipe.to_dict(),
         "planned_batch_size": batch_size, "lr_scaling": o["lr_scaling"] if batch_size else None,
         "epoch_s": [e.train_s for e in epochs], "epoch_call_s": [e.call_s for e in epochs],
         **summarize_epochs([e.train_s for e in epochs], len(session.x_train)),

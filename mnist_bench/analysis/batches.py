@@ -34,16 +34,15 @@ CURVE = ["run", "dataset", "device_kind", "impl", "mode", "spec", "backend"]
 FAMILY = ["run", "dataset", "device_kind", "impl", "mode", "spec"]
 
 
-def _charted(rows: pd.DataFrame) -> bool:
+def _charted(rows) -> bool:
     """A variant's rows belong in the batch-size tables: it ran at more than one batch size,
     or at a batch size not its recipe's (a throughput cell has no other table to go to)."""
-    return rows.batch_size.nunique() > 1 or bool(rows.throughput_cell.any())
+    return len({r.batch_size for r in rows}) > 1 or any(r.throughput_cell for r in rows)
 
 
 def has_curves(tb: pd.DataFrame) -> bool:
     """Whether some variant of ``tb`` belongs in the batch-size tables (see _charted)."""
-    rows = tb[tb.backend != BASELINE_BACKEND]
-    return bool(len(rows)) and any(_charted(g) for _, g in rows.groupby(CURVE, sort=False))
+    return any(_charted(rows) for _, rows in grouped(tb[tb.backend != BASELINE_BACKEND], CURVE))
 
 
 def _rate(row, seconds) -> float | None:
@@ -56,9 +55,8 @@ def curve_table(tb: pd.DataFrame) -> pd.DataFrame:
     if not has_curves(tb):
         return pd.DataFrame()
     out = []
-    keras = tb[tb.backend != BASELINE_BACKEND]
-    for key, rows in grouped(keras, CURVE):
-        if not _charted(pd.DataFrame(rows)):
+    for key, rows in grouped(tb[tb.backend != BASELINE_BACKEND], CURVE):
+        if not _charted(rows):
             continue
         stopped = False
         for r in sorted(rows, key=lambda r: r.batch_size or 0):

@@ -13,6 +13,9 @@ blocks.
     python benchmarks/check_clock.py --spec mlp_512 --epochs 5 --blocks 3 --out results/clock-check
     python benchmarks/check_clock.py --from-json results/clock-check/clock-check.json  # re-render
 
+With ``--batch-size N`` both sides train at batch N (the recipe's learning rate), as a
+throughput cell of ``mnist-bench run --batch-sizes`` does.
+
 With ``--impl native`` the same check for each framework's own loop: the harness's native cell
 against a plain loop over the native trainer's epochs (``trainer.train_epoch`` on a fresh
 permutation, the device synchronised after it), timed by ``time.perf_counter()`` at each
@@ -36,7 +39,7 @@ from pathlib import Path
 MARK = "@@clock-check "
 
 
-def independent(spec_name: str, epochs: int, seed: int) -> dict:
+def independent(spec_name: str, epochs: int, seed: int, batch_size: int | None = None) -> dict:
     """Inside a fresh process with KERAS_BACKEND set: time fit(epochs=N) by its epoch ends."""
     import keras
     import numpy as np
@@ -62,13 +65,14 @@ def independent(spec_name: str, epochs: int, seed: int) -> dict:
             ends.append(time.perf_counter())
 
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=r.batch_size, epochs=epochs, shuffle=True, verbose=0,
+    model.fit(x, y, batch_size=batch_size or r.batch_size, epochs=epochs, shuffle=True, verbose=0,
               callbacks=[Ends()])
     gaps = [b - a for a, b in zip(ends, ends[1:])]
     return {"steady_epoch_s": statistics.median(gaps), "gaps": gaps, "first_end_s": ends[0] - t0}
 
 
-def independent_native(spec_name: str, epochs: int, seed: int, mode: str = "default") -> dict:
+def independent_native(spec_name: str, epochs: int, seed: int, mode: str = "default",
+                       batch_size: int | None = None) -> dict:
     """The native trainer's epochs timed by their ends only (no harness clock code)."""
     import keras
     import numpy as np
@@ -82,7 +86,7 @@ def independent_native(spec_name: str, epochs: int, seed: int, mode: str = "defa
     prep = common.prepare(spec, ds, "quick", seed)  # the same data and initial weights
     module = loop.trainer_module(keras.config.backend())
     trainer = module.Trainer(layers.describe(prep.model), layers.optimizer(spec.recipe),
-                             prep.x_train, prep.y_train, spec.recipe.batch_size, seed, mode,
+                             prep.x_train, prep.y_train, batch_size or spec.recipe.batch_size, seed, mode,
                              gpu=False)
     rng = np.random.default_rng(seed)
     ends = []
@@ -108,9 +112,11 @@ def _run(cmd, backend) -> str:
 
 
 def harness(spec: str, backend: str, epochs: int, seed: int, impl: str = "keras",
-            mode: str = "default") -> dict:
+            mode: str = "default", batch_size: int | None = None) -> dict:
     cell = {"spec": spec, "backend": backend, "dataset": "mnist", "profile": "quick",
             "seed": seed, "epochs": epochs, "impl": impl, "mode": mode}
+    if batch_size:  # a throughput cell, as `run --batch-sizes` plans it
+        cell.update(planned_batch_size=batch_size, lr_scaling=None)
     out = _run([sys.executable, "-m", "mnist_bench.worker", json.dumps(cell)], backend)
     for line in out.splitlines():
         if line.startswith("@@mnist-bench ") and '"result"' in line:
@@ -131,20 +137,23 @@ def main(argv=None) -> int:
                    help="keras: model.fit; native: each framework's own loop")
     p.add_argument("--mode", default="default",
                    help="the mode of both sides (--impl native: a native mode, e.g. steps32)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="both sides at this batch size (default: the recipe's)")
     p.add_argument("--out", default="results/clock-check")
     p.add_argument("--from-json", default=None, help="re-render the tables of a saved clock-check.json")
-    p.add_argument("--independent", nargs=5, metavar=("IMPL", "SPEC", "EPOCHS", "SEED", "MODE"),
+    p.add_argument("--independent", nargs=6, metavar=("IMPL", "SPEC", "EPOCHS", "SEED", "MODE", "BATCH"),
                    help=argparse.SUPPRESS)  # the child process
     a = p.parse_args(argv)
     if a.from_json:
         saved = json.loads(Path(a.from_json).read_text())
         return render(saved["runs"], saved["command"], Path(a.from_json).parent, saved.get("meta"))
     if a.independent:
-        impl, spec, epochs, seed, mode = a.independent
+        impl, spec, epochs, seed, mode, batch = a.independent
+        batch = int(batch) or None  # 0: the recipe's
         if impl == "native":
-            print(MARK + json.dumps(independent_native(spec, int(epochs), int(seed), mode)))
+            print(MARK + json.dumps(independent_native(spec, int(epochs), int(seed), mode, batch)))
         else:
-            print(MARK + json.dumps(independent(spec, int(epochs), int(seed))))
+            print(MARK + json.dumps(independent(spec, int(epochs), int(seed), batch)))
         return 0
     backends = a.backends.split(",")
     rng = random.Random(a.order_seed)
@@ -154,16 +163,17 @@ def main(argv=None) -> int:
         rng.shuffle(jobs)
         for backend, kind in jobs:
             if kind == "harness":
-                fig = harness(a.spec, backend, a.epochs, block, a.impl, a.mode)
+                fig = harness(a.spec, backend, a.epochs, block, a.impl, a.mode, a.batch_size)
             else:
                 out = _run([sys.executable, __file__, "--independent", a.impl, a.spec,
-                            str(a.epochs), str(block), a.mode], backend)
+                            str(a.epochs), str(block), a.mode, str(a.batch_size or 0)], backend)
                 fig = json.loads(next(x for x in out.splitlines() if x.startswith(MARK))[len(MARK):])
             runs.append({"block": block, "backend": backend, "kind": kind, **fig})
             print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",
                   file=sys.stderr, flush=True)
     cmd = "python benchmarks/check_clock.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl, "mode": a.mode}
+    meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl, "mode": a.mode,
+            "batch_size": a.batch_size}
     return render(runs, cmd, Path(a.out), meta)
 
 
@@ -175,7 +185,8 @@ def render(runs: list[dict], cmd: str, out: Path, meta: dict | None) -> int:
     what = ("the native loop timed by its epoch ends alone" if meta.get("impl") == "native"
             else "an independent single-fit timing")
     lines = [f"# Harness clock against {what} ({meta.get('spec')}, "
-             f"{meta.get('epochs')} epochs, {meta.get('blocks')} blocks)\n",
+             f"{meta.get('epochs')} epochs, {meta.get('blocks')} blocks"
+             + (f", batch {meta['batch_size']}" if meta.get("batch_size") else "") + ")\n",
              "Mean steady epoch of each run (epochs 2..N), the median over runs, and harness / "
              f"independent paired by block with its {100 * stats.DECISION_CONFIDENCE:g}% interval "
              f"and verdict against a ±{100 * stats.MARGIN:g}% margin (docs/method.md).\n",

@@ -55,6 +55,10 @@ class RunSettings:
     machine: str | None = None  # --machine: the name the tables give this machine
     batch_sizes: tuple[int, ...] = ()  # --batch-sizes: each variant at each; (): the recipe's
     lr_scaling: str | None = None  # --lr-scaling (settings.LR_SCALINGS); None: the recipe's rate
+    # --until-decided's state, kept for --resume: the blocks its last scheduled look saw, and the
+    # seconds of the budget spent so far
+    looked: int = 0
+    spent_s: float = 0.0
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""

@@ -86,12 +86,15 @@ class Cell:
     # the recipe's the cell is a throughput cell (docs/method.md, Batch size)
     planned_batch_size: int | None = None
     lr_scaling: str | None = None  # see LR_SCALINGS; None: the recipe's learning rate
+    # 0: the block's first measurement; k: its block measured again for the k-th time, after a
+    # run of it was disturbed from outside (execute.until; measure.disturbance.OUTSIDE)
+    attempt: int = 0
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
                 self.device, self.mode, self.repeat, self.impl, self.planned_batch_size,
-                self.lr_scaling, self.node)  # the node last: progress.Estimate drops it
+                self.lr_scaling, self.attempt, self.node)  # the node last: progress.Estimate drops it
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"
@@ -99,6 +102,7 @@ class Cell:
         if self.planned_batch_size is not None:
             extra += f" bs{self.planned_batch_size}" + (f" lr-{self.lr_scaling}" if self.lr_scaling else "")
         rep = f" #{self.repeat + 1}" if self.repeat else ""
+        rep += f" again{'' if self.attempt == 1 else f' x{self.attempt}'}" if self.attempt else ""
         node = f" @{self.node}" if self.node else ""
         return f"{self.spec}/{self.backend}/{self.dataset}/{self.device}{extra}{rep}{node}"
 

@@ -58,17 +58,24 @@ def test_a_consistent_difference_over_blocks_is_called_with_its_interval():
     assert fmt.vs_fastest(two) == f"{two['vs_fastest'].ratio:.2f}x (n=2)"
 
 
-def test_paired_interval_matches_a_t_interval_on_log_ratios():
+def test_paired_interval_is_the_delta_method_s_for_a_ratio_of_means():
+    """The interval from the textbook form of the delta method (variances and covariance of
+    the paired figures, numpy's), at the decision level, over the first scheduled look's
+    blocks: four blocks are judged as three."""
     import math
 
+    import numpy as np
     from scipy import stats as sps
 
     a, b = {0: 2.0, 1: 2.6, 2: 1.9, 3: 2.2}, {0: 1.0, 1: 1.2, 2: 1.0, 3: 1.05}
-    logs = [math.log(a[k] / b[k]) for k in a]
-    # the decision level: 95% over the looks of --until-decided (Bonferroni), for every table
-    level = 1 - stats.ALPHA / len(stats.LOOKS)
-    lo, hi = sps.t.interval(level, len(logs) - 1, loc=sum(logs) / len(logs), scale=sps.sem(logs))
+    x, y = np.array([a[k] for k in range(3)]), np.array([b[k] for k in range(3)])
+    (vx, cxy), (_, vy) = np.cov(x, y, ddof=1)
+    mx, my = x.mean(), y.mean()
+    se = math.sqrt((vx / mx ** 2 + vy / my ** 2 - 2 * cxy / (mx * my)) / 3)
+    level = 1 - stats.ALPHA / len(stats.LOOKS)  # 95% over the looks (Bonferroni)
+    lo, hi = sps.t.interval(level, 2, loc=math.log(mx / my), scale=se)
     r = stats.paired_ratio(a, b)
+    assert r.n == 3 and math.isclose(r.ratio, mx / my)
     assert math.isclose(r.low, math.exp(lo)) and math.isclose(r.high, math.exp(hi))
     assert r.verdict == "higher" and fmt.ratio(r).startswith(f"{r.ratio:.2f}x [")
 

@@ -30,8 +30,8 @@ from .keys import present
 from .tidy import grouped
 
 KNEE = 0.8  # a curve's knee: the first batch size reaching this share of its best samples/s
-CURVE = ["run", "dataset", "device_kind", "impl", "mode", "spec", "backend"]
-FAMILY = ["run", "dataset", "device_kind", "impl", "mode", "spec"]
+CURVE = ["run", "dataset", "device_kind", "setup", "method", "impl", "mode", "spec", "backend"]
+FAMILY = CURVE[:-1]
 
 
 def _charted(rows) -> bool:

@@ -1,13 +1,12 @@
 """``mnist-bench compare OLD NEW``: line two result sets up cell by cell and call regressions.
 
 A cell is keyed by its machine, dataset, device kind, mode, implementation, spec, backend,
-setup (profile, epochs) and the batch size it trained at: cells of different setups or batch
-sizes are never paired, and ``summary`` says what differs when nothing could be. The throughput
+setup (profile, epochs, learning-rate scaling), method (``record.schema.METHOD``) and the batch
+size it trained at: cells of different setups, methods or batch sizes are never paired, and ``summary`` says what differs when nothing could be. The throughput
 cells of --batch-sizes are compared too, each with the same batch size on the other side (its
 accuracy with the other side's at that batch size, never with the recipe's).
 OLD and NEW are different runs, so their runs are not paired: a cell's figure is the ratio of
-the geometric means of its per-run steady epochs (NEW / OLD) with Welch's 95% interval on the
-logs. A cell is slower when that ratio exceeds ``1 + max_slowdown`` and the interval lies wholly
+the means of its per-run steady epochs (NEW / OLD) with a Welch-style 95% interval on its log. A cell is slower when that ratio exceeds ``1 + max_slowdown`` and the interval lies wholly
 above 1. With fewer runs than an interval needs (one run a side), the ratio alone decides
 (``tested`` is False): a gate, not a statistical claim. A cell is less accurate when its mean
 test accuracy fell by more than ``max_accuracy_drop``. Either is a regression.
@@ -27,7 +26,8 @@ from . import stats
 from .keys import block_of, present, run_of
 from .tidy import latest, tidy
 
-KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup", "batch_size"]
+KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup", "method",
+       "batch_size"]
 
 
 def canary_change(old: list[dict], new: list[dict]) -> float | None:
@@ -139,9 +139,13 @@ def summary(df: pd.DataFrame, allow_missing: bool = False) -> list[str]:
     measured = lambda col: both[col].notna().any() if col in both else False  # noqa: E731
     if not len(both):
         setups = lambda side: sorted({s for s in df[df.side == side].setup}, key=str)  # noqa: E731
+        methods = lambda side: sorted({int(m) for m in df[df.side == side].method})  # noqa: E731
         problems.append("no cell in common" + (
             f" (OLD's setups: {setups('old only')}; NEW's: {setups('new only')})"
-            if set(setups("old only")) != set(setups("new only")) else ""))
+            if set(setups("old only")) != set(setups("new only")) else
+            f" (OLD measured by method {methods('old only')}, NEW by method {methods('new only')}: "
+            "figures of different methods are never paired)"
+            if set(methods("old only")) != set(methods("new only")) else ""))
     elif not measured("old_s") or not measured("new_s"):
         problems.append("a side measured nothing: no steady epoch on "
                         + ("either side" if not measured("old_s") and not measured("new_s")

@@ -10,8 +10,12 @@ from collections import defaultdict
 from ..settings import BASELINE_BACKEND
 from ..specs import BUILTIN
 
-GROUP = ("run", "dataset", "device_kind", "mode", "impl", "spec", "backend")
-SPEC_GROUP = GROUP[:6]
+# A cell's identity in every table: its run (and node), dataset, device kind, setup (profile,
+# --epochs, learning-rate scaling), the method its figures were measured by, mode,
+# implementation, spec and backend; the batch size is added where a table spans several.
+# Records that differ in any of these are never pooled into one figure or paired in one ratio.
+GROUP = ("run", "dataset", "device_kind", "setup", "method", "mode", "impl", "spec", "backend")
+SPEC_GROUP = GROUP[:-1]  # a spec's variants: every backend of one spec, setup and method
 DRIFT_FLAG = 0.15  # a cell whose canary ran this much slower than the run's best is flagged
 UNCLOCKED_FLAG = 0.10  # a cell whose steady epochs spent this share of their wall time unclocked
 
@@ -43,9 +47,28 @@ def machine_of(r: dict) -> str:
             + "".join(f", {g}" for g in gpus) + ")")
 
 
+def setup_of(r: dict) -> tuple:
+    """How much a cell trains, as its run planned it: (profile, the --epochs override or None
+    for the profile's own, the learning-rate scaling or None). Cells of different setups are
+    never set side by side."""
+    return (r.get("profile"), r.get("epochs"), r.get("lr_scaling"))
+
+
+def method_of(r: dict) -> int:
+    """The method a record's figures were measured by (``record.schema.METHOD``); 1 for
+    records written before the field."""
+    return int(r.get("method") or 1)
+
+
+def attempt_of(r: dict) -> int:
+    """0 for a block's first measurement; k when its block was measured again k times."""
+    return int(r.get("attempt") or 0)
+
+
 def group_key(r: dict) -> tuple:
-    return (run_of(r), r["dataset"], device_kind(r), r.get("mode") or "default",
-            r.get("impl") or "keras", r["spec"], r["backend"])
+    """A record's cell identity (``GROUP``), the block aside."""
+    return (run_of(r), r["dataset"], device_kind(r), setup_of(r), method_of(r),
+            r.get("mode") or "default", r.get("impl") or "keras", r["spec"], r["backend"])
 
 
 def recipe_batch_of(r: dict) -> int | None:
@@ -156,8 +179,9 @@ def flags_of(r: dict) -> list[str]:
     from ..measure import disturbance
 
     epochs, cpu = r.get("epoch_s") or [], r.get("epoch_cpu_s")
-    if not cpu or len(cpu) != len(epochs):
-        return list(r.get("flags") or [])
+    if not cpu or len(cpu) != len(epochs):  # the CPU rules need readings; the epoch rule does not
+        stored = [f for f in r.get("flags") or [] if f != "outlier epoch"]
+        return stored + disturbance.outlier(epochs)
     foreign = r.get("epoch_foreign_cpu_s") or []
     if any(f is None for f in foreign):
         foreign = []

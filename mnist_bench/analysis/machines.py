@@ -22,8 +22,8 @@ def device_table(t: pd.DataFrame) -> pd.DataFrame:
     if keras_rows.device_kind.nunique() < 2:
         return pd.DataFrame()
     out = []
-    for (dataset, spec, backend, impl, mode), g in grouped(
-            keras_rows, ["dataset", "label", "backend", "impl", "mode"]):
+    for (dataset, _setup, _method, spec, backend, impl, mode), g in grouped(
+            keras_rows, ["dataset", "setup", "method", "label", "backend", "impl", "mode"]):
         by = {r.device_kind: r for r in g}
         cpu, gpu = by.get("cpu"), by.get("gpu")
         row = {"dataset": dataset, "spec": spec, "backend": backend, "impl": impl, "mode": mode}
@@ -53,14 +53,14 @@ class SideBySide:
         return len(self.rows)
 
 
-def machines_table(t: pd.DataFrame) -> SideBySide:
+def machines_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> SideBySide:
     """Each machine after the first is set against the first by a ratio paired by block only
     when both come from one run (one cluster run); never across runs or sessions. Empty unless
     the table holds two or more machines."""
     rows = t[t.steady_epoch_s.notna() | (t.status != "ok")]
     if rows.machine.nunique() < 2:
         return SideBySide()
-    key = ["dataset", "impl", "mode", "label", "backend"]
+    key = ["dataset", "setup", "method", "impl", "mode", "label", "backend"]
     several = rows.groupby([*key, "machine"]).run.nunique().max() > 1
     column = rows.machine + (" · " + rows.run if several else "")
     run_ids = list(dict.fromkeys(rows.run_id))  # runs as given; one cluster run's nodes by name
@@ -84,10 +84,11 @@ def machines_table(t: pd.DataFrame) -> SideBySide:
                     "acc": r.test_accuracy}
             if c != columns[0] and first is not None and present(first.steady_epoch_s):
                 cell["same_run"] = r.run_id == first.run_id
-                cell["vs_first"] = (stats.paired_ratio(r.run_epoch_s, first.run_epoch_s)
+                cell["vs_first"] = (stats.paired_ratio(r.run_epoch_s, first.run_epoch_s, margin)
                                     if cell["same_run"] else None)
             cells[c] = cell
-        out.append({**dict(zip(["dataset", "impl", "mode", "spec", "backend"], k)), "cells": cells})
+        out.append({**dict(zip(["dataset", "setup", "method", "impl", "mode", "spec", "backend"], k)),
+                    "cells": cells})
     return SideBySide(columns, out)
 
 

@@ -41,7 +41,7 @@ def build(recs: list[dict], targets: dict | None = None, margin: float = stats.M
                   ranking=batches.ranking_table(curves), recs=recs, tidy=t, modes=views.mode_table(t, margin),
                   native=views.native_table(t, margin), matched=views.matched_table(t, margin),
                   fastest=views.fastest_table(t, margin),
-                  machines=machines.machines_table(t), devices=machines.device_table(t),
+                  machines=machines.machines_table(t, margin), devices=machines.device_table(t),
                   recommend=views.recommend(t, margin), drift=machines.drift_table(recs),
                   reproduction=reproduction.table(recs),
                   versions_differ=machines.versions_differ(recs), margin=margin)

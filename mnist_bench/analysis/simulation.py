@@ -1,81 +1,196 @@
-"""The decision rule of ``run --until-decided`` simulated, with no training: how often it
-declares two equal variants different (false decisions) and how often it decides a real
-difference within the look schedule (power). docs/method.md prints the rates;
-tests/test_decisions.py holds them to their bounds; ``python -m mnist_bench.analysis.simulation``
-prints them.
+"""The shipped decision loop simulated, with no training: ``run --until-decided`` on the
+default matrix (``execute.until.UntilDecided``, the tidy table, the views and the verdicts, as
+they ship) driven by a fake executor whose records carry noise of the shapes the real runs
+have. It measures how often a verdict is wrong, per comparison and per run (family-wise), and
+how often each look's interval covers the truth. docs/method.md prints its table;
+tests/test_simulation.py holds the loop to its bounds; ``python -m mnist_bench.analysis.simulation``
+prints the table (``--trials N`` runs per true ratio).
 
-A simulated comparison draws one run figure per block for each variant: the log of a run's
-mean steady epoch is normal with sd ``sd`` (this machine's between-run spread: 0.03-0.10), and
-with ``spikes`` each of its two steady epochs has a 12.5% chance of a 0.3-1.0 epoch extra (the
-pattern of Keras-on-TensorFlow's spikes; a larger one makes an outlier epoch, which is flagged
-and measured again). At each look of ``stats.LOOKS`` the comparison's interval is made as
-``stats.paired_ratio`` makes it, and judged by ``stats.verdict``; it stops at the first look
-that decides.
+A fake run's epochs: block drift shared by every cell of a block (``DRIFT_SD`` on the log), a
+run effect per run (``RUN_SD``), epoch noise (``EPOCH_SD``), and on Keras-on-TensorFlow its
+one-sided spikes (``SPIKES``: about 16% of steady epochs +25-100%, 2% +100-500%, the shape of
+results/tf-spikes). A few runs (``FOREIGN_P``) are disturbed from outside: slower, and flagged
+"foreign load", so the loop measures their block again. JAX's figures are the reference;
+TensorFlow's and PyTorch's expected figures are ``ratio`` times JAX's (TensorFlow's spikes
+included in its expectation), so the truth of every comparison is known: the ratio of the two
+variants' expected figures (the mean steady epoch a long training pays; the time to target).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import stats
 
-SPIKE_P = 0.125  # the share of Keras-on-TensorFlow's steady epochs with a spike
-SPIKE = (0.3, 1.0)  # a spike's extra, as a share of the epoch
+DRIFT_SD = 0.05  # a block's shared slowdown (log sd)
+RUN_SD = 0.05  # a run's own offset (log sd): the between-run spread of the published runs
+EPOCH_SD = 0.03  # an epoch's own noise (log sd)
+SPIKES = ((0.16, 0.25, 1.0), (0.02, 1.0, 5.0))  # (share of epochs, extra from, extra to)
+SPIKE_MEAN = sum(p * (lo + hi) / 2 for p, lo, hi in SPIKES)  # a spiking epoch's expected extra
+FOREIGN_P = 0.003  # the share of runs disturbed from outside
+FOREIGN_SLOWDOWN = 1.5
+FIRST_EPOCH = 2.5  # the compiling first epoch, in steady epochs
+EPOCHS = 3  # the quick profile's
+RATIOS = (1.0, 1 / (1 + stats.MARGIN), 1 + stats.MARGIN, 1.3, 2.0)
+SPIKING = ("tensorflow",)
 
 
-def figures(rng, trials: int, blocks: int, sd: float, spikes: bool) -> np.ndarray:
-    """Log run figures, shape (trials, blocks)."""
-    logs = rng.normal(0.0, sd, (trials, blocks))
-    if spikes:
-        extra = (rng.random((trials, blocks, 2)) < SPIKE_P) * rng.uniform(*SPIKE, (trials, blocks, 2))
-        logs += np.log1p(extra.mean(axis=2))
-    return logs
+def spike_extra(rng, n: int) -> np.ndarray:
+    u = rng.random(n)
+    out = np.zeros(n)
+    edge = 0.0
+    for p, lo, hi in SPIKES:
+        hit = (u >= edge) & (u < edge + p)
+        out[hit] = rng.uniform(lo, hi, hit.sum())
+        edge += p
+    return out
 
 
-def decide(log_ratios: np.ndarray, margin: float = stats.MARGIN) -> tuple[list[str], list[int]]:
-    """The verdict each simulated comparison ends with, and the blocks it took."""
-    from scipy.stats import t
+@dataclass
+class FakeExecutor:
+    """Writes each cell's record into ``records`` (an in-memory store) with the noise model
+    above; ``speed[backend]``: the backend's steady-epoch base, ``first[backend]`` its first
+    epoch's."""
 
-    trials = log_ratios.shape[0]
-    verdicts, used = ["undecided"] * trials, [stats.LOOKS[-1]] * trials
-    live = np.ones(trials, dtype=bool)
-    for n in stats.LOOKS:
-        x = log_ratios[:, :n]
-        m, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
-        half = t.ppf(0.5 + stats.DECISION_CONFIDENCE / 2, n - 1) * sd / np.sqrt(n)
-        for i in np.flatnonzero(live):
-            v = stats.verdict(float(np.exp(m[i] - half[i])), float(np.exp(m[i] + half[i])), margin)
-            if v != "undecided":
-                verdicts[i], used[i], live[i] = v, n, False
-    return verdicts, used
+    rng: np.random.Generator
+    rs: object
+    speed: dict
+    first: dict
+    records: list = field(default_factory=list)
+    drift: dict = field(default_factory=dict)
+    clock: list = field(default_factory=lambda: [0.0])
+
+    def run(self, cells) -> None:
+        from ..record import assemble
+
+        for cell in cells:
+            d = self.drift.setdefault((cell.repeat, cell.attempt),
+                                      math.exp(self.rng.normal(0, DRIFT_SD)))
+            base = self.speed.get(cell.backend, 1.0) * d * math.exp(self.rng.normal(0, RUN_SD))
+            steady = base * np.exp(self.rng.normal(0, EPOCH_SD, EPOCHS - 1))
+            if cell.backend in SPIKING:
+                steady = steady * (1 + spike_extra(self.rng, EPOCHS - 1))
+            first = self.first.get(cell.backend, FIRST_EPOCH) * d * math.exp(self.rng.normal(0, 0.1))
+            flags = []
+            if self.rng.random() < FOREIGN_P:
+                steady, first, flags = steady * FOREIGN_SLOWDOWN, first * FOREIGN_SLOWDOWN, ["foreign load"]
+            epochs = [float(first), *map(float, steady)]
+            self.clock[0] += sum(epochs) + 5
+            self.records.append(assemble.record(
+                cell, run={"run_id": self.rs.run_id, "order_seed": self.rs.order_seed},
+                status="ok", test_accuracy=float(0.97 + self.rng.normal(0, 0.002)),
+                train_samples=60000, epoch_s=epochs, first_epoch_s=epochs[0],
+                steady_epoch_s=float(np.mean(epochs[1:])),
+                curve=[{"epoch": 1, "train_s": epochs[0], "test_accuracy": 0.999}],
+                recipe={}, flags=flags, cell_wall_s=sum(epochs) + 5))
 
 
-def rates(true_ratio: float, sd: float, spikes: bool, trials: int = 1000,
-          seed: int = 0) -> dict:
-    """Shares of simulated comparisons of A/B = ``true_ratio`` ending in each verdict, and the
-    mean number of blocks they took."""
+def truth(ratio: float) -> tuple[dict, dict, dict]:
+    """(steady-epoch bases, first-epoch bases, expected figures per question) for a scenario
+    whose TensorFlow and PyTorch figures are ``ratio`` times JAX's."""
+    expected = {"steady epoch": {"jax": 1.0, "torch": ratio, "tensorflow": ratio},
+                "time to target": {"jax": FIRST_EPOCH, "torch": FIRST_EPOCH * ratio,
+                                   "tensorflow": FIRST_EPOCH * ratio}}
+    speed = {b: v / (1 + SPIKE_MEAN) if b in SPIKING else v for b, v in expected["steady epoch"].items()}
+    return speed, dict(expected["time to target"]), expected
+
+
+def wrong(verdict: str, true: float, margin: float) -> bool:
+    """A verdict the truth contradicts: a difference where the truth lies within the margin
+    (or beyond it the other way), or "equivalent" where it lies outside."""
+    top, bottom = 1 + margin, 1 / (1 + margin)
+    return ((verdict == "higher" and true <= top) or (verdict == "lower" and true >= bottom)
+            or (verdict == "equivalent" and not bottom <= true <= top))
+
+
+def one_run(ratio: float, seed: int, margin: float = stats.MARGIN) -> dict:
+    """One simulated ``run --until-decided`` of the default matrix: per comparison its verdict,
+    whether that is wrong, and per look whether each interval made there covered the truth."""
+    from .. import plan
+    from ..execute.until import UntilDecided
+
     rng = np.random.default_rng(seed)
-    blocks = stats.LOOKS[-1]
-    a = figures(rng, trials, blocks, sd, spikes) + np.log(true_ratio)
-    b = figures(rng, trials, blocks, sd, spikes)
-    verdicts, used = decide(a - b)
-    out = {v: verdicts.count(v) / trials for v in ("higher", "lower", "equivalent", "undecided")}
-    return {**out, "different": out["higher"] + out["lower"], "mean_blocks": float(np.mean(used))}
+    rs = plan.RunSettings(until_decided=True, budget_min=1e9, margin=margin,
+                          order_seed=seed, run_id=f"sim-{seed}")
+    speed, first, expected = truth(ratio)
+    ex = FakeExecutor(rng, rs, speed, first)
+    covered: list[tuple[int, bool]] = []
+    until = UntilDecided(rs, None, ex.run, say=lambda _: None, now=lambda: ex.clock[0],
+                         load=lambda: ex.records, save=lambda *_: None)
+    judge = until.judge
+
+    def judged():  # every look's intervals, checked against the truth as they are made
+        comps = judge()
+        now = stats.looked(len({r["block"] for r in ex.records}))
+        for c in comps:
+            r = c.ratio
+            if r.low is not None and r.n == now:  # made at this look (not a decided one kept)
+                q = expected[_question(c.label)]
+                covered.append((r.n, r.low <= q[c.a[3]] / q[c.b[3]] <= r.high))
+        return comps
+
+    until.judge = judged
+    until.run()
+    out = []
+    for c in until.comparisons:
+        q = _question(c.label)
+        true = expected[q][c.a[3]] / expected[q][c.b[3]]
+        out.append({"question": q, "true": true, "verdict": c.ratio.verdict,
+                    "wrong": wrong(c.ratio.verdict, true, margin), "n": c.ratio.n})
+    return {"comparisons": out, "covered": covered,
+            "blocks": len({r["block"] for r in ex.records}),
+            "remeasured": sum(1 for r in ex.records if r.get("attempt"))}
 
 
-def table(trials: int = 1000) -> list[dict]:
+def _question(label: str) -> str:
+    return "time to target" if label.endswith("time to target") else "steady epoch"
+
+
+def table(trials: int = 40, ratios=RATIOS, margin: float = stats.MARGIN, seed: int = 0) -> list[dict]:
+    """One row per true ratio: comparisons, the share of wrong verdicts per comparison and per
+    run (any wrong verdict among the run's comparisons), the share decided, and per look the
+    share of intervals covering the truth."""
     rows = []
-    for true in (1.0, 1.3):
-        for sd in (0.03, 0.10):
-            for spikes in (False, True):
-                r = rates(true, sd, spikes, trials)
-                rows.append({"true ratio": true, "log sd": sd, "spikes": spikes, **r})
+    for i, ratio in enumerate(ratios):
+        comps, covered, runs_wrong, blocks, again = [], [], 0, [], 0
+        for t in range(trials):
+            got = one_run(ratio, seed + 1000 * i + t, margin)
+            comps += got["comparisons"]
+            covered += got["covered"]
+            runs_wrong += any(c["wrong"] for c in got["comparisons"])
+            blocks.append(got["blocks"])
+            again += got["remeasured"]
+        row = {"true ratio": round(ratio, 4), "runs": trials, "comparisons": len(comps),
+               "wrong per comparison": float(np.mean([c["wrong"] for c in comps])),
+               "wrong per run": runs_wrong / trials,
+               "decided": float(np.mean([c["verdict"] in ("higher", "lower", "equivalent")
+                                         for c in comps])),
+               "mean blocks": float(np.mean(blocks)), "cells measured again": again}
+        for look in stats.LOOKS:
+            at = [ok for n, ok in covered if n == look]
+            row[f"covered at {look}"] = float(np.mean(at)) if at else None
+            row[f"intervals at {look}"] = len(at)
+        rows.append(row)
     return rows
 
 
 if __name__ == "__main__":
+    import argparse
+
     import pandas as pd
 
-    print(f"looks after blocks {stats.LOOKS}, each interval at {stats.DECISION_CONFIDENCE:.4f}, "
-          f"margin ±{100 * stats.MARGIN:g}%, 1000 simulated comparisons a row")
-    print(pd.DataFrame(table()).to_markdown(index=False, floatfmt=".3f"))
+    p = argparse.ArgumentParser(prog="python -m mnist_bench.analysis.simulation")
+    p.add_argument("--trials", type=int, default=40, help="simulated runs per true ratio")
+    args = p.parse_args()
+    print(f"the default matrix under run --until-decided, looks after blocks {stats.LOOKS}, each "
+          f"interval at {stats.DECISION_CONFIDENCE:.4f}, margin ±{100 * stats.MARGIN:g}%, "
+          f"{args.trials} simulated runs per true ratio")
+    df = pd.DataFrame(table(args.trials))
+    cover = [c for c in df.columns if c.startswith("covered")]
+    df[cover] = df[cover].map(lambda v: "-" if v is None or v != v else f"{100 * v:.1f}%")
+    for c in ("wrong per comparison", "wrong per run", "decided"):
+        df[c] = df[c].map(lambda v: f"{100 * v:.1f}%")
+    print(df.to_markdown(index=False, floatfmt=".4g"))

@@ -1,9 +1,14 @@
 """Run-level statistics (docs/method.md): the run is the unit of evidence, never the epoch.
 
 Each run (one fresh process) contributes one figure per quantity: its mean steady epoch
-(epochs 2..n), or its time to the target accuracy. Two variants measured in the same blocks of
-one run are compared by the ratio of their figures in each block, paired: the geometric mean of
-the per-block ratios with a Student-t confidence interval on the log ratios.
+(epochs 2..n), or its time to the target accuracy. Every run counts, whatever its figure
+(a backend's own slow epochs are its cost). A variant's figure is the arithmetic mean of its
+runs' figures: what a long training pays per epoch on average, spikes included (a geometric
+mean would understate a backend whose slow epochs come on one side). Two variants measured in
+the same blocks of one run are compared by the ratio of their means over the blocks both
+have, paired: the interval is the delta method's on the log of that ratio, from the per-block
+differences ``a_i / mean(a) - b_i / mean(b)`` with Student's t, so drift shared by a block
+cancels as in a paired t-test.
 
 Three verdicts, against a practical margin δ (``MARGIN``, ``--margin``): "higher" or "lower"
 when the interval lies wholly beyond 1 + δ or 1 / (1 + δ), "equivalent" when it lies wholly
@@ -11,12 +16,14 @@ inside [1 / (1 + δ), 1 + δ] (two one-sided tests, each at the interval's level
 "undecided". An interval that holds 1 is never read as "no difference". With fewer than
 ``MIN_RUNS`` paired blocks no interval is made (``FEW``).
 
-The interval is valid under repeated looks: ``mnist-bench run --until-decided`` looks after the
-blocks in ``LOOKS`` only and stops measuring a comparison once it is decided, so each interval
-is made at level 1 - ``ALPHA`` / len(``LOOKS``) (Bonferroni over the looks): the chance that
-any look of a comparison decides wrongly stays below ``ALPHA``. The same level is used for
-every table, so a run read once and a run read after every look say the same.
-Variants from different runs (``compare``) are not paired: Welch's 95% interval instead.
+Looks happen on schedule only: an interval is made from the first ``looked(n)`` blocks a pair
+has, the largest of ``LOOKS`` not above n (all n past the last look), so a run stopped between
+looks (a budget, an interrupt) is judged as at its last scheduled look, and the blocks after
+it are shown but not judged. Each interval is made at level 1 - ``ALPHA`` / len(``LOOKS``)
+(Bonferroni over the looks). ``analysis.simulation`` measures, with the shipped loop, how
+often these intervals cover the truth and how often a verdict is wrong (docs/method.md).
+Variants from different runs (``compare``) are not paired: the ratio of means with a
+Welch-style 95% interval on its log instead.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ MARGIN = 0.05  # δ: a ratio within [1/(1+δ), 1+δ] is equivalent in practice
 MIN_RUNS = LOOKS[0]  # fewer paired runs than this: no interval, no verdict
 FEW = "few runs"  # the verdict of a ratio with fewer than MIN_RUNS runs
 DIFFERS = ("higher", "lower")
-VERDICTS = (*DIFFERS, "equivalent", "undecided", FEW)
 MAX_MORE = 500  # blocks beyond which "needs about k more" is not worth estimating
 
 
@@ -51,18 +57,26 @@ def _t(df: float, confidence: float = CONFIDENCE) -> float:
     return float(t.ppf(0.5 + confidence / 2, df))
 
 
-def geo_mean_interval(values: Sequence[float]) -> tuple[float | None, float | None, float | None]:
-    """(geometric mean, low, high) of positive run figures; the interval is a 95% t-interval on
-    the logs, (gm, None, None) with fewer than 2 values."""
-    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+def mean_interval(values: Sequence[float]) -> tuple[float | None, float | None, float | None]:
+    """(mean, low, high) of positive run figures: the arithmetic mean with a 95% interval made
+    on its log by the delta method (so it stays positive), (mean, None, None) with fewer than
+    2 values."""
+    vals = [v for v in values if _positive(v)]
     if not vals:
         return None, None, None
-    logs = [math.log(v) for v in vals]
-    m = statistics.fmean(logs)
-    if len(logs) < 2:
-        return math.exp(m), None, None
-    half = _t(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
-    return math.exp(m), math.exp(m - half), math.exp(m + half)
+    m = statistics.fmean(vals)
+    if len(vals) < 2:
+        return m, None, None
+    half = _t(len(vals) - 1) * statistics.stdev(vals) / m / math.sqrt(len(vals))
+    return m, m * math.exp(-half), m * math.exp(half)
+
+
+def looked(n: int) -> int:
+    """How many of ``n`` paired blocks a verdict uses: the largest scheduled look (``LOOKS``)
+    not above n, all n past the last look, n itself below the first (no verdict then)."""
+    if n < LOOKS[0] or n > LOOKS[-1]:
+        return n
+    return max(k for k in LOOKS if k <= n)
 
 
 @dataclass(frozen=True)
@@ -126,33 +140,41 @@ def blocks_needed(mean: float, sd: float, n: int, margin: float = MARGIN,
     return int(totals[fits.argmax()]) - n if fits.any() else None
 
 
-def paired_ratio(a: dict, b: dict, margin: float = MARGIN) -> Ratio:
-    """A/B from two {block: figure} maps, paired on the blocks both have."""
-    blocks = [k for k in a if k in b and _positive(a[k]) and _positive(b[k])]
-    logs = [math.log(a[k] / b[k]) for k in blocks]
-    n = len(logs)
+def paired_ratio(a: dict, b: dict, margin: float = MARGIN, schedule: bool = True) -> Ratio:
+    """mean(A)/mean(B) from two {block: figure} maps, paired on the blocks both have (in block
+    order); with ``schedule``, only the first ``looked(n)`` of them (the last scheduled look)."""
+    blocks = sorted(k for k in a if k in b and _positive(a[k]) and _positive(b[k]))
+    n = len(blocks)
     if not n:
         return Ratio(None, None, None, 0, FEW, margin=margin, more=MIN_RUNS)
-    m = statistics.fmean(logs)
+    if schedule:
+        blocks = blocks[:looked(n)]
+        n = len(blocks)
+    x, y = [a[k] for k in blocks], [b[k] for k in blocks]
+    mx, my = statistics.fmean(x), statistics.fmean(y)
+    m = math.log(mx / my)
     if n < MIN_RUNS:
-        return Ratio(math.exp(m), None, None, n, FEW, margin=margin, more=MIN_RUNS - n)
-    sd = statistics.stdev(logs)
+        return Ratio(mx / my, None, None, n, FEW, margin=margin, more=MIN_RUNS - n)
+    sd = statistics.stdev(xi / mx - yi / my for xi, yi in zip(x, y))
     half = _t(n - 1, DECISION_CONFIDENCE) * sd / math.sqrt(n)
     low, high = math.exp(m - half), math.exp(m + half)
     v = verdict(low, high, margin)
     more = None if v in (*DIFFERS, "equivalent") else blocks_needed(m, sd, n, margin)
-    return Ratio(math.exp(m), low, high, n, v, margin=margin, more=more)
+    return Ratio(mx / my, low, high, n, v, margin=margin, more=more)
 
 
 def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0) -> Ratio:
-    """A/B of geometric means from independent runs, with Welch's 95% interval on the logs."""
-    la = [math.log(v) for v in a if _positive(v)]
-    lb = [math.log(v) for v in b if _positive(v)]
-    n = min(len(la), len(lb))
+    """mean(A)/mean(B) from independent runs, with a Welch-style 95% interval on its log (the
+    delta method: each side's relative standard error)."""
+    xa = [v for v in a if _positive(v)]
+    xb = [v for v in b if _positive(v)]
+    n = min(len(xa), len(xb))
     common = dict(paired=False, margin=margin, confidence=CONFIDENCE)
     if not n:
         return Ratio(None, None, None, 0, FEW, **common)
-    m = statistics.fmean(la) - statistics.fmean(lb)
+    ma, mb = statistics.fmean(xa), statistics.fmean(xb)
+    m = math.log(ma / mb)
+    la, lb = [v / ma for v in xa], [v / mb for v in xb]  # relative to each side's mean
     if len(la) < 2 or len(lb) < 2 or len(la) + len(lb) < MIN_RUNS + 1:
         return Ratio(math.exp(m), None, None, n, FEW, **common)
     va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)

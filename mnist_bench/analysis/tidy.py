@@ -1,11 +1,15 @@
 """Records into the tidy table every view and renderer draws from (docs/method.md).
 
-One row per cell group: a run (one record store's run, or one pytest-benchmark file), dataset,
-device kind, mode, implementation, spec and backend, with that group's runs together. Every
-figure is made per run first (a run's mean steady epoch, its time to target) and only then
-summarised over runs, so no statistic treats the epochs of one run as independent. Backends
-are compared by pairing runs by block within one run; groups from different runs are never
-put in one ratio. Numbers, intervals and category names only: render/ formats them.
+One row per cell identity (``keys.GROUP``: a run, one record store's run or one pytest-benchmark
+file, its dataset, device kind, setup, method, mode, implementation, spec and backend), with
+that cell's runs together. Every figure is made per run first (a run's mean steady epoch, its
+time to target) and only then summarised over runs, so no statistic treats the epochs of one
+run as independent. Every run counts: a flag warns and is counted (``flagged_runs``), it never
+takes a run out of a figure. The one exception is a block measured again because a run of it
+was disturbed from outside (``measure.disturbance.OUTSIDE``): the block's last measurement
+stands for it, both sides alike, and the earlier runs stay in the row as ``remeasured_runs``.
+Backends are compared by pairing runs by block within one run; groups from different runs are
+never put in one ratio. Numbers, intervals and category names only: render/ formats them.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ from collections import defaultdict
 
 import pandas as pd
 
+from ..measure.disturbance import outside
 from ..record.store import cell_of
 from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
 from ..strategies import of_record
 from . import stats
-from .keys import (GROUP, SPEC_GROUP, batch_of, block_of, canary_drift, flags_of, group_key,
-                   is_throughput, machine_of, peak_of, precision_label, recipe_batch_of,
-                   run_epoch_s, run_of, target_for, unclocked_share)
+from .keys import (GROUP, SPEC_GROUP, attempt_of, batch_of, block_of, canary_drift, flags_of,
+                   group_key, is_throughput, machine_of, peak_of, precision_label,
+                   recipe_batch_of, run_epoch_s, run_of, setup_of, target_for, unclocked_share)
 
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
+SLOW_EPOCH = 1.5  # a steady epoch over this many times its variant's median steady epoch is slow
 COLUMNS = [
     *GROUP, "machine", "run_id", "label", "device_name", "status", "runs", "blocks", "test_accuracy",
     "test_accuracy_std", "reported_accuracy", "parity", "parity_diff", "steady_epoch_s",
@@ -33,7 +39,8 @@ COLUMNS = [
     "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
     "steps_per_execution", "strategy", "precision", "unclocked_share", "drift", "reason", "ok_runs",
-    "failed_runs", "failed_reason", "flagged_runs", "setup", "run_overhead_s",
+    "failed_runs", "failed_reason", "flagged_runs", "remeasured_runs", "remeasured_why",
+    "slow_epoch_share", "steady_epochs", "run_overhead_s",
     "batch_size", "recipe_batch_size", "throughput_cell", "learning_rate", "host_rss_bytes",
     "device_memory_bytes",
 ]
@@ -49,23 +56,40 @@ def overhead_s(r: dict) -> float | None:
     return max(wall - training, 0.0) or None
 
 
-def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dict:
+def slow_share(runs: list[dict]) -> tuple[float | None, int]:
+    """(the share of the steady epochs of ``runs`` over ``SLOW_EPOCH`` times their median, the
+    number of steady epochs): how often a variant pays a slow epoch, a figure of its own beside
+    the mean that already holds them."""
+    steady = [t for r in runs if r["backend"] != BASELINE_BACKEND for t in (r.get("epoch_s") or [])[1:]]
+    if not steady:
+        return None, 0
+    median = sorted(steady)[len(steady) // 2] if len(steady) % 2 else \
+        sum(sorted(steady)[len(steady) // 2 - 1:len(steady) // 2 + 1]) / 2
+    return sum(t > SLOW_EPOCH * median for t in steady) / len(steady), len(steady)
+
+
+def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
+         final: dict | None = None) -> dict:
+    """The row of one cell identity from its records. ``final``: (run, block) -> the block's
+    last measurement (its attempt); earlier measurements of a block are counted, not used."""
     row = dict(zip(GROUP, key))
+    final = final or {}
+    superseded = [r for r in recs if attempt_of(r) < final.get((run_of(r), block_of(r)), 0)]
+    recs = [r for r in recs if not any(r is s for s in superseded)] or recs
+    row["remeasured_runs"] = len(superseded)
+    row["remeasured_why"] = sorted({f for r in superseded for f in outside(flags_of(r))}) or None
     last = recs[-1]
     row["machine"], row["run_id"] = machine_of(last), last.get("run_id") or run_of(last)
     row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
         ((last.get("machine") or {}).get("cpu") or {}).get("model")
     row["runs"] = len(recs)
-    row["setup"] = setup_of(last)
     row["batch_size"], row["recipe_batch_size"] = batch_of(last), recipe_batch_of(last)
     row["throughput_cell"] = is_throughput(last)
     good = [r for r in recs if r["status"] in ("ok", "diverged")]
     lost = [r for r in recs if r["status"] in ("failed", "timeout")]
     row["ok_runs"], row["failed_runs"] = len(good), len(lost)
     row["failed_reason"] = f"{lost[0]['status']}: {lost[0].get('reason')}" if lost else None
-    flagged = [r for r in good if flags_of(r)]
-    row["flagged_runs"] = len(flagged)
-    good = [r for r in good if not any(r is f for f in flagged)] or good  # flagged runs stay out of figures
+    row["flagged_runs"] = sum(1 for r in good if flags_of(r))  # a warning: every run counts
     if not row["ok_runs"]:
         row.update(status=last["status"], reason=last.get("reason"))
         return row
@@ -74,16 +98,17 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
     row["blocks"] = [block_of(r) for r in good]
     row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
     row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
-    per_run = {block_of(r): run_epoch_s(r) for r in good if run_epoch_s(r)}
+    per_run = by_block(good, run_epoch_s)
     row["run_epoch_s"] = per_run
-    gm, low, high = stats.geo_mean_interval(list(per_run.values()))
+    gm, low, high = stats.mean_interval(list(per_run.values()))
     row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
+    row["slow_epoch_share"], row["steady_epochs"] = slow_share(good)
     if gm:
         row["train_samples_per_s"] = good[0]["train_samples"] / gm
     overheads = {block_of(r): overhead_s(r) for r in good}
     row["run_overhead_s"] = {k: v for k, v in overheads.items() if v}
-    row["first_epoch_s"] = stats.geo_mean_interval([r.get("first_epoch_s") for r in good])[0]
-    row["inference_samples_per_s"] = stats.geo_mean_interval(
+    row["first_epoch_s"] = stats.mean_interval([r.get("first_epoch_s") for r in good])[0]
+    row["inference_samples_per_s"] = stats.mean_interval(
         [r.get("inference_samples_per_s") for r in good])[0]
     row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
     passes = sorted(r.get("epochs_run") or 0 for r in good)
@@ -110,14 +135,28 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict) -> dic
         row["target_accuracy"] = target
         curves = [r for r in good if r.get("curve")]
         # no curve: pytest-benchmark rounds record none (target_runs 0)
-        reached = {block_of(r): stats.time_to_target(r["curve"], target) for r in curves}
-        hits = {k: v for k, v in reached.items() if v is not None}
-        row["reached_runs"], row["target_runs"] = len(hits), len(reached)
+        reached = [stats.time_to_target(r["curve"], target) for r in curves]
+        row["reached_runs"] = sum(v is not None for v in reached)
+        row["target_runs"] = len(reached)
         if curves:
+            hits = by_block([r for r, v in zip(curves, reached) if v is not None],
+                            lambda r: stats.time_to_target(r["curve"], target))
             row["run_tta_s"] = hits
-            row["time_to_target_s"] = (stats.geo_mean_interval(list(hits.values()))[0]
-                                       if len(hits) == len(reached) else None)
+            row["time_to_target_s"] = (stats.mean_interval(list(hits.values()))[0]
+                                       if row["reached_runs"] == len(reached) else None)
     return row
+
+
+def by_block(runs: list[dict], figure) -> dict:
+    """{block: the figure of its run}; a block with two measured runs of one cell (stores
+    written before attempts existed) gets the mean of both, so both count and pairing by
+    block holds."""
+    out: dict = defaultdict(list)
+    for r in runs:
+        v = figure(r)
+        if v:
+            out[block_of(r)].append(v)
+    return {k: sum(v) / len(v) for k, v in out.items()}
 
 
 def _compare_backends(rows: list[dict], margin: float = stats.MARGIN) -> None:
@@ -151,15 +190,27 @@ def _compare_backends(rows: list[dict], margin: float = stats.MARGIN) -> None:
             row["parity"] = "ok" if abs(diff) <= max(PARITY_FLOOR, 3 * spread) else "differs"
 
 
-def setup_of(r: dict) -> tuple:
-    """How much a cell trains, as its run planned it: (profile, the --epochs override or None
-    for the profile's own). Cells of different setups are never set side by side."""
-    return (r.get("profile"), r.get("epochs"))
+MEASURED = ("ok", "diverged")
 
 
 def latest(recs: list[dict]) -> list[dict]:
-    """Each cell of each run once: its last record (a resume that re-ran a failed cell)."""
-    return list({(run_of(r), cell_of(r).key()): r for r in recs}.values())
+    """The records that count: every measured one (ok or diverged), whatever came after it, and
+    a cell's unmeasured record (failed, timeout, skipped) only when no later record of that
+    cell follows (a resume re-ran it). A block measured again is another cell (its
+    ``attempt``): both stay. Stores written before attempts existed hold a cell measured twice
+    in one block; both of its runs count."""
+    last = {(run_of(r), cell_of(r).key()): i for i, r in enumerate(recs)}
+    return [r for i, r in enumerate(recs)
+            if r.get("status") in MEASURED or last[(run_of(r), cell_of(r).key())] == i]
+
+
+def final_attempts(recs: list[dict]) -> dict[tuple, int]:
+    """(run, block) -> the attempt of the block's last measurement."""
+    out: dict[tuple, int] = {}
+    for r in recs:
+        k = (run_of(r), block_of(r))
+        out[k] = max(out.get(k, 0), attempt_of(r))
+    return out
 
 
 def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MARGIN,
@@ -174,7 +225,8 @@ def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MA
     groups = defaultdict(list)
     for r in kept:
         groups[group_key(r) + ((batch_of(r),) if by_batch else ())].append(r)
-    rows = [_row(k, v, targets, drift) for k, v in groups.items()]
+    final = final_attempts(kept)
+    rows = [_row(k, v, targets, drift, final) for k, v in groups.items()]
     _compare_backends(rows, margin)
     names = labels(sorted({r["spec"] for r in rows}))
     for row in rows:

@@ -72,8 +72,9 @@ def mode_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     the speed-up (default / mode) with its interval and the accuracy difference in points.
     Empty unless one run holds the default and another mode."""
     out = []
-    for (run, dataset, device, impl, spec, backend), g in grouped(
-            keras_rows(t), ["run", "dataset", "device_kind", "impl", "spec", "backend"]):
+    for (run, dataset, device, _setup, _method, impl, spec, backend), g in grouped(
+            keras_rows(t), ["run", "dataset", "device_kind", "setup", "method", "impl", "spec",
+                            "backend"]):
         by = {r.mode: r for r in g}
         d = by.get("default")
         if d is None:
@@ -114,8 +115,8 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     if not (rows.impl == "native").any():
         return pd.DataFrame()
     out = []
-    for (run, dataset, device, spec, backend), g in grouped(
-            rows, ["run", "dataset", "device_kind", "spec", "backend"]):
+    for (run, dataset, device, _setup, _method, spec, backend), g in grouped(
+            rows, ["run", "dataset", "device_kind", "setup", "method", "spec", "backend"]):
         by = {(r.impl, r.mode): r for r in g}
         keras = [r for (i, _), r in by.items() if i == "keras"]
         native = [r for (i, _), r in by.items() if i == "native"]
@@ -154,8 +155,8 @@ def matched_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame
     if not (rows.impl == "native").any():
         return pd.DataFrame()
     out = []
-    for (run, dataset, device, spec, backend), g in grouped(
-            rows, ["run", "dataset", "device_kind", "spec", "backend"]):
+    for (run, dataset, device, _setup, _method, spec, backend), g in grouped(
+            rows, ["run", "dataset", "device_kind", "setup", "method", "spec", "backend"]):
         keras = [r for r in g if r.impl == "keras" and r.strategy is not None]
         native = [r for r in g if r.impl == "native" and r.strategy is not None]
         for k in keras:
@@ -187,7 +188,8 @@ def fastest_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame
     if not (rows.impl == "native").any():
         return pd.DataFrame()
     out = []
-    for (run, dataset, device, spec), g in grouped(rows, ["run", "dataset", "device_kind", "spec"]):
+    for (run, dataset, device, _setup, _method, spec), g in grouped(
+            rows, ["run", "dataset", "device_kind", "setup", "method", "spec"]):
         ranked = sorted(g, key=lambda r: r.steady_epoch_s)
         best = ranked[0]
         keras = [r for r in ranked if r.impl == "keras"]

@@ -17,7 +17,8 @@ RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dat
                "cell_timeout": "--cell-timeout", "executor": "--executor",
                "ray_address": "--ray-address", "ray_resources": "--ray-resources",
                "cells_per_node": "--cells-per-node", "until_decided": "--until-decided",
-               "budget": "--budget", "margin": "--margin", "select": "-k", "machine": "--machine"}
+               "budget": "--budget", "margin": "--margin", "select": "-k", "machine": "--machine",
+               "batch_sizes": "--batch-sizes", "lr_scaling": "--lr-scaling"}
 
 
 def settings_from(args, console):

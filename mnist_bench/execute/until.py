@@ -3,22 +3,35 @@ budget is spent (docs/method.md, "Deciding").
 
 Any executor runs the blocks (``run_block(cells)``: the local one, or the Ray driver), so
 pairing by block holds as in a fixed run. The first ``stats.LOOKS[0]`` blocks run every cell.
-After each block in ``stats.LOOKS`` the report is built from the store and its comparisons
-(``analysis.decisions``) are judged; the blocks until the next look run only the variants of
-comparisons still open, so a decided pair is not measured again. A cell whose run is flagged
-as disturbed (``measure.disturbance``) is run once more in its block rather than used. Before
-each block, its time is estimated from the cells' earlier wall times; a block that would not
-fit in what is left of the budget is not started.
+Looks happen on schedule only: after each block in ``stats.LOOKS`` the records are judged
+(``analysis.decisions``); the blocks until the next look run only the variants of comparisons
+still open, so a decided pair is not measured again. A run that stops between looks (its
+budget spent) keeps the verdicts of its last scheduled look; the blocks after it are kept and
+shown, not judged (``stats.looked``). Where the run's state is saved (``save``: run.json), a
+``--resume`` continues the look schedule and the budget where they were, never adding a look.
+
+Every run counts. A block one of whose runs was disturbed from outside the cell (foreign load
+on the machine, a worker halted: ``measure.disturbance.OUTSIDE``) is measured again whole, in
+the same order, as its next ``attempt``; the earlier measurement stays in the store and in the
+tables' counts, and the block's last measurement stands for it on both sides of every pair. A
+backend's own slow epochs ("outlier epoch", "stopped") only warn. Before each block its time is
+estimated from the cells' earlier wall times; a block that would not fit in what is left of the
+budget is not started.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
+
 from .. import plan
 from ..analysis import decisions, report, stats
-from ..analysis.keys import flags_of
+from ..analysis.keys import attempt_of, block_of, flags_of
+from ..measure.disturbance import outside
 from ..record import store
+
+MAX_ATTEMPTS = 2  # a block is measured again at most this many times
 
 
 def variant(cell) -> tuple:
@@ -26,21 +39,33 @@ def variant(cell) -> tuple:
 
 
 class UntilDecided:
-    """Runs the blocks of ``rs`` (``rs.until_decided``) into the store at ``out``."""
+    """Runs the blocks of ``rs`` (``rs.until_decided``) into the store at ``out``.
 
-    def __init__(self, rs, out, run_block, say=print, now=time.monotonic):
+    ``load``: the records so far (default: the store at ``out``); ``save(looked, spent_s)``:
+    keeps the look schedule's and the budget's state for a resume (default: run.json)."""
+
+    def __init__(self, rs, out, run_block, say=print, now=time.monotonic, load=None, save=None):
         self.rs, self.out, self.run_block, self.say, self.now = rs, out, run_block, say, now
+        self.load = load or self._load_store
+        self.save = save or self._save_plan
         self.budget_s = (rs.budget_min or 0) * 60
-        self.t0 = now()
+        self.t0 = now() - (rs.spent_s or 0.0)  # a resumed run's budget goes on where it was
         self.comparisons: list = []
-        self.looked = 0  # blocks seen by the last look
+        self.looked = rs.looked or 0  # blocks seen by the last look (a resume keeps it)
         self.stopped_by = None
 
     # -- what the store says -------------------------------------------------------------
+    def _load_store(self) -> list[dict]:
+        return store.load(self.out) if store.store_file(self.out).is_file() else []
+
+    def _save_plan(self, looked: int, spent_s: float) -> None:
+        plan.save_plan(self.out, replace(self.rs, looked=looked, spent_s=spent_s))
+
+    def checkpoint(self) -> None:
+        self.save(self.looked, self.now() - self.t0)
+
     def mine(self) -> list[dict]:
-        if not store.store_file(self.out).is_file():
-            return []
-        return [r for r in store.load(self.out) if r.get("run_id") == self.rs.run_id]
+        return [r for r in self.load() if r.get("run_id") == self.rs.run_id]
 
     def estimate_s(self, cells, recs) -> float | None:
         """The cells' expected seconds from this run's earlier wall times (per variant, else
@@ -56,12 +81,18 @@ class UntilDecided:
         every = statistics.median(w for ws in walls.values() for w in ws)
         return sum(statistics.median(walls.get(variant(c), [every])) for c in cells)
 
+    def judge(self) -> list:
+        """Every comparison of this run on the records so far (each at its last scheduled
+        look: ``stats.paired_ratio``)."""
+        rep = report.build(self.load(), margin=self.rs.margin)
+        return [c for c in decisions.comparisons(rep)
+                if str(c.run).split(" @ ")[0] == self.rs.run_id]
+
     def look(self, blocks: int) -> set | None:
-        """Judge every comparison on the records so far; the variants still open."""
-        rep = report.build(store.load(self.out), margin=self.rs.margin)
-        self.comparisons = [c for c in decisions.comparisons(rep)
-                            if str(c.run).split(" @ ")[0] == self.rs.run_id]
+        """Judge every comparison after ``blocks`` blocks; the variants still open."""
+        self.comparisons = self.judge()
         self.looked = blocks
+        self.checkpoint()
         still = [c for c in self.comparisons if not c.ratio.decided]
         open_ = decisions.open_variants(self.comparisons)
         mores = [c.ratio.more for c in still]
@@ -79,11 +110,17 @@ class UntilDecided:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
-        done = store.complete_keys(self.mine(), self.rs.run_id) if self.mine() else set()
+        recs = self.mine()
+        done = store.complete_keys(recs, self.rs.run_id) if recs else set()
         open_ = None  # None: every variant (before the first look)
-        last = stats.LOOKS[-1]
-        for block in range(last):
-            if block >= stats.LOOKS[0] and block in stats.LOOKS and self.looked < block:
+        if self.looked:  # a resume: the variants its last look left open
+            self.comparisons = self.judge()
+            open_ = decisions.open_variants(self.comparisons)
+            if not open_:
+                self.stopped_by = "decided"
+                return
+        for block in range(stats.LOOKS[-1]):
+            if block in stats.LOOKS and self.looked < block:
                 open_ = self.look(block)
                 if not open_:
                     self.stopped_by = "decided"
@@ -91,10 +128,12 @@ class UntilDecided:
             cells = plan.block(self.rs, block)
             if open_ is not None:
                 cells = [c for c in cells if variant(c) in open_]
-            cells = [c for c in cells if c.key() not in done]
-            if not cells:
+            attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
+            cells = [replace(c, attempt=attempt) for c in cells]
+            if all(c.key() in done for c in cells):
                 continue
-            est = self.estimate_s(cells, self.mine())
+            todo = [c for c in cells if c.key() not in done]
+            est = self.estimate_s(todo, self.mine())
             left = self.budget_s - (self.now() - self.t0)
             if est is not None and est > left:
                 self.say(f"budget: block {block + 1} would take about {est:.0f} s and "
@@ -102,29 +141,44 @@ class UntilDecided:
                          "no more blocks")
                 self.stopped_by = "budget"
                 break
-            self.say(f"block {block + 1}: {len(cells)} cells"
+            self.say(f"block {block + 1}: {len(todo)} cells"
                      + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
-            self.run_block(cells)
-            self.remeasure_flagged(cells)
+            self.run_block(todo)
+            self.remeasure_disturbed(block, cells)
+            self.checkpoint()
         else:
             self.stopped_by = "blocks"
-        blocks = len({r.get("block", r.get("repeat")) for r in self.mine()})
-        if self.looked < blocks:
-            self.look(blocks)
+        blocks = len({block_of(r) for r in self.mine()})
+        if blocks in stats.LOOKS and self.looked < blocks:
+            self.look(blocks)  # the last block run completed a scheduled look
+        elif self.looked:
+            self.comparisons = self.judge()  # the verdicts of the last scheduled look
+            if blocks > self.looked:
+                self.say(f"blocks {self.looked + 1}-{blocks} are kept and shown; the verdicts are "
+                         f"those of the look after block {stats.looked(blocks)}")
+        else:
+            self.comparisons = self.judge()  # before the first look: no verdict yet
 
-    def remeasure_flagged(self, cells) -> None:
-        """Run once more every cell of this block whose run was flagged as disturbed, when
-        its second try fits in the budget."""
-        latest = {store.cell_of(r).key(): r for r in self.mine()}
-        again = [c for c in cells if c.key() in latest and flags_of(latest[c.key()])]
-        if not again:
-            return
-        est = self.estimate_s(again, self.mine()) or 0
-        if est > self.budget_s - (self.now() - self.t0):
-            return
-        self.say(f"measuring again {len(again)} cell(s) flagged as disturbed: "
-                 + ", ".join(f"{c.label()} ({', '.join(flags_of(latest[c.key()]))})" for c in again))
-        self.run_block(again)
+    def remeasure_disturbed(self, block: int, cells) -> None:
+        """Measure block ``block`` again, whole and in the same order, while one of its runs
+        was disturbed from outside (``measure.disturbance.OUTSIDE``), at most ``MAX_ATTEMPTS``
+        times and while it fits in the budget; every earlier record stays."""
+        while True:
+            attempt = cells[0].attempt if cells else 0
+            mine = {store.cell_of(r).key(): r for r in self.mine() if block_of(r) == block}
+            hit = [(c, outside(flags_of(mine[c.key()]))) for c in cells if c.key() in mine]
+            hit = [(c, why) for c, why in hit if why]
+            if not hit or attempt >= MAX_ATTEMPTS:
+                return
+            cells = [replace(c, attempt=attempt + 1) for c in cells]
+            est = self.estimate_s(cells, self.mine()) or 0
+            if est > self.budget_s - (self.now() - self.t0):
+                self.say(f"block {block + 1}: {len(hit)} run(s) disturbed from outside; no budget "
+                         "left to measure the block again (the runs count as they are)")
+                return
+            self.say(f"measuring block {block + 1} again ({len(cells)} cells, in the same order): "
+                     + ", ".join(f"{c.label()} ({', '.join(why)})" for c, why in hit))
+            self.run_block(cells)
 
     def summary(self) -> list[str]:
         """The end of the run in words: how it stopped, and each comparison still open."""

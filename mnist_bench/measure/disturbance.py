@@ -14,6 +14,12 @@ import statistics
 import time
 
 STOPPED_RATIO = 0.5  # an epoch whose CPU/wall is under half the run's median: stopped or starved
+HALTED_RATIO = 0.3  # ... under 0.3 of it: the worker did no work for most of the epoch (a SIGSTOP,
+# a frozen VM), which a backend's own waiting does not reach (Keras-on-TensorFlow's slow epochs
+# run at 0.45-0.7 of its calm CPU/wall, results/tf-spikes)
+# the flags of a disturbance from outside the cell: the only ones for which a run may be measured
+# again (with its whole block, execute.until); the others are the backend's own behaviour and warn
+OUTSIDE = ("foreign load", "halted")
 FOREIGN_SHARE = 0.25  # other programs used more than this share of all cores during an epoch
 OUTLIER = 2.0  # a steady epoch more than this many times the run's fastest steady epoch
 MIN_EPOCH_S = 0.05  # shorter epochs are too short for /proc/stat's 10 ms ticks to judge
@@ -67,10 +73,23 @@ def flags(epoch_s: list, cpu_s: list, foreign_s: list, cores: int | None = None)
         typical = statistics.median(c / t for t, c in judged)
         if any(c / t < STOPPED_RATIO * typical for t, c in judged):
             out.append("stopped")
+        if any(c / t < HALTED_RATIO * typical for t, c in judged):
+            out.append("halted")
     if any(f is not None and t >= MIN_EPOCH_S and f / (t * cores) > FOREIGN_SHARE
            for t, f in zip(epoch_s[1:], foreign_s[1:])):
         out.append("foreign load")
-    steady = epoch_s[1:]
+    return out + outlier(epoch_s)
+
+
+def outlier(epoch_s: list) -> list[str]:
+    """["outlier epoch"] when a steady epoch took more than ``OUTLIER`` times the run's fastest
+    (a warning: a backend's own slow epochs are its cost and stay in its figures)."""
+    steady = list(epoch_s)[1:]
     if len(steady) >= 2 and max(steady) > OUTLIER * min(steady) and max(steady) >= MIN_EPOCH_S:
-        out.append("outlier epoch")
-    return out
+        return ["outlier epoch"]
+    return []
+
+
+def outside(flags_: list[str]) -> list[str]:
+    """The flags of ``flags_`` that name a disturbance from outside the cell (``OUTSIDE``)."""
+    return [f for f in flags_ if f in OUTSIDE]

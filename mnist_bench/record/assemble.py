@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .schema import SCHEMA, VERSION, RecordError, finite, validate
+from .schema import METHOD, SCHEMA, VERSION, RecordError, finite, validate
 
 
 def now_utc() -> str:
@@ -44,6 +44,6 @@ def record(cell, *, run: dict | None = None, facts: dict | None = None,
     clash = sorted(set(result) & (set(ident) | set(given)))
     if clash:
         raise RecordError(f"a cell's result would overwrite its fields {', '.join(clash)}")
-    rec = finite({"schema": SCHEMA, "version": VERSION, "timestamp": timestamp or now_utc(),
-                  **ident, **given, **result})
+    rec = finite({"schema": SCHEMA, "version": VERSION, "method": METHOD,
+                  "timestamp": timestamp or now_utc(), **ident, **given, **result})
     return validate(rec, f"a new record of {rec.get('spec')}/{rec.get('backend')}")

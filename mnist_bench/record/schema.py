@@ -12,6 +12,11 @@ from ..errors import MnistBenchError
 
 SCHEMA = "mnist-bench/record"
 VERSION = 1
+# What a record's figures mean, bumped whenever a measured figure changes its meaning; report and
+# compare never pool or pair records of different methods. 1: records without the field (the
+# steady epoch once a median, time to target once in whole epochs); 2: the steady epochs are
+# the epochs 2..n as timed since the time-to-target snapshots went to epoch ends.
+METHOD = 2
 STATUSES = ("ok", "diverged", "failed", "timeout", "skipped")
 
 
@@ -41,7 +46,7 @@ MEASURED = {
     "test_accuracy": _NUM, "epoch_s": _LIST, "train_samples": (int,),
 }
 OPTIONAL = {
-    "position": _OPT_INT, "impl": _OPT_STR, "planned_batch_size": _OPT_INT,
+    "position": _OPT_INT, "impl": _OPT_STR, "attempt": _OPT_INT, "method": _OPT_INT, "planned_batch_size": _OPT_INT,
     "lr_scaling": _OPT_STR, "learning_rate": _OPT_NUM, "node": _OPT_STR, "ray": _OPT_DICT, "native_forward_diff": _OPT_NUM, "block": _OPT_INT,
     "run_id": _OPT_STR, "order_seed": _OPT_INT,
     "canary_s": _OPT_NUM, "test_samples": _OPT_INT, "reason": _OPT_STR, "output_tail": _OPT_LIST, "kind": _OPT_STR,

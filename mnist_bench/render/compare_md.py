@@ -39,8 +39,8 @@ def setup(value) -> str:
     """A cell's setup: "quick" or "smoke, --epochs 6"."""
     if not isinstance(value, tuple):
         return ""
-    profile, epochs = value
-    return f"{profile}" + (f", --epochs {epochs}" if epochs else "")
+    profile, epochs, lr = (tuple(value) + (None, None, None))[:3]
+    return f"{profile}" + (f", --epochs {epochs}" if epochs else "") + (f", lr {lr}" if lr else "")
 
 
 def note(row: dict) -> str:

@@ -93,12 +93,14 @@ def runs_markdown(rep, names: dict) -> str:
 def _result_tables(t: pd.DataFrame, names: dict, multi: bool, notes: dict) -> list[str]:
     parts = []
     keras_rows = t[t.backend != BASELINE_BACKEND]
-    for (run, dataset, device, impl, mode), g in grouped(
-            keras_rows, ["run", "dataset", "device_kind", "impl", "mode"]):
+    several = len(set(zip(t.setup, t.method))) > 1
+    for (run, dataset, device, setup, method, impl, mode), g in grouped(
+            keras_rows, ["run", "dataset", "device_kind", "setup", "method", "impl", "mode"]):
         if all(r.status == "skipped" for r in g):
             continue  # a variant not measured anywhere here (its reason: the failed-cells list)
         where = next((r.device_name for r in g if not fmt.missing(r.device_name)), device)
         parts.append(f"### {dataset}, {device} ({where}), {fmt.variant(impl, mode)}"
+                     + (f", {setup_words(setup, method)}" if several else "")
                      + (f", run {names[run]}" if multi else "") + "\n")
         present = {r.backend for r in g}
         backends = [b for b in BACKENDS if b in present or (b, device) in notes]
@@ -129,6 +131,13 @@ def _result_tables(t: pd.DataFrame, names: dict, multi: bool, notes: dict) -> li
                  "samples/s": fmt.num(r.train_samples_per_s, ",.0f")} for r in g]
         parts.append(pd.DataFrame(rows).to_markdown(index=False) + "\n")
     return parts
+
+
+def setup_words(setup, method) -> str:
+    """A cell's setup and method in words: "quick, method 2", "smoke, --epochs 6, method 1"."""
+    profile, epochs, lr = (tuple(setup) + (None, None, None))[:3]
+    return ", ".join([str(profile)] + ([f"--epochs {epochs}"] if epochs else [])
+                     + ([f"lr {lr}"] if lr else []) + [f"method {method}"])
 
 
 def _without_result(t: pd.DataFrame) -> list[str]:
@@ -165,9 +174,11 @@ def markdown(rep, notes: dict | None = None, detail: bool = True, decision: bool
     parts += more
     if detail:
         keras_rows = t[t.backend != BASELINE_BACKEND]
-        for (run, dataset, device, impl, mode), g in grouped(
-                keras_rows, ["run", "dataset", "device_kind", "impl", "mode"]):
+        several = len(set(zip(t.setup, t.method))) > 1
+        for (run, dataset, device, setup, method, impl, mode), g in grouped(
+                keras_rows, ["run", "dataset", "device_kind", "setup", "method", "impl", "mode"]):
             parts.append(f"### {dataset}, {device}, {fmt.variant(impl, mode)}"
+                         + (f", {setup_words(setup, method)}" if several else "")
                          + (f", run {names[run]}" if multi else "")
                          + ": accuracy, time to target, utilisation, clock and drift\n")
             parts.append(fmt.table([_detail_cells(r) for r in g]) + "\n")

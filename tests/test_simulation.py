@@ -1,0 +1,40 @@
+"""The shipped decision loop (``run --until-decided``: UntilDecided, the tidy table, the views,
+the verdicts) on the default matrix, driven by a fake executor whose runs carry the real runs'
+noise shapes (``analysis.simulation``): how often its verdicts are wrong. docs/method.md prints
+the larger table this samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_bench.analysis import simulation, stats
+
+TRIALS = 16  # simulated runs per true ratio: about 30 s in all on 2 cores
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {r["true ratio"]: r for r in simulation.table(TRIALS, seed=100)}
+
+
+def test_each_simulated_run_makes_the_default_run_s_comparisons(rows):
+    for r in rows.values():
+        assert r["comparisons"] == TRIALS * 32, r  # 8 specs x (short, long) x pick vs 2 others
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1 / (1 + stats.MARGIN), 1 + stats.MARGIN])
+def test_a_difference_within_the_margin_is_rarely_declared(rows, ratio):
+    """True ratios at 1 and on the margin: at most 5% of comparisons end in a wrong verdict."""
+    r = rows[round(ratio, 4)]
+    assert r["wrong per comparison"] <= 0.05, r
+
+
+def test_real_differences_are_decided_the_right_way(rows):
+    """1.3x: no verdict the wrong way and most decided within 12 blocks; 2x: all decided, and
+    the run stops before its last block."""
+    assert rows[1.3]["wrong per comparison"] == 0 and rows[1.3]["decided"] >= 0.7, rows[1.3]
+    assert rows[2.0]["decided"] == 1.0 and rows[2.0]["mean blocks"] < stats.LOOKS[-1], rows[2.0]
+
+
+def test_a_run_disturbed_from_outside_is_measured_again(rows):
+    assert sum(r["cells measured again"] for r in rows.values()) > 0

@@ -125,9 +125,13 @@ def native_strategy(backend: str, mode: str, has_conv: bool = False, gpu: bool =
 
 def of_record(r: dict) -> Strategy | None:
     """A record's strategy: the one it carries, else (records written before strategies were
-    recorded) the one its backend, implementation and effective settings imply."""
+    recorded, or whose stored strategy is not a whole one) the one its backend, implementation
+    and effective settings imply."""
     if isinstance(r.get("strategy"), dict):
-        return Strategy.from_dict(r["strategy"])
+        try:
+            return Strategy.from_dict(r["strategy"])
+        except (TypeError, ValueError):
+            pass  # a damaged field: read the strategy off the record's settings instead
     backend, impl, mode = r.get("backend"), r.get("impl") or "keras", r.get("mode") or "default"
     if backend not in NATIVE_BACKENDS or r.get("status") not in ("ok", "diverged"):
         return None

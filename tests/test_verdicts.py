@@ -86,3 +86,11 @@ def test_resume_refuses_options_that_change_the_run(tmp_path):
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and argv[0] in lines[0], proc.stderr
+
+
+def test_a_record_with_a_damaged_strategy_field_still_renders(tmp_path):
+    """A stored strategy that is not a whole one (found by the property test: ``{}``) is read
+    off the record's settings instead of failing the report."""
+    recs = [rec(block=k, strategy={}) for k in range(3)]
+    code, out, err = main("report", write(tmp_path / "s", recs))
+    assert code == 0 and "internal error" not in err, err

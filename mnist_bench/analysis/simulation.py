@@ -63,10 +63,12 @@ class FakeExecutor:
     drift: dict = field(default_factory=dict)
     clock: list = field(default_factory=lambda: [0.0])
 
-    def run(self, cells) -> None:
+    def run(self, cells, stop=None) -> None:
         from ..record import assemble
 
         for cell in cells:
+            if stop is not None and stop():
+                return
             d = self.drift.setdefault((cell.repeat, cell.attempt),
                                       math.exp(self.rng.normal(0, DRIFT_SD)))
             base = self.speed.get(cell.backend, 1.0) * d * math.exp(self.rng.normal(0, RUN_SD))

@@ -161,9 +161,9 @@ def _run(args, rs, cells, out: Path, console) -> int:
         else:
             executor = LocalExecutor(sink, timeout_for, on_start, on_event)
 
-        def run_cells(block):
+        def run_cells(block, stop=None):
             estimate.expect(block)
-            return executor.run(block)
+            return executor.run(block, stop=stop)
 
         if rs.until_decided:
             from ..execute.until import UntilDecided

@@ -23,8 +23,12 @@ class LocalExecutor:
             self._facts = environment.facts()
         return self._facts
 
-    def run(self, cells) -> None:
+    def run(self, cells, stop=None) -> None:
+        """Each cell in turn; ``stop()``, asked before each cell, ends the run early (a spent
+        budget), so a run outlives it by at most the cell in progress."""
         for cell in cells:
+            if stop is not None and stop():
+                return
             self.on_start(cell)
             attempt = run_here(cell, self.timeout_for(cell), lambda e, c=cell: self.on_event(c, e))
             self.sink.write(cell, attempt, self.facts, self.timeout_for(cell))

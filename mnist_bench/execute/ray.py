@@ -215,7 +215,10 @@ class Driver:
             cell.to_dict(), self.timeout_for(cell), os.getcwd())
         self.inflight[ref] = (cell, node)
 
-    def run(self, todo: list[Cell]) -> None:
+    def run(self, todo: list[Cell], stop=None) -> None:
+        """Every cell of ``todo`` on its node; once ``stop()`` is true (a spent budget), no
+        further cell is sent, and those in flight finish."""
+        self.stop = stop or (lambda: False)
         self.queues = {name: collections.deque(c for c in todo if c.node == name)
                        for name in self.rs.nodes}
         live = self.nodes()
@@ -250,7 +253,7 @@ class Driver:
                 continue
             facts = {**self.facts[node.name], "ray": {**node.info(), "node_id": got["node_id"]}}
             self.sink.write(cell, Attempt.from_dict(got["attempt"]), facts, self.timeout_for(cell))
-            if self.queues[node.name]:
+            if self.queues[node.name] and not self.stop():
                 self.submit(node)
 
     def failed(self, cell: Cell, node: Node, exc: BaseException) -> None:

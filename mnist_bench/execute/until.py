@@ -16,7 +16,14 @@ the same order, as its next ``attempt``; the earlier measurement stays in the st
 tables' counts, and the block's last measurement stands for it on both sides of every pair. A
 backend's own slow epochs ("outlier epoch", "stopped") only warn. Before each block its time is
 estimated from the cells' earlier wall times; a block that would not fit in what is left of the
-budget is not started.
+budget is not started, and no cell starts once the budget is spent (a run outlives its budget
+by at most the cell in progress).
+
+Planned to its budget: after its first ``PLAN_AFTER`` cells the run knows about what a block
+costs here and says how many blocks fit. When the first look (``stats.LOOKS[0]`` blocks) does
+not fit in the budget, it says so at once, with the budget that would, and spends the budget on
+the specs whose first verdict fits (the cheapest first); the specs left out are named, and
+their comparisons stay open with that reason.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from ..measure.disturbance import outside
 from ..record import store
 
 MAX_ATTEMPTS = 2  # a block is measured again at most this many times
+PLAN_AFTER = 3  # cells measured before the run plans itself to its budget
 
 
 def variant(cell) -> tuple:
@@ -53,6 +61,9 @@ class UntilDecided:
         self.comparisons: list = []
         self.looked = rs.looked or 0  # blocks seen by the last look (a resume keeps it)
         self.stopped_by = None
+        self.kept: set | None = None  # the specs the budget can decide (None: all of them)
+        self.planned = False
+        self.replan = False
 
     # -- what the store says -------------------------------------------------------------
     def _load_store(self) -> list[dict]:
@@ -64,22 +75,74 @@ class UntilDecided:
     def checkpoint(self) -> None:
         self.save(self.looked, self.now() - self.t0)
 
+    def spent(self) -> bool:
+        return self.now() - self.t0 >= self.budget_s
+
+    def stop(self) -> bool:
+        """Asked before each cell: the budget is spent, or the run has just planned itself to
+        its budget and the rest of the block is to be chosen again."""
+        if self.spent():
+            return True
+        if not self.planned and len([r for r in self.mine() if r.get("cell_wall_s")]) >= PLAN_AFTER:
+            self.plan_to_budget()
+            if self.replan:
+                self.replan = False
+                return True
+        return False
+
+    def plan_to_budget(self) -> None:
+        """Say what a block costs and how many fit; when the first look does not fit, keep the
+        specs whose first verdict does (the cheapest first) and say which are left out."""
+        self.planned = True
+        recs = self.mine()
+        cells = [c for c in plan.block(self.rs, 0)]
+        per_spec: dict = {}
+        for c in cells:
+            per_spec[c.spec] = per_spec.get(c.spec, 0.0) + (self.estimate_s([c], recs) or 0.0)
+        block_s = sum(per_spec.values())
+        first = stats.LOOKS[0]
+        fits = int(self.budget_s // block_s) if block_s else stats.LOOKS[-1]
+        n = min(fits, stats.LOOKS[-1])
+        self.say(f"plan: a block of {len(cells)} cells takes about {block_s / 60:.1f} minutes here; "
+                 f"{n} block{' fits' if n == 1 else 's fit'} in the {self.budget_s / 60:g}-minute budget; the "
+                 f"first verdict needs {first} blocks (about {first * block_s / 60:.1f} minutes)")
+        if first * block_s <= self.budget_s:
+            return
+        done = self.now() - self.t0
+        keep, total = [], 0.0
+        for spec, cost in sorted(per_spec.items(), key=lambda kv: kv[1]):
+            if done + first * (total + cost) <= self.budget_s:
+                keep.append(spec)
+                total += cost
+        left = [s for s in per_spec if s not in keep]
+        need = (first * block_s + done) / 60
+        self.say(f"plan: the first verdict cannot be reached in {self.budget_s / 60:g} minutes "
+                 f"(about {need:.0f} needed: --budget {need:.0f}, or fewer specs with -k)"
+                 + (f"; spending it on {', '.join(keep)} (about {first * total / 60:.1f} minutes "
+                    f"for {first} blocks); left out: {', '.join(left)}" if keep else
+                    "; no spec's first verdict fits: stopping"))
+        self.kept = set(keep)
+        self.replan = True
+
     def mine(self) -> list[dict]:
         return [r for r in self.load() if r.get("run_id") == self.rs.run_id]
 
     def estimate_s(self, cells, recs) -> float | None:
-        """The cells' expected seconds from this run's earlier wall times (per variant, else
-        the median of all); None before any cell has run."""
+        """The cells' expected seconds from this run's earlier wall times: per variant, else
+        the median of its spec's cells, else the median of all; None before any cell has run."""
         walls: dict = {}
+        specs: dict = {}
         for r in recs:
             w = r.get("cell_wall_s")
             if w:
                 walls.setdefault((r["spec"], r.get("mode") or "default", r.get("impl") or "keras",
                                   r["backend"]), []).append(w)
+                specs.setdefault(r["spec"], []).append(w)
         if not walls:
             return None
         every = statistics.median(w for ws in walls.values() for w in ws)
-        return sum(statistics.median(walls.get(variant(c), [every])) for c in cells)
+        return sum(statistics.median(walls.get(variant(c)) or specs.get(c.spec) or [every])
+                   for c in cells)
 
     def judge(self) -> list:
         """Every comparison of this run on the records so far (each at its last scheduled
@@ -128,6 +191,8 @@ class UntilDecided:
             cells = plan.block(self.rs, block)
             if open_ is not None:
                 cells = [c for c in cells if variant(c) in open_]
+            if self.kept is not None:
+                cells = [c for c in cells if c.spec in self.kept]
             attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
             cells = [replace(c, attempt=attempt) for c in cells]
             if all(c.key() in done for c in cells):
@@ -143,7 +208,20 @@ class UntilDecided:
                 break
             self.say(f"block {block + 1}: {len(todo)} cells"
                      + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
-            self.run_block(todo)
+            self.run_block(todo, stop=self.stop)
+            if self.kept is not None and not self.spent():  # planned mid-block: the rest of it
+                done = {store.cell_of(r).key() for r in self.mine()}
+                rest = [c for c in todo if c.spec in self.kept and c.key() not in done]
+                if rest:
+                    self.run_block(rest, stop=self.stop)
+            if not self.kept and self.kept is not None:
+                self.stopped_by = "budget"
+                break
+            if self.spent() and any(c.key() not in {store.cell_of(r).key() for r in self.mine()}
+                                    for c in cells if self.kept is None or c.spec in self.kept):
+                self.say(f"budget: spent during block {block + 1}; its measured cells are kept")
+                self.stopped_by = "budget"
+                break
             self.remeasure_disturbed(block, cells)
             self.checkpoint()
         else:
@@ -178,7 +256,7 @@ class UntilDecided:
                 return
             self.say(f"measuring block {block + 1} again ({len(cells)} cells, in the same order): "
                      + ", ".join(f"{c.label()} ({', '.join(why)})" for c, why in hit))
-            self.run_block(cells)
+            self.run_block(cells, stop=self.spent)
 
     def summary(self) -> list[str]:
         """The end of the run in words: how it stopped, and each comparison still open."""
@@ -189,8 +267,16 @@ class UntilDecided:
         lines = [f"until decided: stopped because {why} after {(self.now() - self.t0) / 60:.1f} "
                  f"minutes; {len(self.comparisons) - len(still)} of {len(self.comparisons)} "
                  "comparisons decided"]
-        lines += [f"  open: {_pair(c)}: {c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}"
+        lines += [f"  open: {_pair(c)}: "
+                  + ("left out at the start: the budget could not reach its first verdict"
+                     if self.kept is not None and c.a[0] not in self.kept else
+                     f"{c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}")
                   for c in still]
+        if self.kept is not None:
+            left = [spec for spec in self.rs.specs if spec not in self.kept]
+            if left:
+                lines.append(f"  left out at the start (the budget could not reach their first "
+                             f"verdict): {', '.join(left)}")
         return lines
 
 

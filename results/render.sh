@@ -9,7 +9,7 @@ NOGPU="tensorflow:gpu=not run: TensorFlow's GPU wheel is too large to bring to t
 for run in cpu-keras-cost cpu-keras-cost-rest cpu-batch-sizes cpu-batch-sizes-cnn cpu-decide-a cpu-decide-b cpu-decide-tuned cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
   mb report "results/$run" --out "results/$run" --html > /dev/null
 done
-for run in gpu-h100/quick-mlp512 gpu-h100/smoke; do
+for run in gpu-h100/quick-mlp512 gpu-h100/smoke gpu-h200/default-matrix gpu-h200/batch-mlp512; do
   mb report "results/$run" --out "results/$run" --html --note "$NOGPU" > /dev/null
 done
 # reports over several stores

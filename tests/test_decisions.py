@@ -205,3 +205,130 @@ def test_no_run_outlives_its_budget_by_more_than_one_cell(tmp_path):
     assert until.stopped_by == "budget"
     assert len(ex.ran) == 4 and clock[0] == 130.0
     assert any(line.startswith("budget: spent during block 2") for line in lines), lines
+
+
+def test_a_run_disturbed_from_outside_is_measured_again_with_its_block(tmp_path):
+    """torch's first run in each block is disturbed by foreign load: each block (both cells, in
+    the same order) is measured again; every record stays, the tables count the earlier pair, and the
+    block's last measurement stands for it on both sides."""
+    until, ex, lines = _until(tmp_path, ("jax", "torch"), flag_once=("torch",))
+    assert any(line.startswith("measuring block 1 again (2 cells, in the same order)")
+               for line in lines), lines
+    recs = store.load(tmp_path)
+    first = [(r["backend"], r.get("attempt") or 0) for r in recs if r["block"] == 0]
+    assert sorted(first) == [("jax", 0), ("jax", 1), ("torch", 0), ("torch", 1)]
+    order = [[r["backend"] for r in recs if r["block"] == 0 and (r.get("attempt") or 0) == k]
+             for k in (0, 1)]
+    assert order[0] == order[1]
+    t = report.build(recs).tidy.set_index("backend")
+    assert list(t.remeasured_runs) == [3, 3]  # one earlier measurement of each of 3 blocks
+    assert t.loc["torch", "remeasured_why"] == ["foreign load"]
+    assert t.loc["torch", "steady_epoch_s"] == pytest.approx(1.3, rel=0.02)
+    assert until.stopped_by == "decided"
+
+
+@pytest.mark.parametrize("flag", ["outlier epoch", "stopped"])
+def test_a_backend_s_own_slow_run_is_not_measured_again(tmp_path, flag):
+    """Flags that a backend's own behaviour raises warn: the run counts as it is."""
+    until, ex, lines = _until(tmp_path, ("jax", "torch"), flag_once=("torch",), flag=flag)
+    assert not any("again" in line for line in lines), lines
+    recs = store.load(tmp_path)
+    assert not any(r.get("attempt") for r in recs)
+    t = report.build(recs).tidy.set_index("backend")
+    assert t.loc["torch", "flagged_runs"] >= 1
+    assert t.loc["torch", "steady_epoch_s"] > 1.3 * 1.3  # the slow run is in the mean
+
+
+def test_a_budget_stop_keeps_the_last_looks_verdicts_and_resume_goes_on_from_there(tmp_path):
+    """Cells of 10 s, two a block, 85 s of budget: four blocks, one look (after block 3); the
+    verdicts are that look's, the fourth block is kept, and the state is in run.json. A resume
+    neither looks again nor gets its budget back."""
+    rs = plan.RunSettings(specs=("mlp_512",), backends=("jax", "tensorflow"), until_decided=True,
+                          budget_min=85 / 60).started()
+    clock = [0.0]
+    until, ex, lines = _until(tmp_path, None, rs=rs, clock=clock)
+    assert until.stopped_by == "budget" and len(ex.ran) == 8
+    assert sum(line.startswith("look after") for line in lines) == 1, lines
+    assert all(c.ratio.n == 3 for c in until.comparisons)
+    assert any("blocks 4-4 are kept and shown" in line for line in lines), lines
+    saved = plan.load_plan(tmp_path)
+    assert saved.looked == 3 and saved.spent_s == pytest.approx(80.0)
+    again = UntilDecided(saved, tmp_path, ex.run, say=(later := []).append, now=lambda: clock[0])
+    again.run()
+    assert not any(line.startswith("look after") for line in later), later
+    assert again.stopped_by == "budget" and len(ex.ran) == 8
+    assert all(c.ratio.n == 3 for c in again.comparisons)
+
+
+def test_until_decided_options_are_checked(tmp_path):
+    for argv, msg in [(["--budget", "5"], "--budget needs --until-decided"),
+                      (["--until-decided", "--repeats", "3"], "--blocks cannot be given with --until-decided"),
+                      (["--margin", "0"], "--margin"),
+                      (["--until-decided", "--budget", "-1"], "--budget")]:
+        proc = run_cli("run", "--models", "mlp_512", "--out", tmp_path / "x", *argv)
+        assert proc.returncode == 2 and msg in proc.stderr, (argv, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- the recommendation's decisions, and their replication --------------------------------
+
+def _records(speeds: dict, blocks: int, run_id="r", wobble=0.01):
+    out = []
+    for k in range(blocks):
+        for backend, s in speeds.items():
+            mean = s * (1 + wobble * ((k * 7 + len(backend)) % 3 - 1))
+            cell = plan.Cell(spec="mlp_512", backend=backend, dataset="mnist", repeat=k)
+            out.append(assemble.record(cell, run={"run_id": run_id}, status="ok", test_accuracy=0.97,
+                                       train_samples=60000, epoch_s=[2 * mean, mean, mean],
+                                       first_epoch_s=2 * mean, steady_epoch_s=mean, recipe={},
+                                       curve=[{"epoch": 1, "train_s": 2 * mean, "test_accuracy": 0.99}]))
+    return out
+
+
+def test_the_recommendation_says_pick_equivalent_or_undecided():
+    rep = report.build(_records({"jax": 1.0, "torch": 1.3}, 5))
+    rows = {r.question: r for r in rep.recommend.itertuples()}
+    assert rows["long"].decision == "pick" and rows["long"].pick == "jax"
+    pick, why = derived.decision_text(rows["long"])
+    assert pick == "jax" and why.startswith("faster than torch: 1.30x [")
+
+    rep = report.build(_records({"jax": 1.0, "tensorflow": 1.01}, 8))
+    row = next(r for r in rep.recommend.itertuples() if r.question == "long")
+    assert row.decision == "equivalent" and row.equivalent_to == ["tensorflow"]
+    assert derived.decision_text(row)[0] in ("jax or tensorflow", "tensorflow or jax")
+
+    rep = report.build(_records({"jax": 1.0, "tensorflow": 1.04}, 3, wobble=0.05))
+    row = next(r for r in rep.recommend.itertuples() if r.question == "long")
+    assert row.decision == "undecided"
+    pick, why = derived.decision_text(row)
+    assert pick.startswith("(") and "undecided, needs" in why and "tie" not in why
+
+
+def test_compare_counts_verdicts_that_replicate_and_flip(tmp_path):
+    from .test_regressions import write
+
+    a = write(tmp_path / "a", _records({"jax": 1.0, "torch": 1.3}, 5, run_id="one"))
+    b = write(tmp_path / "b", _records({"jax": 1.0, "torch": 1.3}, 5, run_id="two"))
+    c = write(tmp_path / "c", _records({"jax": 1.3, "torch": 1.0}, 5, run_id="three"))
+    same = run_cli("compare", a, b, "--allow-missing")
+    assert "2 comparisons on both sides: 2 the same decision on both, 0 decided differently" in same.stdout, same.stdout
+    flip = run_cli("compare", a, c, "--allow-missing")
+    assert "0 the same decision on both, 2 decided differently" in flip.stdout, flip.stdout
+    old = decisions.comparisons(report.build(store.load(a)))
+    new = decisions.comparisons(report.build(store.load(c)))
+    counted = decisions.replication(old, new)
+    assert counted["flipped"] == 2
+    assert all({x, y} == {"higher", "lower"} for _, x, y in counted["pairs"]), counted["pairs"]
+
+
+def test_picks_that_differ_between_a_short_and_a_long_training_are_named():
+    recs = _records({"jax": 1.0, "torch": 1.3}, 5)
+    for r in recs:  # jax compiles slowly: torch reaches the target first
+        if r["backend"] == "jax":
+            r["curve"] = [{"epoch": 1, "train_s": 10.0, "test_accuracy": 0.99}]
+    rep = report.build(recs)
+    by = {r.question: r for r in rep.recommend.itertuples()}
+    assert by["short"].pick == "torch" and by["long"].pick == "jax"
+    text = derived.recommendation_markdown(rep.recommend)
+    assert "torch for a short training, jax for a long one" in text
+    assert len(views.recommend(rep.tidy)) == 2

@@ -94,3 +94,39 @@ def test_a_record_with_a_damaged_strategy_field_still_renders(tmp_path):
     recs = [rec(block=k, strategy={}) for k in range(3)]
     code, out, err = main("report", write(tmp_path / "s", recs))
     assert code == 0 and "internal error" not in err, err
+
+
+def test_gpu_verdicts_name_both_precisions_and_the_host_canary_marks_no_gpu_cell():
+    """The published H200 records (JAX ran its float32 products as TF32, PyTorch as float32):
+    every JAX-against-PyTorch verdict says so, and the host's canary, which measures neither the
+    device nor anything a GPU cell waits on, marks none of them."""
+    import pathlib
+
+    from mnist_bench.analysis import report
+    from mnist_bench.record import store
+    from mnist_bench.render import derived
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "results" / "gpu-h200" / "default-matrix"
+    rep = report.build(store.load(folder))
+    whys = [derived.decision_text(r)[1] for r in rep.recommend.itertuples()]
+    assert len(whys) == 16
+    assert all("jax ran tf32; torch float32" in w or "torch ran float32, conv tf32; jax tf32" in w
+               for w in whys), whys
+    assert rep.drift["cells flagged"].sum() == 0
+    assert rep.tidy[rep.tidy.device_kind == "gpu"].drift.isna().all()  # the baseline is a CPU cell
+
+
+def test_a_verdict_between_like_precisions_says_nothing_of_precision(tmp_path):
+    from mnist_bench.analysis import report
+    from mnist_bench.render import derived
+
+    p = {"policy": "float32", "float32_matmul": "float32", "float32_conv": "float32"}
+    recs = [rec(backend=b, block=k, mean=m, precision=p) for k in range(3)
+            for b, m in (("jax", 1.0), ("torch", 1.5))]
+    rows = report.build(json.loads(json.dumps(recs))).recommend
+    assert not any("like for like" in derived.decision_text(r)[1] for r in rows.itertuples())
+    recs[0]["precision"] = {**p, "float32_matmul": "tf32"}  # jax's first record ran TF32
+    rows = report.build(json.loads(json.dumps(recs))).recommend
+    long = next(r for r in rows.itertuples() if r.question == "long")
+    assert "(jax ran tf32, conv float32; torch float32: not like for like)" in \
+        derived.decision_text(long)[1]

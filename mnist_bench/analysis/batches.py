@@ -80,7 +80,7 @@ def curve_table(tb: pd.DataFrame) -> pd.DataFrame:
 
 def knee_table(curves: pd.DataFrame, share: float = KNEE) -> pd.DataFrame:
     """Per curve: its best samples/s and that batch size, the first batch size reaching
-    ``share`` of the best (point estimates: geometric means over runs), the batch sizes
+    ``share`` of the best (point estimates: means over runs), the batch sizes
     measured, and the first that failed with its reason."""
     if not len(curves):
         return pd.DataFrame()

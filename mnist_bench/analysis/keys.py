@@ -134,15 +134,23 @@ def canary_best(times: list[float]) -> float:
     return times[len(times) // 10]
 
 
+def canary_judges(r: dict) -> bool:
+    """Whether the host's drift canary speaks for a record: a CPU cell's. A GPU cell trains on
+    the device, which the canary (a host product and a Python loop) does not measure, so its
+    canary reading is kept but never marks the cell (results/gpu-h200: it marked 14 of 17 cells
+    of a host that ran nothing else)."""
+    return device_kind(r) != "gpu"
+
+
 def canary_drift(recs: list[dict]) -> dict[int, float]:
-    """id(record) -> how much slower the canary ran before it than the run's best (0.1 = 10%)."""
+    """id(record) -> how much slower the canary ran before it than the run's best (0.1 = 10%),
+    for the records the canary judges (``canary_judges``)."""
     by_run = defaultdict(list)
-    for r in recs:
-        if r.get("canary_s"):
-            by_run[run_of(r)].append(r["canary_s"])
+    judged = [r for r in recs if r.get("canary_s") and canary_judges(r)]
+    for r in judged:
+        by_run[run_of(r)].append(r["canary_s"])
     best = {run: canary_best(times) for run, times in by_run.items()}
-    return {id(r): r["canary_s"] / best[run_of(r)] - 1 for r in recs
-            if r.get("canary_s") and run_of(r) in best}
+    return {id(r): r["canary_s"] / best[run_of(r)] - 1 for r in judged if run_of(r) in best}
 
 
 def precision_label(r: dict) -> str | None:
@@ -154,6 +162,20 @@ def precision_label(r: dict) -> str | None:
     lowered = [f"{what} {p.get(f'float32_{what}')}" for what in ("matmul", "conv")
                if p.get(f"float32_{what}") not in (None, "float32")]
     return (p.get("policy") or "?") + (f" (float32 {', '.join(lowered)})" if lowered else "")
+
+
+def precision_short(r: dict) -> str | None:
+    """What a record's float32 work ran in, in a few words: its matrix products' precision
+    ("tf32", "float32") and its convolutions' where they differ ("float32, conv tf32"), or the
+    dtype policy when it is not float32 ("mixed_bfloat16"); None for records that did not
+    measure it."""
+    p = r.get("precision")
+    if not isinstance(p, dict):
+        return None
+    if (p.get("policy") or "float32") != "float32":
+        return p["policy"]
+    matmul, conv = p.get("float32_matmul") or "float32", p.get("float32_conv")
+    return matmul + (f", conv {conv}" if conv and conv != matmul else "")
 
 
 def peak_of(r: dict) -> float | None:

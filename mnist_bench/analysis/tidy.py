@@ -26,7 +26,7 @@ from ..specs import BUILTIN, labels
 from ..strategies import of_record
 from . import stats
 from .keys import (GROUP, SPEC_GROUP, attempt_of, batch_of, block_of, canary_drift, flags_of,
-                   group_key, is_throughput, machine_of, peak_of, precision_label,
+                   group_key, is_throughput, machine_of, peak_of, precision_label, precision_short,
                    recipe_batch_of, run_epoch_s, run_of, setup_of, target_for, unclocked_share)
 
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
@@ -38,7 +38,7 @@ COLUMNS = [
     "first_epoch_s", "inference_samples_per_s", "vs_fastest", "speed", "target_accuracy",
     "time_to_target_s", "run_tta_s", "reached_runs", "target_runs", "achieved_gflops",
     "utilisation", "split_accuracy", "passes_min", "passes_max", "jit_compile",
-    "steps_per_execution", "strategy", "precision", "unclocked_share", "drift", "reason", "ok_runs",
+    "steps_per_execution", "strategy", "precision", "precision_short", "unclocked_share", "drift", "reason", "ok_runs",
     "failed_runs", "failed_reason", "flagged_runs", "remeasured_runs", "remeasured_why",
     "slow_epoch_share", "steady_epochs", "run_overhead_s",
     "batch_size", "recipe_batch_size", "throughput_cell", "learning_rate", "host_rss_bytes",
@@ -122,6 +122,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     row["steps_per_execution"] = good[0].get("steps_per_execution")
     row["strategy"] = of_record(good[0])  # a strategies.Strategy, or None (the baseline)
     row["precision"] = precision_label(good[0])
+    row["precision_short"] = precision_short(good[0])
     shares = [s for s in (unclocked_share(r) for r in good) if s is not None]
     row["unclocked_share"] = max(shares) if shares else None
     drifts = [drift[id(r)] for r in good if id(r) in drift]

@@ -40,7 +40,8 @@ def recommend(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
                            key=lambda r: getattr(r, value_col))
             rec = dict(zip(SPEC_GROUP, key), label=rows[0].label, question=question, by=by,
                        pick=None, value_s=None, against={}, decision="no runner-up",
-                       equivalent_to=[], more=None, note=None, parity_diff=None)
+                       equivalent_to=[], more=None, note=None, parity_diff=None,
+                       precisions={r.backend: r.precision_short for r in rows})
             if not cands:  # no backend reached the target in every run
                 rec["decision"] = "none reached"
                 out.append(rec)

@@ -92,7 +92,7 @@ def sections(rep, names: dict, multi: bool) -> list[str]:
         "### Throughput against batch size (each variant at each batch size, measured together, "
         "paired by block)\n",
         "samples/s: training samples per second of the steady epochs (one pass over the training "
-        "data each), geometric mean over runs with its 95% interval from 3 or more. cell: "
+        "data each), mean over runs with its 95% interval from 3 or more. cell: "
         "'recipe' at the recipe's batch size; 'throughput' at another, where the accuracy is not "
         "the recipe's and is not compared (lr: the rate it trained with). vs fastest backend: "
         "this variant's steady epoch over the fastest backend's at the same batch size "

@@ -140,25 +140,42 @@ def _runner_up(r) -> tuple[str, stats.Ratio] | None:
     return min(r.against.items(), key=lambda kv: kv[1].ratio if kv[1].ratio else float("inf"))
 
 
+def unlike(r, other: str) -> str:
+    """" (jax ran tf32; torch float32, conv tf32: not like for like)" where the pick and
+    ``other`` computed float32 work at different precisions (TF32 is not float32), else ""."""
+    prec = getattr(r, "precisions", None) or {}
+    a, b = prec.get(r.pick), prec.get(other)
+    if a is None or b is None or a == b:
+        return ""
+    return f" ({r.pick} ran {a}; {other} {b}: not like for like)"
+
+
 def decision_text(r) -> tuple[str, str]:
-    """(pick, why) of one recommendation row, in words."""
+    """(pick, why) of one recommendation row, in words; a verdict between two precisions
+    says so."""
+    pick, why, other = _decision_text(r)
+    return pick, why + (unlike(r, other) if other else "")
+
+
+def _decision_text(r) -> tuple[str, str, str | None]:
+    """(pick, why, the other backend named) of one recommendation row."""
     if r.decision == "none reached":
-        return "", "no backend reached the target in every run"
+        return "", "no backend reached the target in every run", None
     closest = _runner_up(r)
     if closest is None:
-        return r.pick, "no runner-up"
+        return r.pick, "no runner-up", None
     other, ratio = closest
     if r.decision == "pick":
-        return r.pick, f"faster than {other}: {fmt.ratio(ratio)}"
+        return r.pick, f"faster than {other}: {fmt.ratio(ratio)}", other
     if r.decision == "equivalent":
         both = " or ".join([r.pick, *r.equivalent_to])
         return both, (f"equivalent within ±{100 * ratio.margin:g}%: {r.pick} vs {other} "
-                      f"{fmt.ratio(ratio)}")
+                      f"{fmt.ratio(ratio)}"), other
     undecided = [(b, x) for b, x in r.against.items() if not x.decided or x.verdict == "lower"]
     other, ratio = min(undecided, key=lambda kv: kv[1].ratio or float("inf"))
     more = (", needs many more blocks" if fmt.missing(r.more) else
             f", needs about {int(r.more)} more block{'s' if int(r.more) != 1 else ''}")
-    return f"({r.pick})", f"{fmt.ratio(ratio, bare=True)} over {other}: undecided{more}"
+    return f"({r.pick})", f"{fmt.ratio(ratio, bare=True)} over {other}: undecided{more}", other
 
 
 def recommendation_markdown(rec: pd.DataFrame, names: dict | None = None) -> str:

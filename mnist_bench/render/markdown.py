@@ -16,9 +16,10 @@ from . import derived
 
 LEGEND = (
     "acc: test accuracy, mean ± standard deviation over runs (⚠: differs from the other backends "
-    "by more than 3 standard deviations of the seeds). epoch s: geometric mean over runs of each "
-    "run's mean steady epoch (epochs 2..n), with its 95% interval over runs [low-high] when there are 2 or "
-    "more. vs fastest: this backend's run figures over the fastest backend's, paired by block, "
+    "by more than 3 standard deviations of the seeds). epoch s: mean over runs of each "
+    "run's mean steady epoch (epochs 2..n; every run counts), with its 95% interval over runs "
+    "[low-high] when there are 2 or more. vs fastest: this backend's mean figure over the "
+    "fastest backend's, over the blocks both measured (paired by block), "
     f"with the {100 * stats.DECISION_CONFIDENCE:g}% interval of the ratio (95% over up to "
     f"{len(stats.LOOKS)} looks); a ratio is decided when its interval lies wholly beyond the "
     "margin (shown bare), 'equivalent' when wholly inside it, else 'undecided' (an interval "
@@ -27,10 +28,12 @@ LEGEND = (
     "epoch time; 1st epoch s: the compiling first epoch. ‡: measured while the drift canary ran "
     f"more than {DRIFT_FLAG:.0%} slower than the run's best; †: more than "
     f"{UNCLOCKED_FLAG:.0%} of the steady epochs' wall time (evaluation excluded) was "
-    "outside the training clock; §: a run of the cell was flagged (its worker stopped or starved, "
-    "other programs busy, or an outlier epoch) and is left out of its figures while an unflagged "
-    "run remains; (ok k/n; ...): runs that failed or timed out, the figures resting on the k "
-    "that finished. Method: docs/method.md.\n")
+    "outside the training clock; §: a run of the cell was flagged (its worker stopped, halted "
+    "or starved, other programs busy, or an outlier epoch): a warning, the run stays in the "
+    "figures; slow epochs: the share of steady epochs over 1.5x the variant's median; "
+    "re-measured: runs whose block was measured again after a disturbance from outside "
+    "(counted, the block's last measurement used); (ok k/n; ...): runs that failed or timed "
+    "out, the figures resting on the k that finished. Method: docs/method.md.\n")
 
 
 def _keras_cells(row) -> dict:
@@ -48,6 +51,10 @@ def _detail_cells(row) -> dict:
             "of peak": fmt.percent(row.utilisation),
             "unclocked": fmt.percent(row.unclocked_share, 0),
             "canary": fmt.percent(row.drift, 0, "+"),
+            "slow epochs": fmt.percent(getattr(row, "slow_epoch_share", None), 0),
+            "re-measured": (f"{int(row.remeasured_runs)} ({', '.join(row.remeasured_why or [])})"
+                            if not fmt.missing(getattr(row, "remeasured_runs", None))
+                            and row.remeasured_runs else ""),
             "jit": row.jit_compile, "steps/exec": row.steps_per_execution}
 
 

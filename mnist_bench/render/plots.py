@@ -45,7 +45,7 @@ def native_chart(native: pd.DataFrame, stem: Path, matched: pd.DataFrame | None 
     if not panels:
         return []
     return ratio_chart(panels, stem, "Keras epoch / native epoch (log scale; 1x = the same)",
-                       "Point: geometric mean over runs, paired by block. Bar: 98.75% interval, "
+                       "Point: mean over runs, paired by block. Bar: 98.75% interval, "
                        "drawn only from 3 or more runs. Matched: same compiler, compiled scope, "
                        "steps per call and precision; at best: the strategies are in the table.")
 
@@ -145,7 +145,7 @@ def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
         panels.append((title, items))
     return ratio_chart(panels, stem, "steady epoch / the fastest backend's (log scale; lower is "
                        "better, 1x = fastest)",
-                       "Point: geometric mean ratio over runs, paired by block. Bar: the tables' "
+                       "Point: ratio of the mean figures over runs, paired by block. Bar: the tables' "
                        "interval (98.75%), drawn only from 3 or more runs.")
 
 
@@ -160,7 +160,7 @@ def modes_chart(modes: pd.DataFrame, stem: Path) -> list[Path]:
                          r["speed-up"]) for r in g.to_dict("records")]))
     return ratio_chart(panels, stem, "speed-up: default epoch / this mode's epoch (log scale; "
                        "higher is better)",
-                       "Point: geometric mean over runs, paired by block. Bar: 98.75% interval, "
+                       "Point: mean over runs, paired by block. Bar: 98.75% interval, "
                        "drawn only from 3 or more runs.")
 
 
@@ -212,7 +212,7 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.text(0.01, 0.002, "Point: geometric mean over runs of the steady epochs' samples/s. Bar: "
+    fig.text(0.01, 0.002, "Point: mean over runs of the steady epochs' samples/s. Bar: "
              "95% interval, drawn only from 3 or more runs. Hollow: native loop.",
              fontsize=7, color="#555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))

@@ -71,9 +71,17 @@ def gpus() -> list[dict]:
 
 @functools.cache
 def git_commit() -> dict:
-    """The commit of the checkout this package runs from, and whether it has local changes."""
-    root = Path(__file__).resolve().parent.parent
+    """The commit of the checkout this package runs from, and whether it has local changes.
+    Only a repository whose top level is the folder holding this package is the harness's own:
+    a copy of the package inside another repository (a vendored copy, a tree shipped into some
+    other checkout's folder, a virtualenv inside a repository) has no known commit of its own
+    here, and never reports that repository's."""
+    root = Path(__file__).resolve().parents[2]  # the folder holding the mnist_bench package
     try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        if Path(top).resolve() != root:
+            raise subprocess.SubprocessError(f"{root} is inside another repository ({top})")
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,

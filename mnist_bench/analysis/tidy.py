@@ -15,6 +15,7 @@ never put in one ratio. Numbers, intervals and category names only: render/ form
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 
 import pandas as pd
@@ -27,7 +28,7 @@ from ..strategies import of_record
 from . import stats
 from .keys import (GROUP, SPEC_GROUP, attempt_of, batch_of, block_of, canary_drift, flags_of,
                    group_key, is_throughput, machine_of, peak_of, precision_label, precision_short,
-                   recipe_batch_of, run_epoch_s, run_of, setup_of, target_for, unclocked_share)
+                   recipe_batch_of, run_epoch_s, run_of, target_for, unclocked_share)
 
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
 SLOW_EPOCH = 1.5  # a steady epoch over this many times its variant's median steady epoch is slow
@@ -63,8 +64,7 @@ def slow_share(runs: list[dict]) -> tuple[float | None, int]:
     steady = [t for r in runs if r["backend"] != BASELINE_BACKEND for t in (r.get("epoch_s") or [])[1:]]
     if not steady:
         return None, 0
-    median = sorted(steady)[len(steady) // 2] if len(steady) % 2 else \
-        sum(sorted(steady)[len(steady) // 2 - 1:len(steady) // 2 + 1]) / 2
+    median = statistics.median(steady)
     return sum(t > SLOW_EPOCH * median for t in steady) / len(steady), len(steady)
 
 
@@ -74,8 +74,9 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     last measurement (its attempt); earlier measurements of a block are counted, not used."""
     row = dict(zip(GROUP, key))
     final = final or {}
-    superseded = [r for r in recs if attempt_of(r) < final.get((run_of(r), block_of(r)), 0)]
-    recs = [r for r in recs if not any(r is s for s in superseded)] or recs
+    stands = [attempt_of(r) >= final.get((run_of(r), block_of(r)), 0) for r in recs]
+    superseded = [r for r, ok in zip(recs, stands) if not ok]
+    recs = [r for r, ok in zip(recs, stands) if ok] or recs
     row["remeasured_runs"] = len(superseded)
     row["remeasured_why"] = sorted({f for r in superseded for f in outside(flags_of(r))}) or None
     last = recs[-1]

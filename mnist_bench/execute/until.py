@@ -95,7 +95,7 @@ class UntilDecided:
         specs whose first verdict does (the cheapest first) and say which are left out."""
         self.planned = True
         recs = self.mine()
-        cells = [c for c in plan.block(self.rs, 0)]
+        cells = plan.block(self.rs, 0)
         per_spec: dict = {}
         for c in cells:
             per_spec[c.spec] = per_spec.get(c.spec, 0.0) + (self.estimate_s([c], recs) or 0.0)
@@ -217,8 +217,9 @@ class UntilDecided:
             if not self.kept and self.kept is not None:
                 self.stopped_by = "budget"
                 break
-            if self.spent() and any(c.key() not in {store.cell_of(r).key() for r in self.mine()}
-                                    for c in cells if self.kept is None or c.spec in self.kept):
+            measured = {store.cell_of(r).key() for r in self.mine()}
+            if self.spent() and any(c.key() not in measured for c in cells
+                                    if self.kept is None or c.spec in self.kept):
                 self.say(f"budget: spent during block {block + 1}; its measured cells are kept")
                 self.stopped_by = "budget"
                 break

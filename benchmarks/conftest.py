@@ -12,7 +12,7 @@ import os
 import pytest
 
 from mnist_bench import settings, specs
-from mnist_bench.cli.options import batch_sizes
+from mnist_bench.cli.options import batch_sizes, bounded
 from mnist_bench.measure import environment
 
 
@@ -20,14 +20,14 @@ def pytest_addoption(parser):
     g = parser.getgroup("mnist-bench", "mnist-bench: what the benchmark suite trains")
     g.addoption("--mnist-bench-profile", default="quick", choices=list(settings.PROFILES),
                 help="data slice and epochs (default: quick)")
-    g.addoption("--mnist-bench-rounds", type=int, default=None,
+    g.addoption("--mnist-bench-rounds", type=bounded(int, 1, settings.MAX_EPOCHS - 1), default=None,
                 help="timed epochs after the warm-up epoch (default: the profile's epochs - 1)")
     g.addoption("--mnist-bench-models", default=",".join(specs.KERAS_SPECS),
                 help="comma-separated spec names or file.py:attr (default: every Keras spec)")
     g.addoption("--mnist-bench-dataset", default=None, help="mnist or fashion_mnist (default: each spec's)")
     g.addoption("--mnist-bench-mode", default="default", choices=list(settings.MODES))
     g.addoption("--mnist-bench-device", default="cpu", choices=list(settings.DEVICES))
-    g.addoption("--mnist-bench-seed", type=int, default=0)
+    g.addoption("--mnist-bench-seed", type=bounded(int, 0, settings.MAX_SEED), default=0)
     g.addoption("--mnist-bench-batch-sizes", type=batch_sizes, default=(), metavar="N,N,...",
                 help="train each spec at each of these batch sizes, one benchmark each (ids "
                      "end in -bsN; default: the recipe's); at another batch size than the "
@@ -44,6 +44,9 @@ TRAINING_CLOCK = "mnist_bench.measure.clock.training_clock"
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its timer option
 def pytest_configure(config):
+    if backend() not in settings.BACKENDS:
+        raise pytest.UsageError(f"KERAS_BACKEND={backend()!r} is not a backend of this suite; "
+                                f"valid: {', '.join(settings.BACKENDS)}")
     if config.getoption("--mnist-bench-lr-scaling") and not config.getoption("--mnist-bench-batch-sizes"):
         raise pytest.UsageError("--mnist-bench-lr-scaling needs --mnist-bench-batch-sizes N,N,...")
     # before keras is imported anywhere in this process
@@ -70,7 +73,7 @@ def _given(config, option: str) -> bool:
 
 
 def backend() -> str:
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
 
 
 def pytest_generate_tests(metafunc):

@@ -19,7 +19,7 @@ PROBE = ("import json, keras; from mnist_bench.measure import environment; "
 def probe_device(backend: str) -> str:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-P", "-c", PROBE], capture_output=True, text=True,
                               env=env, timeout=300)
     except subprocess.TimeoutExpired:
         return "no answer in 300 s"

@@ -10,6 +10,7 @@ Executors (``execute``) run the planned cells and store each record as soon as i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import settings, specs, strategies
+from .analysis import stats
 from .analysis.stats import MARGIN
 from .settings import BASELINE_BACKEND, Cell
 
@@ -99,19 +101,27 @@ def check(rs: RunSettings) -> RunSettings:
         raise settings.SettingsError(f"--cells-per-node must be at least 1, not {rs.cells_per_node}")
     if rs.repeats < 1:
         raise settings.SettingsError(f"--blocks must be at least 1, not {rs.repeats}")
-    if rs.cell_timeout_s is not None and not rs.cell_timeout_s > 0:
-        raise settings.SettingsError(f"--cell-timeout must be a positive number of seconds, not {rs.cell_timeout_s}")
+    if rs.cell_timeout_s is not None and not 0 < rs.cell_timeout_s <= settings.MAX_CELL_TIMEOUT_S:
+        raise settings.SettingsError(f"--cell-timeout must be a number of seconds > 0 and <= "
+                                     f"{settings.MAX_CELL_TIMEOUT_S:g}, not {rs.cell_timeout_s}")
+    blocks = stats.LOOKS[-1] if rs.until_decided else rs.repeats
+    if rs.seed + blocks - 1 > settings.MAX_SEED:
+        raise settings.SettingsError(
+            f"--seed {rs.seed} with {blocks} blocks needs seeds up to {rs.seed + blocks - 1}; valid: "
+            f"every block's seed (--seed + block) at most {settings.MAX_SEED}, so --seed <= "
+            f"{settings.MAX_SEED - blocks + 1} here")
     if not 0 < rs.margin < 1:
         raise settings.SettingsError(f"--margin must be a fraction between 0 and 1 (0.05: ±5%), not {rs.margin}")
-    if rs.budget_min is not None and not rs.budget_min > 0:
-        raise settings.SettingsError(f"--budget must be a positive number of minutes, not {rs.budget_min}")
+    if rs.budget_min is not None and not 0 < rs.budget_min <= settings.MAX_BUDGET_MIN:
+        raise settings.SettingsError(f"--budget must be a number of minutes > 0 and <= "
+                                     f"{settings.MAX_BUDGET_MIN:g}, not {rs.budget_min}")
     if rs.budget_min is not None and not rs.until_decided:
         raise settings.SettingsError("--budget needs --until-decided (a fixed run has --blocks instead)")
     if rs.until_decided and rs.repeats != 1:
         raise settings.SettingsError("--blocks cannot be given with --until-decided: blocks run "
                                      "until every comparison is decided (at most 12)")
-    if rs.epochs is not None and rs.epochs < 1:
-        raise settings.SettingsError(f"--epochs must be at least 1, not {rs.epochs}")
+    if rs.epochs is not None and not 2 <= rs.epochs <= settings.MAX_EPOCHS:
+        raise settings.SettingsError(f"--epochs must be from 2 to {settings.MAX_EPOCHS}, not {rs.epochs}")
     for ref in rs.specs:
         specs.check_ref(ref)
     for bs in rs.batch_sizes:
@@ -200,25 +210,20 @@ def timeout_for(cell: Cell, cell_timeout_s: float | None) -> float:
     return cell_timeout_s or settings.PROFILES[cell.profile].cell_timeout_s
 
 
-def check_writable(out: Path) -> None:
-    """A one-line error now, rather than a traceback after the first cell, if ``out`` cannot
-    hold results."""
+def save_plan(out: Path, rs: RunSettings) -> None:
+    """run.json, whole or not at all (a full disk is a one-line error, before any cell runs)."""
+    from .paths import PathError
+
+    tmp = out / (PLAN_FILE + ".tmp")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        tmp.write_text(json.dumps(rs.to_dict(), indent=2) + "\n")
+        os.replace(tmp, out / PLAN_FILE)
     except OSError as exc:
-        raise settings.SettingsError(
-            f"results folder {out} is not writable ({exc.strerror or exc}); pass --out with a "
-            "folder you can write to") from None
-
-
-def save_plan(out: Path, rs: RunSettings) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (PLAN_FILE + ".tmp")
-    tmp.write_text(json.dumps(rs.to_dict(), indent=2) + "\n")
-    os.replace(tmp, out / PLAN_FILE)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PathError(f"--out {out}: could not write {PLAN_FILE} ({exc.strerror or exc}); make "
+                        "room, or pass another --out") from None
 
 
 def load_plan(out: Path) -> RunSettings:

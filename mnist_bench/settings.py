@@ -27,6 +27,11 @@ IMPLS = ("keras", "native")
 # recipe's rate times batch / recipe batch, or its square root); None: the recipe's rate
 LR_SCALINGS = ("linear", "sqrt")
 MAX_BATCH_SIZE = 1 << 20
+# the ranges of the numeric run options (the parser and plan.check hold a run to them)
+MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits: every block's seed too
+MAX_EPOCHS = 10_000  # the longest source recipe trains 200
+MAX_CELL_TIMEOUT_S = 7 * 86_400.0  # a week: longer waits overflow the platform's clock types
+MAX_BUDGET_MIN = 7 * 1_440.0  # a week, in minutes
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 import math
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import entry_points
@@ -266,6 +267,9 @@ def load(ref: str) -> Spec:
         path, _, attr = ref.rpartition(":")
         module_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
         module = importlib.util.module_from_spec(module_spec)
+        folder = str(Path(path).resolve().parent)
+        if folder not in sys.path:  # its own helper modules import, after the installed ones
+            sys.path.append(folder)
         try:
             module_spec.loader.exec_module(module)
         except Exception as exc:

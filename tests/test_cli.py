@@ -128,7 +128,7 @@ def _store(path, **change):
     (["report", "{s}", "--target", "mlp_512=1.5"], "the accuracy must be in (0, 1]"),
     (["report", "{s}", "--note", "jax:tpu=x"], "expected BACKEND:DEVICE=TEXT"),
     (["report", "{s}", "--html"], "--html needs --out FOLDER"),
-    (["report", "{s}/nowhere"], "no record store at"),
+    (["report", "{s}/nowhere"], "nowhere does not exist; valid: a result folder"),
     (["bench", "--backends", "jax,mxnet"], "unknown backend 'mxnet'"),
     (["compare", "{s}"], "compare takes OLD and NEW (two paths), not 1"),
     (["compare", "--old", "{s}"], "compare needs both sides: OLD NEW, or --old PATH and --new PATH"),
@@ -177,8 +177,8 @@ def test_results_folder_that_cannot_be_written(tmp_path):
     proc = run_cli("run", "--models", "mlp_512", "--out", blocker / "out")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"mnist-bench: error: results folder {blocker / 'out'} is not writable (Not a directory); "
-        "pass --out with a folder you can write to"]
+        f"mnist-bench: error: --out {blocker / 'out'}: not a folder ({blocker} is a file); "
+        "valid: a folder, new or existing, that you can write to"]
 
 
 @pytest.mark.slow

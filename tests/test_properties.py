@@ -18,11 +18,14 @@ from mnist_bench.analysis import stats
 from mnist_bench.settings import Cell
 
 NUMERIC = {  # option: (subcommand, kind, low, high, low is open)
-    "--epochs": ("run", int, 2, None, False),
+    "--epochs": ("run", int, 2, options.MAX_EPOCHS, False),
     "--seed": ("run", int, 0, options.MAX_SEED, False),
     "--repeats": ("run", int, 1, 1000, False),
     "--order-seed": ("run", int, 0, options.MAX_SEED, False),
-    "--cell-timeout": ("run", float, 0, None, True),
+    "--cell-timeout": ("run", float, 0, options.MAX_CELL_TIMEOUT_S, True),
+    "--budget": ("run", float, 0, options.MAX_BUDGET_MIN, True),
+    "--margin": ("report", float, 0, 1, True),
+    "--cells-per-node": ("run", int, 1, 1024, False),
     "--max-slowdown": ("compare", float, 0, None, False),
     "--max-accuracy-drop": ("compare", float, 0, 1, False),
 }
@@ -44,7 +47,7 @@ def _parse(argv):
 @given(option=st.sampled_from(sorted(NUMERIC)), text=TEXT)
 def test_a_numeric_option_is_in_range_or_a_one_line_error(option, text):
     command, kind, low, high, low_open = NUMERIC[option]
-    argv = [command, *(["a", "b"] if command == "compare" else []), f"{option}={text}"]
+    argv = [command, *({"compare": ["a", "b"], "report": ["a"]}.get(command, [])), f"{option}={text}"]
     parsed, err = _parse(argv)
     if parsed == 2:
         lines = err.strip().splitlines()

@@ -123,11 +123,12 @@ def test_an_error_with_an_empty_message_is_recorded_as_the_error(tmp_path):
 def test_a_mistyped_download_timeout_is_named(tmp_path, monkeypatch):
     """Defect 5b: MNIST_BENCH_TIMEOUT=abc is a bad setting, not "download unavailable"."""
     from mnist_bench import data
+    from mnist_bench.errors import MnistBenchError
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: the download is next
     monkeypatch.delenv("MNIST_BENCH_NO_DOWNLOAD", raising=False)
     monkeypatch.setenv("MNIST_BENCH_TIMEOUT", "abc")
-    with pytest.raises(data.DataError, match="MNIST_BENCH_TIMEOUT='abc' is not a number of seconds"):
+    with pytest.raises(MnistBenchError, match="MNIST_BENCH_TIMEOUT='abc' is not a number of seconds"):
         data.load("mnist")
 
 

@@ -3,7 +3,7 @@
 ``options`` holds the parser; each command lives in its own module (``run``, ``report`` for
 report and compare, ``tools`` for list, bench and doctor). An expected error (a bad option, a
 bad file) gets one line and exit status 2; an unexpected one gets one line naming it and exit
-status 1; ``--debug`` (or ``MNIST_BENCH_DEBUG=1``) shows its traceback.
+status 1; ``--debug`` (or ``MNIST_BENCH_DEBUG`` set to a yes value) shows its traceback.
 """
 
 from __future__ import annotations
@@ -24,14 +24,30 @@ def _command(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    debug = args.debug or os.environ.get("MNIST_BENCH_DEBUG", "") not in ("", "0")
+    from .. import envvars, imports
+
     try:
+        imports.check()  # before the parser imports numpy: a numpy.py here must not stand in
+    except imports.ShadowError as exc:
+        print(f"mnist-bench: error: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(argv)
+    try:
+        debug = args.debug or envvars.flag(envvars.DEBUG)
+    except envvars.EnvError as exc:
+        print(f"mnist-bench: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command in ("run", "bench", "doctor"):
+            envvars.check_all()  # a bad variable is refused before any work
         return _command(args.command)(args)
     except BrokenPipeError:  # the reader went away (``mnist-bench list | head``): say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:  # Ctrl-C outside a run's cells (those say how to resume)
+        print("mnist-bench: interrupted", file=sys.stderr)
+        return 130
     except MnistBenchError as exc:
         if debug:
             raise

@@ -14,7 +14,7 @@ from .. import __version__, settings
 
 DEFAULT_OUT = "bench-out"
 DEFAULT_BUDGET_MIN = 20.0  # --until-decided without --budget
-MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits
+from ..settings import MAX_BUDGET_MIN, MAX_CELL_TIMEOUT_S, MAX_EPOCHS, MAX_SEED  # noqa: E402,F401
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,7 +62,7 @@ def batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _number(kind, low=None, high=None, low_open=False):
+def bounded(kind, low=None, high=None, low_open=False):
     """An argparse type: a finite ``kind`` (int or float) within [low, high]."""
     def parse(text: str):
         try:
@@ -101,22 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"comma-separated, of {','.join(BACKENDS)} (default: all)")
     run.add_argument("--dataset", default=None, help="mnist or fashion_mnist (default: each spec's own)")
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
-    run.add_argument("--epochs", type=_number(int, 2), default=None,
+    run.add_argument("--epochs", type=bounded(int, 2, MAX_EPOCHS), default=None,
                      help="override the profile's epoch count (at least 2: the first one compiles)")
     run.add_argument("-k", dest="select", default=None, metavar="EXPR",
                      help="only the cells whose label matches EXPR, as pytest -k: words matched "
                           "in labels such as mlp_512/jax/mnist/cpu [tuned], joined by and, or, "
                           "not and parentheses, e.g. -k 'mlp and not torch'")
-    run.add_argument("--seed", type=_number(int, 0, MAX_SEED), default=0,
+    run.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0,
                      help="the first block's training seed (block k uses seed+k): weights, "
                           "shuffling, dropout (default 0)")
-    run.add_argument("--blocks", "--repeats", dest="repeats", type=_number(int, 1, 1000), default=1,
+    run.add_argument("--blocks", "--repeats", dest="repeats", type=bounded(int, 1, 1000), default=1,
                      help="blocks: runs of each cell, seeds seed..seed+N-1, each block in a fresh "
                           "random order (--repeats: the same)")
     run.add_argument("--machine", default=None, metavar="NAME",
                      help="what the tables call this machine (default: $MNIST_BENCH_MACHINE, else "
                           "its host and hardware); Ray nodes keep their own labels")
-    run.add_argument("--order-seed", type=_number(int, 0, MAX_SEED), default=None,
+    run.add_argument("--order-seed", type=bounded(int, 0, MAX_SEED), default=None,
                      help="seed of the random order within blocks (default: drawn and recorded)")
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
     run.add_argument("--modes", type=_csv, default=("default",),
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "batch (linear) or its square root (sqrt) (default: the recipe's rate)")
     run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
-    run.add_argument("--cell-timeout", type=_number(float, 0, low_open=True), default=None,
+    run.add_argument("--cell-timeout", type=bounded(float, 0, MAX_CELL_TIMEOUT_S, low_open=True), default=None,
                      help="seconds per cell before it is stopped (default: per profile)")
     run.add_argument("--executor", default="local",
                      help="where cells run: local (a process per cell here, the default) or ray "
@@ -146,16 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-resources", type=_csv, default=(),
                      help="comma-separated NAME=AMOUNT a node must have to run the matrix, e.g. "
                           "h100=1 (default: every node)")
-    run.add_argument("--cells-per-node", type=_number(int, 1, 1024), default=1,
+    run.add_argument("--cells-per-node", type=bounded(int, 1, 1024), default=1,
                      help="cells a Ray node runs at once (default 1: timed cells never share a node)")
     run.add_argument("--until-decided", action="store_true",
                      help="run blocks until every comparison of the tables is decided (faster, "
                           "equivalent) or --budget is spent; after 3 blocks only open comparisons "
                           "are measured (docs/method.md, Deciding)")
-    run.add_argument("--budget", type=_number(float, 0, low_open=True), default=None,
+    run.add_argument("--budget", type=bounded(float, 0, MAX_BUDGET_MIN, low_open=True), default=None,
                      metavar="MINUTES", help="--until-decided: minutes the run may take "
                                              f"(default {DEFAULT_BUDGET_MIN:g})")
-    run.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
+    run.add_argument("--margin", type=bounded(float, 0, 1, low_open=True), default=MARGIN,
                      help="the practical margin of every verdict, as a fraction (default 0.05: "
                           "a ratio within ±5%% is equivalent)")
     run.add_argument("--resume", action="store_true",
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write report.html and the charts (PNG, SVG) into --out")
     rep.add_argument("--target", action="append", default=[], metavar="SPEC=ACC",
                      help="time-to-accuracy target for a spec (repeatable; default: the spec's own)")
-    rep.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
+    rep.add_argument("--margin", type=bounded(float, 0, 1, low_open=True), default=MARGIN,
                      help="the practical margin of every verdict (default 0.05: ±5%%)")
     rep.add_argument("--note", action="append", default=[], metavar="BACKEND:DEVICE=TEXT",
                      help="text shown for a backend with no results on a device, e.g. "
@@ -194,15 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true",
                      help="print the comparison as JSON (cells, verdicts replicated, canary, "
                           "regressions, problems) instead of Markdown")
-    cmp.add_argument("--max-overhead-growth", type=_number(float, 0), default=0.25,
+    cmp.add_argument("--max-overhead-growth", type=bounded(float, 0), default=0.25,
                      help="allowed growth of a cell's time outside its training call (process "
                           "start, imports, data, build, probes), as a fraction (default 0.25)")
-    cmp.add_argument("--max-slowdown", type=_number(float, 0), default=0.10,
+    cmp.add_argument("--max-slowdown", type=bounded(float, 0), default=0.10,
                      help="allowed growth of the steady epoch and of the time to target, as "
                           "a fraction (default 0.10)")
-    cmp.add_argument("--max-accuracy-drop", type=_number(float, 0, 1), default=0.01,
+    cmp.add_argument("--max-accuracy-drop", type=bounded(float, 0, 1), default=0.01,
                      help="allowed fall of the mean test accuracy (default 0.01)")
-    cmp.add_argument("--margin", type=_number(float, 0, 1, low_open=True), default=MARGIN,
+    cmp.add_argument("--margin", type=bounded(float, 0, 1, low_open=True), default=MARGIN,
                      help="the margin of the verdicts whose replication is counted (default 0.05)")
     cmp.add_argument("--allow-missing", action="store_true",
                      help="pass although NEW lacks cells that OLD has (default: that fails)")

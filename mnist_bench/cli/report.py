@@ -42,6 +42,7 @@ def _notes(items: list[str]) -> dict:
 def cmd_report(args) -> int:
     import json
 
+    from .. import paths
     from ..analysis import report
     from ..record import sources
     from ..render import files, html, markdown
@@ -50,14 +51,20 @@ def cmd_report(args) -> int:
     if args.html and not args.out:
         raise SettingsError("--html needs --out FOLDER for the page and its charts")
     notes = _notes(args.note)
+    if args.out:
+        paths.writable(args.out, "--out", paths.REPORT)
     recs = sources.load_any(args.paths)
     rep = report.build(recs, _targets(args.target, recs), margin=args.margin)
     text = markdown.markdown(rep, notes)
-    if args.out:
-        for path in files.write_tables(rep, Path(args.out), notes=notes, text=text).values():
-            print(f"wrote {path}", file=sys.stderr)
-    if args.html:
-        print(f"wrote {html.html_report(rep, Path(args.out), notes=notes, text=text)}", file=sys.stderr)
+    try:
+        if args.out:
+            for path in files.write_tables(rep, Path(args.out), notes=notes, text=text).values():
+                print(f"wrote {path}", file=sys.stderr)
+        if args.html:
+            print(f"wrote {html.html_report(rep, Path(args.out), notes=notes, text=text)}", file=sys.stderr)
+    except OSError as exc:
+        raise paths.PathError(f"--out {args.out}: could not write the tables there "
+                              f"({exc.strerror or exc}); make room, or pass another --out") from None
     if args.format == "md":
         print(text)
     elif args.format == "csv":

@@ -99,7 +99,7 @@ def exit_status(recs: list[dict], run_id: str | None) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from .. import plan
+    from .. import paths, plan
     from ..record import store
 
     console = Console(stderr=True, soft_wrap=True)
@@ -112,7 +112,7 @@ def cmd_run(args) -> int:
 
         os.environ[MACHINE_NAME_ENV] = rs.machine
     out = Path(args.out or Path(DEFAULT_OUT) / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    plan.check_writable(out)
+    paths.writable(out, "--out", paths.RUN)
     with store.RunLock(out):
         refuse_another_run(out, args.resume)
         return _run(args, rs, cells, out, console)

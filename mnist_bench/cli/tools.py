@@ -36,7 +36,7 @@ def cmd_bench(args) -> int:
     import os
     import subprocess
 
-    from .. import settings
+    from .. import paths, settings
 
     for b in args.backends:
         settings.check("backend", b, settings.BACKENDS)
@@ -53,10 +53,10 @@ def cmd_bench(args) -> int:
         out = Path(DEFAULT_OUT) / f"pytest-benchmark-{stamp}"
     else:
         out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    paths.writable(out, "--out", tuple(f"{b}.json" for b in args.backends))
     worst = 0
     for i, b in enumerate(args.backends):
-        cmd = [sys.executable, "-m", "pytest", args.suite, "--benchmark-only",
+        cmd = [sys.executable, "-P", "-m", "pytest", args.suite, "--benchmark-only",
                f"--benchmark-json={out / (b + '.json')}", *(["--mnist-bench-baseline"] if i == 0 else []),
                *extra]
         print(f"+ KERAS_BACKEND={b} {' '.join(cmd[1:])}", file=sys.stderr, flush=True)

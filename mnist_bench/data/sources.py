@@ -33,16 +33,10 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def download_timeout() -> float:
-    """Seconds a download may take: ``MNIST_BENCH_TIMEOUT``, else 20."""
-    text = os.environ.get("MNIST_BENCH_TIMEOUT", "20")
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise DataError(f"MNIST_BENCH_TIMEOUT={text!r} is not a number of seconds; valid: a "
-                        "positive number, e.g. 20")
-    return value
+    """Seconds a download may go without progress: ``MNIST_BENCH_TIMEOUT``, else 20."""
+    from .. import envvars
+
+    return envvars.download_timeout()
 
 
 def write_cache(name: str, arrays: dict, origin: str) -> None:
@@ -64,7 +58,8 @@ def write_cache(name: str, arrays: dict, origin: str) -> None:
 def from_directory(name: str, folder: Path) -> tuple[dict, str, str]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"data directory {folder} does not exist")
+        raise DataError(f"--data-dir {folder} {'is a file, not a folder' if folder.exists() else 'does not exist'}; "
+                        f"valid: a folder holding {name}.npz or the four IDX files")
     npz = folder / f"{name}.npz"
     if npz.is_file():
         return read_npz(npz), f"directory {folder}", str(npz)
@@ -93,6 +88,34 @@ def from_cache(name: str) -> tuple[dict, str, str]:
     raise Unavailable(f"nothing at {path}")
 
 
+WHOLE_DOWNLOAD = 30  # a download may take this many MNIST_BENCH_TIMEOUTs in all (10 min by default)
+
+
+def _bounded(timeout: float):
+    """A pooch downloader that gives up when the server is silent for ``timeout`` seconds, or
+    when the whole file has not come within ``WHOLE_DOWNLOAD * timeout`` (a trickle)."""
+    import contextlib
+    import time
+
+    import requests
+
+    def download(url, output_file, _pooch):
+        whole = WHOLE_DOWNLOAD * timeout
+        deadline = time.monotonic() + whole
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            response.raise_for_status()
+            raw = response.raw  # read1: what has arrived, so the deadline is seen
+            read = getattr(raw, "read1", raw.read)
+            sink = open(output_file, "wb") if isinstance(output_file, (str, os.PathLike)) \
+                else contextlib.nullcontext(output_file)
+            with sink as fh:
+                while chunk := read(1 << 16, decode_content=True):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"not complete after {whole:g} s")
+                    fh.write(chunk)
+    return download
+
+
 def _download(url: str, dest: Path, sha256: str | None = None) -> None:
     """``url`` into ``dest`` through pooch, kept only when its SHA-256 is ``sha256``."""
     import pooch
@@ -100,8 +123,7 @@ def _download(url: str, dest: Path, sha256: str | None = None) -> None:
     timeout = download_timeout()
     try:
         pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=dest.name,
-                       path=dest.parent, progressbar=False,
-                       downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False))
+                       path=dest.parent, progressbar=False, downloader=_bounded(timeout))
     except ValueError as exc:  # pooch's hash mismatch (the file is not kept)
         if "hash" not in str(exc).lower():
             raise Unavailable(f"{url}: {exc}") from None
@@ -111,8 +133,10 @@ def _download(url: str, dest: Path, sha256: str | None = None) -> None:
 
 
 def from_keras_download(name: str) -> tuple[dict, str, str]:
-    if os.environ.get("MNIST_BENCH_NO_DOWNLOAD") == "1":
-        raise Unavailable("skipped (MNIST_BENCH_NO_DOWNLOAD=1)")
+    from .. import envvars
+
+    if envvars.flag(envvars.NO_DOWNLOAD):
+        raise Unavailable(f"skipped ({envvars.NO_DOWNLOAD} is set)")
     keras_dir = keras_home() / "datasets"
     if name == "mnist":
         dest = keras_dir / "mnist.npz"

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .. import settings
 from ..measure import canary, environment, phases
@@ -66,6 +67,21 @@ def backend_missing(backend: str) -> str | None:
     return None
 
 
+# The worker's interpreter: safe-path (-P: the working directory is not on the import path, so a
+# keras.py where the user runs from is never imported) and this package found after the installed
+# ones (appended, never in front of them); mnist_bench.imports refuses PYTHONPATH shadows.
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+BOOT = ("import sys, runpy; sys.path.append(sys.argv.pop(1)); "
+        "runpy.run_module('mnist_bench.worker', run_name='__main__', alter_sys=True)")
+
+
+def worker_command(*args: str, module: str = "mnist_bench.worker") -> list[str]:
+    """The command line that runs ``module`` (as ``python -m``) with ``args`` in a fresh,
+    safe-path interpreter."""
+    return [sys.executable, "-P", "-c", BOOT.replace("mnist_bench.worker", module),
+            PACKAGE_ROOT, *args]
+
+
 def _reader(stream, q):
     for line in stream:
         q.put(line)
@@ -84,7 +100,7 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
     t_spawn = time.perf_counter()
     env[phases.SPAWNED_ENV] = repr(time.time())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_bench.worker", json.dumps(cell.to_dict())],
+        worker_command(json.dumps(cell.to_dict())),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         start_new_session=os.name == "posix", cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
     lines: queue.Queue = queue.Queue()

@@ -24,6 +24,7 @@ import collections
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 
 from ..settings import Cell, SettingsError
@@ -31,6 +32,8 @@ from .process import Attempt
 
 LABEL = "mnist-bench/machine"  # a node's name for the tables: ray start --labels mnist-bench/machine=NAME
 PREPARE_TIMEOUT_S = 1800  # a node's data fetch and facts
+CONNECT_TIMEOUT_S = 60.0  # reaching the cluster at --ray-address
+ANSWER_GRACE_S = 300.0  # a cell's answer may come this long after its own time limit
 RESERVED = ("CPU", "GPU", "memory", "object_store_memory")
 INSTALL = "pip install 'mnist-bench[ray]'"
 
@@ -113,22 +116,56 @@ def describe(nodes: list[Node]) -> str:
                      for n in nodes)
 
 
+def _refused(address: str, why: str) -> SettingsError:
+    return SettingsError(f"--ray-address {address}: cannot connect to a Ray cluster there ({why}); "
+                         "start one with `ray start --head`, or leave --ray-address out to run on "
+                         "a Ray instance started here")
+
+
+def _probe(address: str) -> None:
+    """A TCP connection to ``host:port`` (``ray://host:port`` too) within CONNECT_TIMEOUT_S:
+    nothing listening is a one-line error now, not Ray's endless retries."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself (bounded by connect's timeout)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise _refused(address, f"nothing answers at {hostport}: {exc.strerror or exc}") from None
+
+
 def connect(address: str | None):
-    """Ray, connected to the cluster at ``address``, or to a Ray instance started here."""
+    """Ray, connected to the cluster at ``address`` (within CONNECT_TIMEOUT_S), or to a Ray
+    instance started here."""
+    import threading
+
     ray = require_ray()
     if ray.is_initialized():
         return ray
-    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    try:
-        if address:
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    if not address:
+        ray.init(object_store_memory=200 * 2**20, **quiet)
+        return ray
+    _probe(address)
+    outcome: dict = {}
+
+    def init():  # in a thread: Ray retries a silent address for ever
+        try:
             ray.init(address=address, **quiet)
-        else:
-            ray.init(object_store_memory=200 * 2**20, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise SettingsError(f"--ray-address {address}: cannot connect to a Ray cluster there "
-                            f"({first}); start one with `ray start --head`, or leave "
-                            "--ray-address out to run on a Ray instance started here") from None
+        except Exception as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=init, name="ray-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if thread.is_alive():
+        raise _refused(address, f"no answer from a Ray head within {CONNECT_TIMEOUT_S:g} s")
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise _refused(address, (str(exc).splitlines() or [type(exc).__name__])[0]) from None
     return ray
 
 
@@ -213,7 +250,7 @@ class Driver:
         gpus = 1 if cell.device == "gpu" else 0
         ref = self._task(run_on_node, node, cpus, gpus, self.resources).remote(
             cell.to_dict(), self.timeout_for(cell), os.getcwd())
-        self.inflight[ref] = (cell, node)
+        self.inflight[ref] = (cell, node, time.monotonic() + self.timeout_for(cell) + ANSWER_GRACE_S)
 
     def run(self, todo: list[Cell], stop=None) -> None:
         """Every cell of ``todo`` on its node; once ``stop()`` is true (a spent budget), no
@@ -244,8 +281,11 @@ class Driver:
                 if self.queues[name]:
                     self.submit(live[name])
         while self.inflight:
-            ready, _ = self.ray.wait(list(self.inflight), num_returns=1)
-            cell, node = self.inflight.pop(ready[0])
+            ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=self.wait_s())
+            if not ready:
+                self.silent()
+                continue
+            cell, node, _ = self.inflight.pop(ready[0])
             try:
                 got = self.ray.get(ready[0])
             except self.ray.exceptions.RayError as exc:
@@ -255,6 +295,30 @@ class Driver:
             self.sink.write(cell, Attempt.from_dict(got["attempt"]), facts, self.timeout_for(cell))
             if self.queues[node.name] and not self.stop():
                 self.submit(node)
+
+    def wait_s(self) -> float:
+        """Seconds until the first in-flight cell is overdue: its time limit and
+        ANSWER_GRACE_S past its submission (a cell ends itself at its limit)."""
+        now = time.monotonic()
+        return max(0.0, min(due for _, _, due in self.inflight.values()) - now)
+
+    def silent(self) -> None:
+        """Every overdue cell recorded failed, and its node's other cells with it: a node, or
+        the head, that gives no answer is lost to this run (``--resume`` runs them again)."""
+        now = time.monotonic()
+        for ref, (cell, node, due) in list(self.inflight.items()):
+            if due > now:
+                continue
+            del self.inflight[ref]
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # the cluster may be gone: nothing left to cancel
+                pass
+            reason = (f"node {node.name} gave no answer within {ANSWER_GRACE_S:g} s of the cell's "
+                      "time limit (the node or the Ray head is lost); --resume runs the cell again")
+            self.sink.write(cell, None, self.facts.get(node.name, {}), self.timeout_for(cell),
+                            failed=reason)
+            self.lose(node.name, reason)
 
     def failed(self, cell: Cell, node: Node, exc: BaseException) -> None:
         """A cell whose Ray task failed: retried once while its node lives, else recorded failed

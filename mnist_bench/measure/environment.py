@@ -18,6 +18,7 @@ import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from .. import envvars
 from ..errors import MnistBenchError
 
 PACKAGES = ("mnist-bench", "numpy", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
@@ -90,16 +91,16 @@ def git_commit() -> dict:
     except (OSError, subprocess.SubprocessError):
         # a copy of the tree without its .git (shipped to another machine): the sender may say
         # which commit it is; "dirty" stays unknown
-        return {"commit": os.environ.get("MNIST_BENCH_GIT_COMMIT") or None, "dirty": None}
+        return {"commit": envvars.text(envvars.GIT_COMMIT), "dirty": None}
 
 
-MACHINE_NAME_ENV = "MNIST_BENCH_MACHINE"
+MACHINE_NAME_ENV = envvars.MACHINE
 
 
 def machine() -> dict:
     """Everything about the host that goes into each record; ``name``: what tables call this
     machine, from $MNIST_BENCH_MACHINE (or a Ray node's label), when it is set."""
-    name = os.environ.get(MACHINE_NAME_ENV, "").strip()
+    name = envvars.text(MACHINE_NAME_ENV)
     return {
         **({"name": name} if name else {}),
         "hostname": platform.node(),

@@ -56,12 +56,20 @@ def from_pytest_json(path: str | Path) -> list[dict]:
     return out
 
 
+WHAT = "a result folder, its records.jsonl, or pytest-benchmark .json files (or a folder of them)"
+
+
 def load_any(paths: list[str]) -> list[dict]:
     """Records from record stores (folders or .jsonl) and pytest-benchmark JSON files, each
     tagged with the file it came from (``_source``, never written back)."""
     recs = []
     for p in paths:
         path = Path(p)
+        if not path.exists():
+            raise RecordError(f"{path} does not exist; valid: {WHAT}")
+        if path.is_file() and path.suffix not in (".json", ".jsonl"):
+            raise RecordError(f"{path} is neither a record store nor a pytest-benchmark file; "
+                              f"valid: {WHAT}")
         if path.is_dir() and not store.store_file(path).is_file():
             recs.extend(_pytest_folder(path))
             continue

@@ -10,22 +10,26 @@ import sys
 
 from . import data, settings
 from .measure import environment
-from .execute.process import backend_missing
+from .execute.process import PACKAGE_ROOT, backend_missing
 
-PROBE = ("import json, keras; from mnist_bench.measure import environment; "
+PROBE = ("import sys; sys.path.append(sys.argv[1]); import json, keras; "
+         "from mnist_bench.measure import environment; "
          "print(json.dumps(environment.backend_device(keras.config.backend(), 'auto')))")
 
 
 def probe_device(backend: str) -> str:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        done = subprocess.run([sys.executable, "-P", "-c", PROBE], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-P", "-c", PROBE, PACKAGE_ROOT], capture_output=True, text=True,
                               env=env, timeout=300)
     except subprocess.TimeoutExpired:
         return "no answer in 300 s"
     if done.returncode != 0:
         return "fails to start: " + ((done.stderr.strip().splitlines() or ["?"])[-1])
-    d = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        d = json.loads((done.stdout.strip().splitlines() or [""])[-1])
+    except ValueError:
+        return "gave no device description (its output: " + (done.stdout.strip()[-200:] or "none") + ")"
     return f"{d['kind']}: {d['name']}" + (f", driver {d['driver']}" if d.get("driver") else "")
 
 

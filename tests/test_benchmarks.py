@@ -194,8 +194,18 @@ def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path
     (["--mnist-bench-batch-sizes", "0,128"], "0 is not a batch size; valid: comma-separated whole"),
     (["--mnist-bench-batch-sizes", "128,128"], "'128,128' names 128 more than once"),
     (["--mnist-bench-lr-scaling", "linear"], "--mnist-bench-lr-scaling needs --mnist-bench-batch-sizes"),
+    (["--mnist-bench-rounds", "0"], "'0' is out of range; valid: a finite integer >= 1 and <= 9999"),
+    (["--mnist-bench-seed", "-1"], "'-1' is out of range; valid: a finite integer >= 0"),
+    (["--mnist-bench-seed", str(2 ** 32)], "is out of range; valid: a finite integer >= 0 and <= 4294967295"),
 ])
-def test_the_suite_refuses_bad_batch_options(args, message):
+def test_the_suite_refuses_bad_options(args, message):
     proc = pytest_run("jax", "--collect-only", "-q", *args)
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert message in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("backend", ["tensorflw", "sklearn"])
+def test_the_suite_refuses_a_backend_it_cannot_run(backend):
+    proc = pytest_run(backend, "--collect-only", "-q")
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"KERAS_BACKEND='{backend}' is not a backend of this suite" in proc.stderr, proc.stderr[-2000:]

@@ -213,7 +213,6 @@ BUILTIN: dict[str, Spec] = {
     )
 }
 KERAS_SPECS = tuple(n for n, s in BUILTIN.items() if s.kind == "keras")
-BASELINES = tuple(n for n, s in BUILTIN.items() if s.kind == "sklearn")
 
 
 def is_file_ref(ref: str) -> bool:

@@ -22,12 +22,6 @@ from dataclasses import asdict, dataclass
 from .errors import MnistBenchError
 from .settings import MODES as COMMON_MODES, NATIVE_MODES, SettingsError
 
-COMPILERS = {"eager": "eager (op by op from Python)", "graph": "tf.function graph (no XLA)",
-             "xla": "XLA", "inductor": "torch.compile"}
-SCOPES = {"train step": "the whole train step (forward, loss, backward, update)",
-          "forward": "the forward pass only (backward and update eager)"}
-DATA = {"fed": "batches fed from NumPy each step",
-        "held": "the training set held as one framework array, batches gathered in the step"}
 KERAS_METRICS = "loss and accuracy trackers updated every step, batch callbacks dispatched"
 NATIVE_METRICS = "none (the loss of the last step kept)"
 STEPS_K = 32  # steps per call of the native several-steps variants, as Keras tuned mode's
@@ -40,10 +34,10 @@ class StrategyMismatch(MnistBenchError, ValueError):
 
 @dataclass(frozen=True)
 class Strategy:
-    compiler: str  # a key of COMPILERS
-    scope: str  # a key of SCOPES: what one compiled call holds
+    compiler: str  # eager (op by op), graph (tf.function, no XLA), xla, inductor (torch.compile)
+    scope: str  # what one compiled call holds: the whole "train step", or the "forward" pass
     steps_per_call: int | None  # train steps per call from Python; None: a whole epoch
-    data: str  # a key of DATA
+    data: str  # "fed" (batches fed from NumPy each step) or "held" (held as one framework array)
     precision: str = "float32"  # or "mixed bfloat16"
     metrics: str = NATIVE_METRICS  # the metric work inside the timed step
 

@@ -13,7 +13,6 @@ from mnist_bench import data
 from mnist_bench.record import store
 
 ROOT = Path(__file__).resolve().parent.parent
-FAULTY = Path(__file__).resolve().parent / "faulty_specs.py"
 
 
 def run_cli(*args, timeout: float = 1200, env: dict | None = None, cwd=ROOT):

@@ -14,6 +14,8 @@ from mnist_bench.render import plots
 
 from .conftest import run_cli
 
+pytestmark = pytest.mark.slow  # trains 8 cells through a Ray instance started here
+
 OOM = "tests/faulty_specs.py:out_of_memory"
 RECIPE = specs.BUILTIN["mlp_100x2"].recipe.batch_size  # 200
 SIZES = (RECIPE, 4 * RECIPE)
@@ -21,7 +23,6 @@ SIZES = (RECIPE, 4 * RECIPE)
 
 @pytest.fixture(scope="module")
 def batch_run(tmp_path_factory):
-    pytest.importorskip("ray")
     out = tmp_path_factory.mktemp("batches")
     proc = run_cli("run", "--executor", "ray", "--profile", "smoke", "--models", f"mlp_100x2,{OOM}",
                    "--backends", "jax,torch", "--batch-sizes", ",".join(map(str, SIZES)),

@@ -16,8 +16,6 @@ from mnist_bench.settings import BACKENDS
 
 from .conftest import ROOT, run_cli
 
-pytestmark = pytest.mark.slow  # these tests start worker processes
-
 RUN_MODELS = "mlp_512,linear_rmsprop,fmnist_mlp_20"  # cnn_3conv left out: 40 s of JAX convs
 
 
@@ -45,6 +43,7 @@ def bench_json(tmp_path_factory):
     return out, {b: json.loads((out / f"{b}.json").read_text()) for b in BACKENDS}
 
 
+@pytest.mark.slow  # trains
 def test_each_backend_writes_json_with_extra_info(bench_json):
     _, docs = bench_json
     for backend, doc in docs.items():
@@ -70,6 +69,7 @@ def test_each_backend_writes_json_with_extra_info(bench_json):
                 assert x["jit_compile"] == (backend == "jax") and x["steps_per_execution"] == 1
 
 
+@pytest.mark.slow  # trains
 def test_tables_from_pytest_json_match_the_harness(bench_json, smoke_run):
     out, _ = bench_json
     from_bench = tidy.tidy(sources.load_any([str(out / f"{b}.json") for b in BACKENDS]))
@@ -87,6 +87,7 @@ def test_tables_from_pytest_json_match_the_harness(bench_json, smoke_run):
     assert md.returncode == 0 and "jax epoch s" in md.stdout and "mlp_512" in md.stdout
 
 
+@pytest.mark.slow  # trains
 def test_pytest_benchmark_compare_reads_the_files(bench_json):
     out, _ = bench_json
     cli = str(Path(sys.executable).parent / "pytest-benchmark")  # its console script
@@ -104,6 +105,7 @@ def test_report_refuses_a_json_file_of_something_else(tmp_path):
     assert proc.returncode == 2 and "holds no mnist-bench benchmarks" in proc.stderr
 
 
+@pytest.mark.slow  # trains
 def test_compare_takes_folders_and_several_files_per_side(bench_json, tmp_path):
     out, _ = bench_json
     proc = run_cli("compare", out, out, "--json")
@@ -131,6 +133,7 @@ def test_compare_takes_folders_and_several_files_per_side(bench_json, tmp_path):
     assert proc.returncode == 1 and "no cell in common" in proc.stderr
 
 
+@pytest.mark.slow  # trains
 def test_each_backend_keeps_its_own_pytest_benchmark_history(tmp_path):
     """--benchmark-autosave in two backends' processes keeps two histories, and
     --benchmark-compare in each finds its own (not the other backend's newer run)."""
@@ -158,6 +161,7 @@ def test_each_backend_keeps_its_own_pytest_benchmark_history(tmp_path):
     assert [b["stats"]["rounds"] for b in now["benchmarks"]] == [2]  # --benchmark-min-rounds honoured
 
 
+@pytest.mark.slow  # trains
 def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path):
     """--mnist-bench-batch-sizes: one benchmark per batch size, ids ending in -bsN, each
     recording the batch size as planned and as run, the rate its optimizer held, and the

@@ -89,7 +89,6 @@ def test_a_report_of_skipped_cells_gives_their_reasons(tmp_path):
     assert "torch is not installed in this Python" in proc.stdout
 
 
-@pytest.mark.slow
 def test_a_run_that_measured_nothing_exits_non_zero(tmp_path, monkeypatch, mnist):
     """Defect 4b: a run whose every cell was skipped (its backend missing here) measured
     nothing: it exits 1 and says why."""

@@ -94,7 +94,6 @@ class Ratio:
     high: float | None
     n: int
     verdict: str
-    paired: bool = True
     margin: float = MARGIN
     confidence: float = DECISION_CONFIDENCE
     more: int | None = None
@@ -169,7 +168,7 @@ def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0) 
     xa = [v for v in a if _positive(v)]
     xb = [v for v in b if _positive(v)]
     n = min(len(xa), len(xb))
-    common = dict(paired=False, margin=margin, confidence=CONFIDENCE)
+    common = dict(margin=margin, confidence=CONFIDENCE)
     if not n:
         return Ratio(None, None, None, 0, FEW, **common)
     ma, mb = statistics.fmean(xa), statistics.fmean(xb)

@@ -56,7 +56,6 @@ class EpochResult:
     train_s: float  # training steps only, device synchronised
     call_s: float  # the whole fit() call: data adapter and callbacks included
     loss: float
-    accuracy: float
 
 
 def _make_timer(sync, log=None):
@@ -183,8 +182,7 @@ class Session:
             verbose=0, callbacks=[self._timer])
         call_s = time.perf_counter() - t0
         self.epochs_done += 1
-        return EpochResult(self._timer.seconds, call_s, float(history.history["loss"][-1]),
-                           float(history.history["accuracy"][-1]))
+        return EpochResult(self._timer.seconds, call_s, float(history.history["loss"][-1]))
 
     def evaluate(self, on: str = "test") -> tuple[float, float]:
         """(loss, accuracy) on the test set or on the recipe's validation split."""

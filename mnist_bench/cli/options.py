@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backends", type=_csv, default=BACKENDS,
                      help=f"comma-separated, of {','.join(BACKENDS)} (default: all)")
     run.add_argument("--dataset", default=None, help="mnist or fashion_mnist (default: each spec's own)")
-    run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
+    run.add_argument("--profile", default="quick", help="; ".join(f"{p.name}: {p.about}" for p in PROFILES.values()))
     run.add_argument("--epochs", type=bounded(int, 2, MAX_EPOCHS), default=None,
                      help="override the profile's epoch count (at least 2: the first one compiles)")
     run.add_argument("-k", dest="select", default=None, metavar="EXPR",

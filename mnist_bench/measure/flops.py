@@ -48,11 +48,6 @@ def layer_forward_flops(model) -> list[tuple[str, int]]:
             if (f := _layer_flops(layer)) is not None]
 
 
-def forward_flops_per_sample(model) -> tuple[int, list[str]]:
-    per_layer = layer_forward_flops(model)
-    return sum(f for _, f in per_layer), [name for name, _ in per_layer]
-
-
 # FLOPs per parameter per step of each optimizer's update, as Keras writes it (multiplies,
 # adds, square roots and divisions each count one)
 UPDATE_FLOPS = {"sgd": 2, "rmsprop": 8, "adam": 12, "adamw": 14, "adagrad": 6, "adadelta": 12,

@@ -53,17 +53,16 @@ def batch_csv(curves: pd.DataFrame) -> str:
     return out.to_csv(index=False)
 
 
-def write_tables(rep, out: Path, stem: str = "tables", header: str = "",
-                 notes: dict | None = None, text: str | None = None) -> dict:
-    """Write ``stem``.md / .csv / .json into ``out`` (each whole or not at all); returns the
+def write_tables(rep, out: Path, notes: dict | None = None, text: str | None = None) -> dict:
+    """Write tables.md / .csv / .json into ``out`` (each whole or not at all); returns the
     paths. ``text``: the Markdown, when the caller rendered it already."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out / f"{stem}.{ext}" for ext in ("md", "csv", "json")}
-    bodies = {"md": header + (text if text is not None else markdown.markdown(rep, notes)),
+    paths = {ext: out / f"tables.{ext}" for ext in ("md", "csv", "json")}
+    bodies = {"md": text if text is not None else markdown.markdown(rep, notes),
               "csv": flat(rep.tidy).to_csv(index=False),
               "json": json.dumps(jsonable(rep.tidy), indent=1) + "\n"}
     if rep.batches is not None and len(rep.batches):  # --batch-sizes: the curves as data too
-        paths["batch_csv"] = out / f"{stem}-batch-sizes.csv"
+        paths["batch_csv"] = out / "tables-batch-sizes.csv"
         bodies["batch_csv"] = batch_csv(rep.batches)
     for ext, body in bodies.items():
         tmp = paths[ext].with_name(paths[ext].name + ".tmp")

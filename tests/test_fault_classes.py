@@ -564,3 +564,28 @@ def test_no_generated_command_line_reaches_an_internal_error(grammar, no_work, m
             assert len(lines) == 1 and lines[0].startswith("mnist-bench: error: "), (argv, err)
 
     walk()
+
+
+def test_a_retried_ray_cell_is_counted_once_in_the_progress(tmp_path, monkeypatch):
+    """A cell whose Ray task failed on a live node is sent again without a second start: the
+    progress count ([n/total]) does not overshoot."""
+    from mnist_bench.execute import ray as ray_exec
+    from mnist_bench.execute.sink import Sink
+
+    node = ray_exec.Node("n1", "box", "1.2.3.4", "box", {"CPU": 2})
+    cell = settings.Cell("mlp_512", "jax", "mnist", node="box")
+    driver = object.__new__(ray_exec.Driver)
+    driver.facts, driver.inflight, driver.retried, driver.resources = {"box": {}}, {}, set(), {}
+    driver.timeout_for = lambda c: 10.0
+    driver.sink = Sink(tmp_path, {"run_id": "r", "order_seed": 0})
+    started = []
+    driver.on_start, driver.say = started.append, (lambda text: None)
+    driver.rs = type("RS", (), {"cells_per_node": 1, "nodes": ("box",)})()
+    driver.queues = {"box": __import__("collections").deque([cell])}
+    driver._task = lambda fn, node, cpus, gpus=0, resources=None: type(
+        "Task", (), {"remote": staticmethod(lambda *a: object())})()
+    monkeypatch.setattr(driver, "nodes", lambda: {"box": node}, raising=False)
+    driver.submit(node)
+    driver.inflight.pop(next(iter(driver.inflight)))  # as run() does with an answered task
+    driver.failed(cell, node, RuntimeError("worker crashed"))
+    assert started == [cell] and [c for c, _, _ in driver.inflight.values()] == [cell]

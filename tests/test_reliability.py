@@ -302,3 +302,67 @@ def test_the_compiling_epoch_is_not_judged_for_cpu():
            "flags": ["stopped"], "machine": {"cpu": {"cores": 2}}}
     assert flags_of(old) == []
     assert flags_of({"epoch_s": epochs, "flags": ["stopped"]}) == ["stopped"]  # no readings
+
+
+def test_foreign_load_counts_only_the_cpus_the_worker_may_use(tmp_path):
+    """On a 2-CPU container of a 4-CPU host a neighbour busy on CPUs 2-3 is not load on this
+    worker; busy on CPU 1 it is. /proc/stat's per-CPU lines are read for the allowed CPUs."""
+    from mnist_bench.measure import disturbance
+
+    def stat(busy):  # user ticks per CPU, idle 1000 each
+        lines = [f"cpu  {sum(busy)} 0 0 4000 0 0 0 0 0 0"]
+        lines += [f"cpu{i} {b} 0 0 1000 0 0 0 0 0 0" for i, b in enumerate(busy)]
+        path = tmp_path / f"stat{sum(busy)}"
+        path.write_text("\n".join(lines) + "\nintr 0\n")
+        return str(path)
+
+    tick = disturbance._TICK
+    before = stat([100, 100, 100, 100])
+    neighbour = stat([100, 100, 100 + 5 * tick, 100 + 5 * tick])
+    assert disturbance.machine_busy_s([0, 1], neighbour) - disturbance.machine_busy_s([0, 1], before) == 0
+    assert disturbance.machine_busy_s(None, neighbour) - disturbance.machine_busy_s(None, before) == 10
+    on_mine = stat([100, 100 + 3 * tick, 100, 100])
+    assert disturbance.machine_busy_s([0, 1], on_mine) - disturbance.machine_busy_s([0, 1], before) == 3
+    # per-CPU lines that do not name the allowed CPUs: the whole machine's line is used
+    assert disturbance.machine_busy_s([7], neighbour) == disturbance.machine_busy_s(None, neighbour)
+
+
+def test_the_cores_a_worker_counts_on_are_its_affinity_capped_by_its_cgroup_quota(tmp_path, monkeypatch):
+    from mnist_bench.measure import disturbance
+
+    assert disturbance.usable_cores(cpus=list(range(64)), quota=2.0) == 2
+    assert disturbance.usable_cores(cpus=[0, 1], quota=None) == 2
+    assert disturbance.usable_cores(cpus=[0, 1, 2, 3], quota=1.5) == 2
+    assert disturbance.usable_cores(cpus=[0], quota=8.0) == 1
+    group = tmp_path / "cg" / "box"
+    group.mkdir(parents=True)
+    (group / "cpu.max").write_text("200000 100000\n")
+    real_open = open
+
+    def fake_open(path, *a, **k):
+        if path == "/proc/self/cgroup":
+            path = tmp_path / "self-cgroup"
+            path.write_text("0::/box\n")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert disturbance.cgroup_quota_cpus(str(tmp_path / "cg")) == 2.0
+    (group / "cpu.max").write_text("max 100000\n")
+    assert disturbance.cgroup_quota_cpus(str(tmp_path / "cg")) is None
+    flags = disturbance.flags
+    # 30% of 2 usable cores is foreign load; on the 64 the host has it was not
+    even = [1.0, 0.5, 0.5, 0.5]
+    assert flags(even, [1.1, 0.55, 0.5, 0.52], [0.0, 0.3, 0.0, 0.0], cores=2) == ["foreign load"]
+    assert flags(even, [1.1, 0.55, 0.5, 0.52], [0.0, 0.3, 0.0, 0.0], cores=64) == []
+
+
+def test_records_name_the_environment_variables_that_change_speed():
+    from mnist_bench.measure import environment
+
+    env = {"OMP_NUM_THREADS": "1", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+           "TF_ENABLE_ONEDNN_OPTS": "0", "TORCHINDUCTOR_MAX_AUTOTUNE": "1", "KMP_BLOCKTIME": "0",
+           "MKL_NUM_THREADS": "2", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": "/root", "PATH": "/bin"}
+    assert environment.speed_env(env) == {
+        "KMP_BLOCKTIME": "0", "MKL_NUM_THREADS": "2", "OMP_NUM_THREADS": "1",
+        "TF_ENABLE_ONEDNN_OPTS": "0", "TORCHINDUCTOR_MAX_AUTOTUNE": "1",
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}

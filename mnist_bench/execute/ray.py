@@ -244,8 +244,10 @@ class Driver:
             self.sink.write(cell, None, self.facts.get(name, {}), self.timeout_for(cell), failed=reason)
 
     def submit(self, node: Node, cell: Cell | None = None) -> None:
-        cell = cell or self.queues[node.name].popleft()
-        self.on_start(cell)
+        """``cell`` again (a retry: not counted as a start again), or the node's next cell."""
+        if cell is None:
+            cell = self.queues[node.name].popleft()
+            self.on_start(cell)
         cpus = node.resources.get("CPU", 1) / self.rs.cells_per_node
         gpus = 1 if cell.device == "gpu" else 0
         ref = self._task(run_on_node, node, cpus, gpus, self.resources).remote(

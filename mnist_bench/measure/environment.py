@@ -19,6 +19,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from .. import envvars
+from . import disturbance
 from ..errors import MnistBenchError
 
 PACKAGES = ("mnist-bench", "numpy", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
@@ -51,6 +52,7 @@ def cpu() -> dict:
         "model": info.get("brand_raw") or platform.processor() or "unknown",
         "arch": info.get("arch_string_raw") or platform.machine(),
         "cores": os.cpu_count(),
+        "usable_cores": disturbance.usable_cores(),  # affinity and cgroup quota: a container's
         "flags": sorted(f for f in info.get("flags", []) if f.startswith(("avx", "amx", "fma", "sse4"))),
     }
 
@@ -97,6 +99,19 @@ def git_commit() -> dict:
 MACHINE_NAME_ENV = envvars.MACHINE
 
 
+# environment variables that change how fast a framework runs: each run records those set
+SPEED_ENV = ("OMP_", "MKL_", "KMP_", "OPENBLAS_", "BLIS_", "GOTO_", "XLA_", "TF_", "JAX_", "TORCH_",
+             "TORCHINDUCTOR_", "PYTORCH_", "CUDA_", "NVIDIA_TF32_OVERRIDE", "ONEDNN_", "DNNL_")
+NOT_SPEED = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL")  # log levels only
+
+
+def speed_env(environ=None) -> dict:
+    """The speed-changing variables set in ``environ`` (default: this process's), by name."""
+    environ = os.environ if environ is None else environ
+    return {k: environ[k] for k in sorted(environ)
+            if k.startswith(SPEED_ENV) and k not in NOT_SPEED}
+
+
 def machine() -> dict:
     """Everything about the host that goes into each record; ``name``: what tables call this
     machine, from $MNIST_BENCH_MACHINE (or a Ray node's label), when it is set."""
@@ -108,6 +123,7 @@ def machine() -> dict:
         "cpu": cpu(),
         "gpus": gpus(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "speed_env": speed_env(),
     }
 
 

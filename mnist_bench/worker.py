@@ -2,7 +2,7 @@
 
 The parent sets ``KERAS_BACKEND`` (and, for ``--device cpu``, hides the GPUs) before starting
 this process; this is the only place keras gets imported for a run. The worker prints progress
-and its result as marker lines (``execute.protocol``); a cell kind is picked from ``CELLS``.
+and sends its progress and result on its events pipe (``execute.protocol``); a cell kind is picked from ``CELLS``.
 """
 
 from __future__ import annotations

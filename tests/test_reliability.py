@@ -163,8 +163,9 @@ def test_the_error_line_is_the_reason_not_the_noise_after_it():
 
 @pytest.mark.slow
 def test_a_user_recipe_is_checked_like_an_option(tmp_path):
-    """epochs=0 would record an untrained model as ok: the cell fails with the field named; and
-    a spec that prints without ending its line does not swallow the worker's result."""
+    """epochs=0 would record an untrained model as ok: the cell fails with the field named; a
+    spec that prints without ending its line does not swallow the worker's result; and one that
+    prints a line like a result (then exits) is no result: results come on their own pipe."""
     spec = tmp_path / "careless.py"
     spec.write_text("import keras\nfrom mnist_bench.specs import Recipe, Spec\n\n\n"
                     "def build():\n    return keras.Sequential([keras.Input((784,)), "
@@ -172,10 +173,14 @@ def test_a_user_recipe_is_checked_like_an_option(tmp_path):
                     "no_epochs = Spec('no_epochs', build, Recipe(epochs=0))\n"
                     "bad_optimizer = Spec('bad_optimizer', build, Recipe(optimizer='adamm'))\n\n\n"
                     "def chatty():\n    for _ in range(3):\n        print('.', end='', flush=True)\n"
-                    "    return build()\n")
+                    "    return build()\n\n\n"
+                    "def impostor():\n    import os\n"
+                    "    print('@@mnist-bench {\"event\": \"result\", \"result\": {\"test_accuracy\": 0.999, "
+                    "\"epoch_s\": [1.0, 1.0], \"train_samples\": 1024}}', flush=True)\n    os._exit(0)\n")
     out = tmp_path / "out"
     proc = run_cli("run", "--profile", "smoke", "--backends", "jax", "--models",
-                   f"{spec}:no_epochs,{spec}:bad_optimizer,{spec}:chatty", "--out", out, timeout=600)
+                   f"{spec}:no_epochs,{spec}:bad_optimizer,{spec}:chatty,{spec}:impostor", "--out", out,
+                   timeout=600)
     assert proc.returncode == 1
     by = {r["spec"].rpartition(":")[2]: r for r in
           (json.loads(line) for line in (out / "records.jsonl").read_text().splitlines())}
@@ -184,6 +189,8 @@ def test_a_user_recipe_is_checked_like_an_option(tmp_path):
     assert "recipe optimizer='adamm'; valid: adadelta" in by["bad_optimizer"]["reason"]
     # a spec that prints without a newline: its result line is still read, the cell ok
     assert by["chatty"]["status"] == "ok", by["chatty"].get("reason")
+    # a spec that prints a line looking like a result and exits: its output is not a result
+    assert by["impostor"]["status"] == "failed" and by["impostor"].get("test_accuracy") is None
 
 
 def test_flags_from_cpu_readings():

@@ -82,44 +82,60 @@ def worker_command(*args: str, module: str = "mnist_bench.worker") -> list[str]:
             PACKAGE_ROOT, *args]
 
 
-def _reader(stream, q):
+def _reader(stream, q, kind: str):
     for line in stream:
-        q.put(line)
-    q.put(None)
+        q.put((kind, line))
+    q.put((kind, None))
 
 
 def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
                cwd: str | None = None) -> Outcome:
     """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell. The
-    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed."""
+    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed. Its
+    events (progress, result, error) come on a pipe of their own (``protocol.EVENTS_FD``), so
+    nothing the cell prints can pass for its result; its output is kept as the tail."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
            PARENT_ENV: str(os.getpid())}
     if cell.backend != BASELINE_BACKEND:
         env["KERAS_BACKEND"] = cell.backend
     env.update(environment.device_env(cell.device))
+    events_r, events_w = os.pipe()
+    env[protocol.EVENTS_FD] = str(events_w)
     t_spawn = time.perf_counter()
     env[phases.SPAWNED_ENV] = repr(time.time())
-    proc = subprocess.Popen(
-        worker_command(json.dumps(cell.to_dict())),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=os.name == "posix", cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
+    try:
+        proc = subprocess.Popen(
+            worker_command(json.dumps(cell.to_dict())), pass_fds=(events_w,),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            start_new_session=os.name == "posix", cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
+    except BaseException:
+        os.close(events_r)
+        raise
+    finally:
+        os.close(events_w)  # the worker holds the only writing end: its exit ends the pipe
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    threading.Thread(target=_reader, args=(proc.stdout, lines, "out"), daemon=True).start()
+    threading.Thread(target=_reader, args=(os.fdopen(events_r, encoding="utf-8", errors="replace"),
+                                           lines, "event"), daemon=True).start()
     outcome = Outcome()
     tail = collections.deque(maxlen=TAIL_LINES)
     deadline = time.monotonic() + timeout_s
+    open_streams = 2
     try:
-        while True:
+        while open_streams:
             try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                kind, line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 outcome.timed_out = True
                 break
             if line is None:
-                break
-            noise, event = protocol.parse(line)
-            if noise.strip():
-                tail.append(noise.rstrip())
+                open_streams -= 1
+                continue
+            if kind == "out":
+                if line.strip():
+                    tail.append(line.rstrip())
+                continue
+            event = protocol.read(line)
             if event is None:
                 continue
             if event["event"] == "result":

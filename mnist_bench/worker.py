@@ -1,8 +1,9 @@
 """The entry point that runs one cell inside its own process (``python -m mnist_bench.worker``).
 
 The parent sets ``KERAS_BACKEND`` (and, for ``--device cpu``, hides the GPUs) before starting
-this process; this is the only place keras gets imported for a run. The worker prints progress
-and sends its progress and result on its events pipe (``execute.protocol``); a cell kind is picked from ``CELLS``.
+this process; this is the only place keras gets imported for a run. The worker sends its
+progress and result on its events pipe (``execute.protocol``); a cell kind is picked from
+``CELLS``.
 """
 
 from __future__ import annotations

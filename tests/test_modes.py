@@ -64,15 +64,34 @@ def test_both_modes_appear_in_the_tables(mode_run):
     assert "default mode" in md and "tuned mode" in md and "bf16 mode" in md
 
 
+def test_gpu_on_a_machine_without_one_is_refused_before_any_cell(tmp_path, monkeypatch):
+    """--device gpu where the machine shows no GPU: one line before any cell (it used to start
+    every cell and fail each, then name a report.html that was never written)."""
+    from .test_regressions import main
+
+    monkeypatch.setattr(environment, "gpu_visible", lambda: False)
+    code, out, err = main("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax",
+                          "--device", "gpu", "--out", tmp_path / "o")
+    assert code == 2 and err.strip().splitlines() == [
+        "mnist-bench: error: --device gpu: this machine shows no NVIDIA GPU (nvidia-smi lists "
+        "none); valid here: --device cpu, or auto (a GPU where a backend sees one)"]
+    assert not (tmp_path / "o" / "records.jsonl").exists()
+
+
 @pytest.mark.slow
-def test_gpu_that_is_not_there_is_a_clear_error(tmp_path):
-    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax",
-                   "--device", "gpu", "--out", tmp_path)
+def test_gpu_that_a_backend_does_not_see_is_a_clear_error(tmp_path, monkeypatch):
+    """A machine with a GPU whose backend build cannot use it (here: as if one were there, for
+    the CPU build of jax): the cell fails with the reason."""
+    from .test_regressions import main
+
+    monkeypatch.setattr(environment, "gpu_visible", lambda: True)
+    code, out, err = main("run", "--profile", "smoke", "--models", "mlp_512", "--backends", "jax",
+                          "--device", "gpu", "--out", tmp_path)
     (r,) = store.load(tmp_path)
     if r["status"] == "ok":  # only where jax sees a GPU: then the cell ran there, and says so
-        assert proc.returncode == 0 and r["device"]["kind"] == "gpu" and environment.gpus()
+        assert code == 0 and r["device"]["kind"] == "gpu" and environment.gpus()
         return
-    assert proc.returncode == 1
+    assert code == 1
     assert r["status"] == "failed"
     assert r["reason"] == "--device gpu: the jax backend sees no GPU here; valid here: cpu"
 

@@ -198,3 +198,20 @@ def test_compare_pairs_throughput_cells_at_their_own_batch_size(tmp_path):
     only = write(tmp_path / "only-128", [r for r in side("run-3", 1.0) if r["batch_size"] == 128])
     proc = run_cli("compare", old, only)
     assert proc.returncode == 1 and "NEW lacks 1 cell(s)" in proc.stderr + proc.stdout
+
+
+def test_compare_json_names_both_variants_of_each_replicated_pair(tmp_path):
+    """compare --json used to drop the variants from replication.pairs: "jax vs tensorflow" and
+    "jax vs torch" shared one key with different verdicts. Each pair now names a and b, and the
+    document its schema and version."""
+    runs = [rec(backend=b, block=k, mean=m * (1 + 0.01 * k))
+            for k in range(3) for b, m in (("jax", 1.0), ("torch", 2.0), ("tensorflow", 1.02))]
+    store = write(tmp_path / "s", runs)
+    code, out, err = main("compare", store, store, "--json")
+    doc = json.loads(out)
+    assert doc["schema"] == "mnist-bench/compare" and doc["version"] == 2
+    pairs = doc["replication"]["pairs"]
+    keys = [(p["table"], p["comparison"], p["a"], p["b"]) for p in pairs]
+    assert len(set(keys)) == len(keys) >= 2, pairs
+    against = {frozenset((p["a"], p["b"])): p["old"] for p in pairs if p["table"] == pairs[0]["table"]}
+    assert {"jax", "torch"} in [set(k) for k in against] and {"jax", "tensorflow"} in [set(k) for k in against]

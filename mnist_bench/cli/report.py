@@ -98,6 +98,11 @@ def _sides(args) -> tuple[list[str], list[str]]:
     return old, new
 
 
+# compare --json's layout; 2: each replicated pair names its two variants ("a", "b"; verdicts
+# are a's against b's), and the document names its schema and version
+COMPARE_JSON_VERSION = 2
+
+
 def _jsonable(v):
     """A compare cell's value as JSON: ratios spread into ratio/low/high/n/verdict, NaN as null."""
     import math
@@ -119,6 +124,7 @@ def cmd_compare(args) -> int:
     import json
 
     from ..analysis import compare
+    from ..analysis.decisions import variant_label
     from ..record import sources
     from ..render import compare_md
 
@@ -135,6 +141,7 @@ def cmd_compare(args) -> int:
                   if not (isinstance(v, float) and v != v)} | {"verdict": compare_md.verdict(row)}
                  for row in df.to_dict("records")]
         print(json.dumps({
+            "schema": "mnist-bench/compare", "version": COMPARE_JSON_VERSION,
             "old": old_paths, "new": new_paths, "metrics": list(compare.METRICS),
             "allowed": {"slowdown": args.max_slowdown, "accuracy_drop": args.max_accuracy_drop,
                         "overhead_growth": args.max_overhead_growth},
@@ -142,7 +149,8 @@ def cmd_compare(args) -> int:
             "canary_change": change,
             "replication": None if rep is None else {
                 k: rep[k] for k in ("same", "flipped", "one side", "neither")} | {
-                "pairs": [{"table": key[0], "comparison": key[1], "old": a, "new": b}
+                "pairs": [{"table": key[0], "comparison": key[1], "a": variant_label(key[2]),
+                           "b": variant_label(key[3]), "old": a, "new": b}
                           for key, a, b in rep["pairs"]]},
         }, indent=1, default=str))
     else:

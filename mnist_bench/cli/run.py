@@ -52,6 +52,13 @@ def settings_from(args, console):
     if args.executor != "ray" and ray_only:
         raise SettingsError(f"{ray_only[0]} needs --executor ray")
     plan.check(rs)  # every other option checked before a cluster is touched
+    if rs.device == "gpu" and rs.executor == "local":
+        from ..measure import environment
+
+        if not environment.gpu_visible():
+            raise SettingsError("--device gpu: this machine shows no NVIDIA GPU (nvidia-smi lists "
+                                "none); valid here: --device cpu, or auto (a GPU where a backend "
+                                "sees one)")
     if rs.executor == "ray":
         from ..execute import ray as ray_exec
 

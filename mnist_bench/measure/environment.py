@@ -72,6 +72,14 @@ def gpus() -> list[dict]:
     return [{"name": n, "memory": m, "driver": d} for n, m, d in rows]
 
 
+def gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU at all (nvidia-smi lists one, or a device node
+    exists where nvidia-smi is not installed)."""
+    import glob
+
+    return bool(gpus()) or (not shutil.which("nvidia-smi") and bool(glob.glob("/dev/nvidia[0-9]*")))
+
+
 @functools.cache
 def git_commit() -> dict:
     """The commit of the checkout this package runs from, and whether it has local changes.

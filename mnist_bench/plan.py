@@ -57,6 +57,7 @@ class RunSettings:
     machine: str | None = None  # --machine: the name the tables give this machine
     batch_sizes: tuple[int, ...] = ()  # --batch-sizes: each variant at each; (): the recipe's
     lr_scaling: str | None = None  # --lr-scaling (settings.LR_SCALINGS); None: the recipe's rate
+    precision: str = "as-shipped"  # --precision (settings.PRECISIONS): float32 work's arithmetic
     # --until-decided's state, kept for --resume: the blocks its last scheduled look saw, and the
     # seconds of the budget spent so far
     looked: int = 0
@@ -135,6 +136,7 @@ def check(rs: RunSettings) -> RunSettings:
     if rs.batch_sizes and rs.until_decided:
         raise settings.SettingsError("--batch-sizes cannot be combined with --until-decided (its "
                                      "comparisons are at the recipe's batch size); give --blocks")
+    settings.check("precision", rs.precision, settings.PRECISIONS)
     if rs.lr_scaling is not None:
         settings.check("learning-rate scaling", rs.lr_scaling, settings.LR_SCALINGS)
         if not rs.batch_sizes:
@@ -185,7 +187,8 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
         builtin = specs.BUILTIN.get(ref)
         dataset = rs.dataset or (builtin.recipe.dataset if builtin else "mnist")
         common = dict(spec=ref, dataset=dataset, profile=rs.profile, seed=rs.seed + repeat,
-                      epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir)
+                      epochs=rs.epochs, repeat=repeat, data_dir=rs.data_dir,
+                      float32_precision=rs.precision)
         if builtin is not None and builtin.kind == "sklearn":
             cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
             continue

@@ -26,6 +26,10 @@ IMPLS = ("keras", "native")
 # --lr-scaling: how the learning rate follows a batch size other than the recipe's (the
 # recipe's rate times batch / recipe batch, or its square root); None: the recipe's rate
 LR_SCALINGS = ("linear", "sqrt")
+# --precision: what float32 matrix products and convolutions run in. as-shipped: each framework's
+# own default (on NVIDIA GPUs JAX and TensorFlow take TF32, PyTorch full float32 for products);
+# float32: full float32 everywhere; tf32: TF32 where the device has it (cells.common.set_precision)
+PRECISIONS = ("as-shipped", "float32", "tf32")
 MAX_BATCH_SIZE = 1 << 20
 # the ranges of the numeric run options (the parser and plan.check hold a run to them)
 MAX_SEED = 2 ** 32 - 1  # numpy and keras seeds must fit in 32 bits: every block's seed too
@@ -94,18 +98,22 @@ class Cell:
     # 0: the block's first measurement; k: its block measured again for the k-th time, after a
     # run of it was disturbed from outside (execute.until; measure.disturbance.OUTSIDE)
     attempt: int = 0
+    float32_precision: str = "as-shipped"  # --precision (PRECISIONS): part of what the cell is
 
     def key(self) -> tuple:
         """What makes two cells the same measurement (used by --resume)."""
         return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
                 self.device, self.mode, self.repeat, self.impl, self.planned_batch_size,
-                self.lr_scaling, self.attempt, self.node)  # the node last: progress.Estimate drops it
+                self.lr_scaling, self.attempt, self.float32_precision,
+                self.node)  # the node last: progress.Estimate drops it
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"
         extra = (" native" if self.impl == "native" else "") + extra
         if self.planned_batch_size is not None:
             extra += f" bs{self.planned_batch_size}" + (f" lr-{self.lr_scaling}" if self.lr_scaling else "")
+        if self.float32_precision != "as-shipped":
+            extra += f" {self.float32_precision}"
         rep = f" #{self.repeat + 1}" if self.repeat else ""
         rep += f" again{'' if self.attempt == 1 else f' x{self.attempt}'}" if self.attempt else ""
         node = f" @{self.node}" if self.node else ""

@@ -79,7 +79,10 @@ def main(argv: list[str]) -> int:
                 raise RuntimeError(f"keras chose {keras.config.backend()}, not {cell.backend}")
         phases.mark("imports")
         from . import data, specs
+        from .cells.common import set_precision
         from .measure import environment
+
+        set_precision(cell.backend, cell.float32_precision)
 
         spec = specs.load(cell.spec)
         recipe = spec.recipe  # recorded as the spec defines it

@@ -48,10 +48,11 @@ def machine_of(r: dict) -> str:
 
 
 def setup_of(r: dict) -> tuple:
-    """How much a cell trains, as its run planned it: (profile, the --epochs override or None
-    for the profile's own, the learning-rate scaling or None). Cells of different setups are
-    never set side by side."""
-    return (r.get("profile"), r.get("epochs"), r.get("lr_scaling"))
+    """How a cell trains, as its run planned it: (profile, the --epochs override or None for the
+    profile's own, the learning-rate scaling or None, the --precision asked). Cells of different
+    setups are never set side by side."""
+    return (r.get("profile"), r.get("epochs"), r.get("lr_scaling"),
+            r.get("float32_precision") or "as-shipped")
 
 
 def method_of(r: dict) -> int:

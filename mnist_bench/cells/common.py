@@ -117,6 +117,30 @@ class Prepared:
     curve_on: str  # "validation" or "test"
 
 
+def set_precision(backend: str, setting: str) -> None:
+    """Make float32 products and convolutions run as ``--precision`` asks, before any model is
+    built (settings.PRECISIONS): as-shipped leaves each framework's defaults; float32 turns TF32
+    off (JAX's "highest" matmul precision, PyTorch's and TensorFlow's TF32 switches); tf32 turns
+    it on where the device has it. The record's ``precision`` probe says what actually ran."""
+    if setting == "as-shipped" or backend == settings.BASELINE_BACKEND:
+        return
+    tf32 = setting == "tf32"
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+    elif backend == "torch":
+        import torch
+
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
+
+
 def seed_everything(keras, seed: int) -> None:
     """What ``keras.utils.set_random_seed`` does (Python, NumPy, Keras's global seed generator,
     torch), except that on the JAX and PyTorch backends it does not import TensorFlow just to

@@ -84,7 +84,7 @@ def bounded(kind, low=None, high=None, low_open=False):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..analysis.stats import MARGIN
-    from ..settings import BACKENDS, DEVICES, LR_SCALINGS, MODES, NATIVE_MODES, PROFILES
+    from ..settings import BACKENDS, DEVICES, LR_SCALINGS, MODES, NATIVE_MODES, PRECISIONS, PROFILES
 
     p = Parser(prog="mnist-bench", description=(
         "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lr-scaling", default=None, choices=LR_SCALINGS,
                      help="with --batch-sizes: scale the recipe's learning rate by batch / recipe "
                           "batch (linear) or its square root (sqrt) (default: the recipe's rate)")
+    run.add_argument("--precision", default="as-shipped", choices=PRECISIONS,
+                     help="what float32 products and convolutions run in on every backend: "
+                          "as-shipped (each framework's default: on NVIDIA GPUs JAX and "
+                          "TensorFlow take TF32, PyTorch float32), float32, or tf32 (where the "
+                          "device has it); part of what each cell is (default: as-shipped)")
     run.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     run.add_argument("--out", default=None, help=f"result folder (default: {DEFAULT_OUT}/<UTC time>)")
     run.add_argument("--cell-timeout", type=bounded(float, 0, MAX_CELL_TIMEOUT_S, low_open=True), default=None,

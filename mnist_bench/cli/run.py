@@ -18,7 +18,8 @@ RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dat
                "ray_address": "--ray-address", "ray_resources": "--ray-resources",
                "cells_per_node": "--cells-per-node", "until_decided": "--until-decided",
                "budget": "--budget", "margin": "--margin", "select": "-k", "machine": "--machine",
-               "batch_sizes": "--batch-sizes", "lr_scaling": "--lr-scaling"}
+               "batch_sizes": "--batch-sizes", "lr_scaling": "--lr-scaling",
+               "precision": "--precision"}
 
 
 def settings_from(args, console):
@@ -44,6 +45,7 @@ def settings_from(args, console):
         cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout,
         until_decided=args.until_decided, margin=args.margin, select=args.select,
         machine=args.machine, batch_sizes=args.batch_sizes, lr_scaling=args.lr_scaling,
+        precision=args.precision,
         budget_min=(args.budget if args.budget is not None
                     else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
     ray_only = [o for o, v in (("--ray-address", args.ray_address),

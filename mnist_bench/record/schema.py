@@ -47,7 +47,7 @@ MEASURED = {
 }
 OPTIONAL = {
     "position": _OPT_INT, "impl": _OPT_STR, "attempt": _OPT_INT, "method": _OPT_INT, "planned_batch_size": _OPT_INT,
-    "lr_scaling": _OPT_STR, "learning_rate": _OPT_NUM, "node": _OPT_STR, "ray": _OPT_DICT, "native_forward_diff": _OPT_NUM, "block": _OPT_INT,
+    "lr_scaling": _OPT_STR, "float32_precision": _OPT_STR, "learning_rate": _OPT_NUM, "node": _OPT_STR, "ray": _OPT_DICT, "native_forward_diff": _OPT_NUM, "block": _OPT_INT,
     "run_id": _OPT_STR, "order_seed": _OPT_INT,
     "canary_s": _OPT_NUM, "test_samples": _OPT_INT, "reason": _OPT_STR, "output_tail": _OPT_LIST, "kind": _OPT_STR,
     "recipe": _OPT_DICT, "data_source": _OPT_STR, "epochs_planned": _OPT_INT,

@@ -36,11 +36,14 @@ def verdict(row: dict) -> str:
 
 
 def setup(value) -> str:
-    """A cell's setup: "quick" or "smoke, --epochs 6"."""
+    """A cell's setup (``keys.setup_of``) in words: "quick", "smoke, --epochs 6",
+    "quick, --precision float32"."""
     if not isinstance(value, tuple):
         return ""
-    profile, epochs, lr = (tuple(value) + (None, None, None))[:3]
-    return f"{profile}" + (f", --epochs {epochs}" if epochs else "") + (f", lr {lr}" if lr else "")
+    profile, epochs, lr, precision = (tuple(value) + (None,) * 4)[:4]
+    return ", ".join([f"{profile}"] + ([f"--epochs {epochs}"] if epochs else [])
+                     + ([f"lr {lr}"] if lr else [])
+                     + ([f"--precision {precision}"] if precision not in (None, "as-shipped") else []))
 
 
 def note(row: dict) -> str:

@@ -13,6 +13,7 @@ from ..analysis.tidy import grouped
 from ..settings import BACKENDS, BASELINE_BACKEND
 from . import cells as fmt
 from . import derived
+from .compare_md import setup as setup_text
 
 LEGEND = (
     "acc: test accuracy, mean ± standard deviation over runs (⚠: differs from the other backends "
@@ -142,9 +143,7 @@ def _result_tables(t: pd.DataFrame, names: dict, multi: bool, notes: dict) -> li
 
 def setup_words(setup, method) -> str:
     """A cell's setup and method in words: "quick, method 2", "smoke, --epochs 6, method 1"."""
-    profile, epochs, lr = (tuple(setup) + (None, None, None))[:3]
-    return ", ".join([str(profile)] + ([f"--epochs {epochs}"] if epochs else [])
-                     + ([f"lr {lr}"] if lr else []) + [f"method {method}"])
+    return f"{setup_text(tuple(setup))}, method {method}"
 
 
 def _without_result(t: pd.DataFrame) -> list[str]:

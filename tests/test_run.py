@@ -53,14 +53,15 @@ def test_records_hold_what_the_schema_promises(recs):
 
 
 def test_every_record_accounts_for_its_wall_time_in_phases(recs):
-    """cell_wall_s is the parent's spawn-to-exit; the phases split it, the training call
-    among them, and add up to it (``exit`` is what no worker phase holds)."""
+    """cell_wall_s is the parent's spawn-to-exit; the worker's own phases (read on its clock)
+    fit inside it, so ``exit``, what is left of the parent's time, is never negative, and the
+    training phase holds every epoch's clock."""
     for r in recs:
         ph = r["phases"]
         assert {"start", "imports", "data", "build", "training", "probes" if r["backend"] != "sklearn"
                 else "training", "inference", "exit"} <= set(ph), (r["spec"], r["backend"], ph)
         assert all(v is not None and v >= 0 for v in ph.values()), ph
-        assert sum(ph.values()) == pytest.approx(r["cell_wall_s"], rel=1e-6, abs=0.05)
+        assert ph["exit"] >= 0 and ph["exit"] < r["cell_wall_s"], ph
         assert ph["training"] >= sum(r["epoch_s"]) * 0.999  # the epochs' clocks are inside it
 
 

@@ -105,6 +105,17 @@ def _strategy_text(r) -> str | None:
     return r.strategy.text() if r.strategy is not None else None
 
 
+def _frameworks(t: pd.DataFrame):
+    """((run, dataset, device kind, spec, backend), rows) of each framework's Keras and native
+    variants of one setup and method; nothing without native records."""
+    rows = keras_rows(t)
+    if not (rows.impl == "native").any():
+        return
+    for (run, dataset, device, _setup, _method, spec, backend), g in grouped(
+            rows, ["run", "dataset", "device_kind", "setup", "method", "spec", "backend"]):
+        yield (run, dataset, device, spec, backend), g
+
+
 def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     """Each framework at its best: per run, spec and framework, every Keras and native
     variant's steady epoch (columns "<impl> <mode> s", None where not measured), the best Keras
@@ -112,12 +123,8 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     ("Keras overhead": best Keras / best native, paired by block; the two may run different
     strategies, which the row names) and the best variant with its GFLOP/s and share of the
     measured peak. Empty without native records."""
-    rows = keras_rows(t)
-    if not (rows.impl == "native").any():
-        return pd.DataFrame()
     out = []
-    for (run, dataset, device, _setup, _method, spec, backend), g in grouped(
-            rows, ["run", "dataset", "device_kind", "setup", "method", "spec", "backend"]):
+    for (run, dataset, device, spec, backend), g in _frameworks(t):
         by = {(r.impl, r.mode): r for r in g}
         keras = [r for (i, _), r in by.items() if i == "keras"]
         native = [r for (i, _), r in by.items() if i == "native"]
@@ -152,12 +159,8 @@ def matched_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame
     strategy and both sides' data placement and per-step metric work. A Keras variant with no
     native variant of its strategy in the run gets a row without a ratio ("native mode" None).
     Empty without native records."""
-    rows = keras_rows(t)
-    if not (rows.impl == "native").any():
-        return pd.DataFrame()
     out = []
-    for (run, dataset, device, _setup, _method, spec, backend), g in grouped(
-            rows, ["run", "dataset", "device_kind", "setup", "method", "spec", "backend"]):
+    for (run, dataset, device, spec, backend), g in _frameworks(t):
         keras = [r for r in g if r.impl == "keras" and r.strategy is not None]
         native = [r for r in g if r.impl == "native" and r.strategy is not None]
         for k in keras:

@@ -86,6 +86,14 @@ class RunSettings:
 
 def check(rs: RunSettings) -> RunSettings:
     """``rs`` if every setting is valid; else a one-line error saying what is valid."""
+    _check_names(rs)
+    _check_numbers(rs)
+    _check_matrix(rs)
+    return rs
+
+
+def _check_names(rs: RunSettings) -> None:
+    """Each name one of the valid ones."""
     settings.check("profile", rs.profile, settings.PROFILES)
     settings.check("device", rs.device, settings.DEVICES)
     for b in rs.backends:
@@ -98,6 +106,10 @@ def check(rs: RunSettings) -> RunSettings:
 
         settings.check("dataset", rs.dataset, DATASETS)
     settings.check("executor", rs.executor, EXECUTORS)
+
+
+def _check_numbers(rs: RunSettings) -> None:
+    """Each number in its range (settings.MAX_*), and the options that go together."""
     if rs.cells_per_node < 1:
         raise settings.SettingsError(f"--cells-per-node must be at least 1, not {rs.cells_per_node}")
     if rs.repeats < 1:
@@ -123,6 +135,10 @@ def check(rs: RunSettings) -> RunSettings:
                                      "until every comparison is decided (at most 12)")
     if rs.epochs is not None and not 2 <= rs.epochs <= settings.MAX_EPOCHS:
         raise settings.SettingsError(f"--epochs must be from 2 to {settings.MAX_EPOCHS}, not {rs.epochs}")
+
+
+def _check_matrix(rs: RunSettings) -> None:
+    """The specs, batch sizes, precision, learning-rate scaling, selection and machine name."""
     for ref in rs.specs:
         specs.check_ref(ref)
     for bs in rs.batch_sizes:
@@ -146,7 +162,6 @@ def check(rs: RunSettings) -> RunSettings:
         _selector(rs.select)
     if rs.machine is not None and not rs.machine.strip():
         raise settings.SettingsError("--machine needs a name, e.g. --machine laptop")
-    return rs
 
 
 def _selector(expr: str):

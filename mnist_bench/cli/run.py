@@ -127,31 +127,32 @@ def cmd_run(args) -> int:
         return _run(args, rs, cells, out, console)
 
 
-def _run(args, rs, cells, out: Path, console) -> int:
-    import signal
-
+def _todo(args, rs, cells, out: Path, console) -> list:
+    """Before any cell: the data fetched and verified once, run.json written, and the cells
+    this run still has to run (``--resume``: those without a finished record of this run)."""
     from .. import data, plan
-    from ..analysis import report
-    from ..execute.local import LocalExecutor
-    from ..execute.sink import Sink
     from ..record import store
-    from ..render import files, html, markdown, summary
-    from . import progress
 
     for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
-        ds = data.load(name, rs.data_dir)  # fetched and verified once, before any cell
+        ds = data.load(name, rs.data_dir)
         console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)
     plan.save_plan(out, rs)
     done = set()
     if args.resume and store.store_file(out).is_file():
         done = store.complete_keys(store.load(out), rs.run_id)
-    todo = [c for c in cells if c.key() not in done]
-    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
-    if rs.until_decided:
-        say(f"until decided: blocks of {len(cells)} cells until every comparison is decided "
-            f"(±{100 * rs.margin:g}% margin), at most {rs.budget_min:g} minutes -> {out}")
-    else:
-        say(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}")
+    return [c for c in cells if c.key() not in done]
+
+
+def _execute(rs, todo, out: Path, console, say):
+    """Every cell of ``todo`` (or blocks until decided) through the run's executor; returns
+    the UntilDecided loop, if any. Ctrl-C and SIGTERM come out as KeyboardInterrupt."""
+    import signal
+
+    from .. import plan
+    from ..execute.local import LocalExecutor
+    from ..execute.sink import Sink
+    from . import progress
+
     estimate = progress.Estimate()
     on_start, on_event, on_record, finished = progress.printer(
         console, None if rs.until_decided else len(todo), estimate)
@@ -161,7 +162,6 @@ def _run(args, rs, cells, out: Path, console) -> int:
         return plan.timeout_for(cell, rs.cell_timeout_s)
 
     previous = signal.signal(signal.SIGTERM, _terminate)
-    until = None
     try:
         if rs.executor == "ray":
             from ..execute import ray as ray_exec
@@ -174,22 +174,25 @@ def _run(args, rs, cells, out: Path, console) -> int:
             estimate.expect(block)
             return executor.run(block, stop=stop)
 
-        if rs.until_decided:
-            from ..execute.until import UntilDecided
-
-            until = UntilDecided(rs, out, run_cells, say=say)
-            until.run()
-        else:
+        if not rs.until_decided:
             run_cells(todo)
-    except KeyboardInterrupt as stop:
-        finished()
-        why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
-        console.print(f"\n{why}; every finished cell is saved in {out}. Resume with:\n"
-                      f"  mnist-bench run --out {out} --resume")
-        return 143 if isinstance(stop, Terminated) else 130
+            return None
+        from ..execute.until import UntilDecided
+
+        until = UntilDecided(rs, out, run_cells, say=say)
+        until.run()
+        return until
     finally:
         signal.signal(signal.SIGTERM, previous)
         finished()
+
+
+def _finish(rs, out: Path, until, say) -> int:
+    """The report written (tables, report.html), the decisions printed; the exit status."""
+    from ..analysis import report
+    from ..record import store
+    from ..render import files, html, markdown, summary
+
     recs = store.load(out)
     rep = report.build(recs, margin=rs.margin)
     text = markdown.markdown(rep)
@@ -209,3 +212,21 @@ def _run(args, rs, cells, out: Path, console) -> int:
     say(f"records: {store.store_file(out)}\nevery table: {paths['md']} (also {paths['csv'].name}, "
         f"{paths['json'].name}, report.html)")
     return exit_status(recs, rs.run_id)
+
+
+def _run(args, rs, cells, out: Path, console) -> int:
+    todo = _todo(args, rs, cells, out, console)
+    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
+    if rs.until_decided:
+        say(f"until decided: blocks of {len(cells)} cells until every comparison is decided "
+            f"(±{100 * rs.margin:g}% margin), at most {rs.budget_min:g} minutes -> {out}")
+    else:
+        say(f"{len(todo)} cells to run ({len(cells) - len(todo)} already complete) -> {out}")
+    try:
+        until = _execute(rs, todo, out, console, say)
+    except KeyboardInterrupt as stop:
+        why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+        console.print(f"\n{why}; every finished cell is saved in {out}. Resume with:\n"
+                      f"  mnist-bench run --out {out} --resume")
+        return 143 if isinstance(stop, Terminated) else 130
+    return _finish(rs, out, until, say)

@@ -88,12 +88,8 @@ def _reader(stream, q, kind: str):
     q.put((kind, None))
 
 
-def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
-               cwd: str | None = None) -> Outcome:
-    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell. The
-    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed. Its
-    events (progress, result, error) come on a pipe of their own (``protocol.EVENTS_FD``), so
-    nothing the cell prints can pass for its result; its output is kept as the tail."""
+def _spawn(cell: Cell, cwd: str | None):
+    """The worker process of ``cell`` and the reading end of its events pipe."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
            PARENT_ENV: str(os.getpid())}
     if cell.backend != BASELINE_BACKEND:
@@ -101,7 +97,6 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
     env.update(environment.device_env(cell.device))
     events_r, events_w = os.pipe()
     env[protocol.EVENTS_FD] = str(events_w)
-    t_spawn = time.perf_counter()
     env[phases.SPAWNED_ENV] = repr(time.time())
     try:
         proc = subprocess.Popen(
@@ -113,37 +108,51 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
         raise
     finally:
         os.close(events_w)  # the worker holds the only writing end: its exit ends the pipe
+    return proc, events_r
+
+
+def _listen(proc, events_r: int, deadline: float, on_event, outcome: "Outcome") -> list[str]:
+    """Read the worker's output and events until both end or ``deadline``; returns the output
+    tail, and fills ``outcome`` with the result, the error or the time-out."""
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(proc.stdout, lines, "out"), daemon=True).start()
     threading.Thread(target=_reader, args=(os.fdopen(events_r, encoding="utf-8", errors="replace"),
                                            lines, "event"), daemon=True).start()
-    outcome = Outcome()
     tail = collections.deque(maxlen=TAIL_LINES)
-    deadline = time.monotonic() + timeout_s
     open_streams = 2
+    while open_streams:
+        try:
+            kind, line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            outcome.timed_out = True
+            break
+        if line is None:
+            open_streams -= 1
+        elif kind == "out":
+            if line.strip():
+                tail.append(line.rstrip())
+        elif (event := protocol.read(line)) is None:
+            continue
+        elif event["event"] == "result":
+            outcome.result = event.get("result")
+        elif event["event"] == "error":
+            outcome.error = event.get("reason") or "the cell reported an error without a message"
+        else:
+            on_event(event)
+    return list(tail)
+
+
+def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
+               cwd: str | None = None) -> Outcome:
+    """Run ``cell`` in a fresh process with its backend set; never raises for a bad cell. The
+    worker dies with this process (``worker.PARENT_ENV``), so no orphan runs on untimed. Its
+    events (progress, result, error) come on a pipe of their own (``protocol.EVENTS_FD``), so
+    nothing the cell prints can pass for its result; its output is kept as the tail."""
+    t_spawn = time.perf_counter()
+    proc, events_r = _spawn(cell, cwd)
+    outcome = Outcome()
     try:
-        while open_streams:
-            try:
-                kind, line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                outcome.timed_out = True
-                break
-            if line is None:
-                open_streams -= 1
-                continue
-            if kind == "out":
-                if line.strip():
-                    tail.append(line.rstrip())
-                continue
-            event = protocol.read(line)
-            if event is None:
-                continue
-            if event["event"] == "result":
-                outcome.result = event.get("result")
-            elif event["event"] == "error":
-                outcome.error = event.get("reason") or "the cell reported an error without a message"
-            else:
-                on_event(event)
+        outcome.tail = _listen(proc, events_r, time.monotonic() + timeout_s, on_event, outcome)
     finally:
         if proc.poll() is None:
             if hasattr(os, "killpg"):  # the worker's whole session: anything it started too
@@ -152,7 +161,6 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
                 proc.kill()
         outcome.returncode = proc.wait()
         outcome.wall_s = time.perf_counter() - t_spawn
-    outcome.tail = list(tail)
     return outcome
 
 

@@ -18,8 +18,6 @@ NO_DOWNLOAD = "MNIST_BENCH_NO_DOWNLOAD"  # yes/no: never download a dataset
 TIMEOUT = "MNIST_BENCH_TIMEOUT"  # seconds a download may go without progress (default 20)
 MACHINE = "MNIST_BENCH_MACHINE"  # what the tables call this machine (as --machine)
 GIT_COMMIT = "MNIST_BENCH_GIT_COMMIT"  # the harness's commit, where git cannot tell it
-# what each is, for docs/usage.md and `doctor`
-ALL = (DEBUG, NO_DOWNLOAD, TIMEOUT, MACHINE, GIT_COMMIT)
 
 TRUE = ("1", "true", "yes", "on", "y", "t")
 FALSE = ("", "0", "false", "no", "off", "n", "f")
@@ -42,8 +40,8 @@ def flag(name: str, environ=None) -> bool:
                    "on/off (any case), or empty for no")
 
 
-def number(name: str, default: float, low: float, high: float, environ=None) -> float:
-    """A number of ``name`` in (low, high], else ``default`` when unset or empty."""
+def seconds(name: str, default: float, low: float, high: float, environ=None) -> float:
+    """A number of seconds of ``name`` in (low, high], else ``default`` when unset or empty."""
     text = (os.environ if environ is None else environ).get(name, "")
     if not text.strip():
         return default
@@ -72,4 +70,4 @@ def check_all(environ=None) -> None:
 
 def download_timeout(environ=None) -> float:
     """Seconds a download may go without progress: ``MNIST_BENCH_TIMEOUT``, else 20."""
-    return number(TIMEOUT, 20.0, 0.0, MAX_TIMEOUT_S, environ)
+    return seconds(TIMEOUT, 20.0, 0.0, MAX_TIMEOUT_S, environ)

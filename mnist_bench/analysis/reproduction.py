@@ -1,7 +1,8 @@
 """Did each backend reproduce what the seed's source reported? (docs/seeds.md)
 
 Only records of the ``seed`` profile count: they train each recipe for its source's own epoch
-count (a run with ``--epochs`` other than the source's is not judged against the source). Per spec and backend: the source's figure, the reproduced test accuracy (mean and
+count (a run with ``--epochs`` other than the source's is not judged against the source). Per
+spec and backend: the source's figure, the reproduced test accuracy (mean and
 standard deviation over seeds), the difference in points, and whether it is within a tolerance of
 1 point (1.5 for the Fashion-MNIST specs, whose source reported two runs 0.4 points apart). The
 scikit-learn baseline is judged on its 15k split, the figure its source reported.

@@ -11,10 +11,10 @@ import math
 import sys
 
 from .. import __version__, settings
+from ..settings import MAX_BUDGET_MIN, MAX_CELL_TIMEOUT_S, MAX_EPOCHS, MAX_SEED
 
 DEFAULT_OUT = "bench-out"
 DEFAULT_BUDGET_MIN = 20.0  # --until-decided without --budget
-from ..settings import MAX_BUDGET_MIN, MAX_CELL_TIMEOUT_S, MAX_EPOCHS, MAX_SEED  # noqa: E402,F401
 
 
 class Parser(argparse.ArgumentParser):

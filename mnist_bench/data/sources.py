@@ -32,13 +32,6 @@ DEBIAN_PACKAGE = "dataset-fashion-mnist"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-def download_timeout() -> float:
-    """Seconds a download may go without progress: ``MNIST_BENCH_TIMEOUT``, else 20."""
-    from .. import envvars
-
-    return envvars.download_timeout()
-
-
 def write_cache(name: str, arrays: dict, origin: str) -> None:
     path = cache_path(name)
     try:
@@ -120,7 +113,9 @@ def _download(url: str, dest: Path, sha256: str | None = None) -> None:
     """``url`` into ``dest`` through pooch, kept only when its SHA-256 is ``sha256``."""
     import pooch
 
-    timeout = download_timeout()
+    from .. import envvars
+
+    timeout = envvars.download_timeout()
     try:
         pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=dest.name,
                        path=dest.parent, progressbar=False, downloader=_bounded(timeout))

@@ -75,11 +75,10 @@ BOOT = ("import sys, runpy; sys.path.append(sys.argv.pop(1)); "
         "runpy.run_module('mnist_bench.worker', run_name='__main__', alter_sys=True)")
 
 
-def worker_command(*args: str, module: str = "mnist_bench.worker") -> list[str]:
-    """The command line that runs ``module`` (as ``python -m``) with ``args`` in a fresh,
-    safe-path interpreter."""
-    return [sys.executable, "-P", "-c", BOOT.replace("mnist_bench.worker", module),
-            PACKAGE_ROOT, *args]
+def worker_command(*args: str) -> list[str]:
+    """The command line that runs ``mnist_bench.worker`` (as ``python -m``) with ``args`` in a
+    fresh, safe-path interpreter."""
+    return [sys.executable, "-P", "-c", BOOT, PACKAGE_ROOT, *args]
 
 
 def _reader(stream, q, kind: str):

@@ -74,6 +74,38 @@ def test_a_backend_s_own_slow_epochs_count_in_its_figures():
     assert long.against["tensorflow"].ratio == pytest.approx(1.32)
 
 
+def _two_specs(spikes: bool):
+    """mlp_512: TensorFlow's runs each with one 3 s steady epoch beside a 1 s one (or calm);
+    linear_sgd: TensorFlow a steady 1.3x JAX in three calm runs of two steady epochs."""
+    out = []
+    for k in range(3):
+        for spec, backend, steady in (
+                ("mlp_512", "jax", [1.0, 1.0]),
+                ("mlp_512", "tensorflow", [1.0, 3.0] if spikes else [1.0, 1.0]),
+                ("linear_sgd", "jax", [1.0, 1.0]),
+                ("linear_sgd", "tensorflow", [1.3 + 0.01 * k] * 2)):
+            cell = plan.Cell(spec=spec, backend=backend, dataset="mnist", repeat=k)
+            out.append(assemble.record(cell, run={"run_id": "r"}, status="ok", test_accuracy=0.97,
+                                       train_samples=60000, epoch_s=[2.0, *steady], recipe={},
+                                       curve=[{"epoch": 1, "train_s": 2.0, "test_accuracy": 0.99}]))
+    return out
+
+
+def test_a_backend_s_slow_epochs_seen_on_one_spec_widen_its_intervals_on_every_spec():
+    """Three calm runs of two steady epochs say little about a backend whose epochs spike now
+    and then: the epoch noise its cells show anywhere in the run (pooled over specs) is the
+    floor under the spread of its comparisons, so a spec whose runs happened to miss the
+    spikes is not decided on their calm alone."""
+    def verdict(records):
+        rep = report.build(records)
+        long = next(r for r in rep.recommend.itertuples()
+                    if r.question == "long" and r.spec == "linear_sgd")
+        return long.pick, long.against["tensorflow"].verdict
+
+    assert verdict(_two_specs(spikes=False)) == ("jax", "higher")
+    assert verdict(_two_specs(spikes=True)) == ("jax", "undecided")
+
+
 def test_a_verdict_is_made_at_the_last_scheduled_look():
     """Four paired blocks are judged as the look after block 3: the fourth (whose pair would
     look very different) is kept, and not judged."""

@@ -68,8 +68,8 @@ def test_the_machines_table_uses_the_margin_it_is_given(tmp_path):
     table included (it ignored --margin)."""
     from mnist_bench.analysis import report
 
-    recs = [rec(block=k, mean=m * (1 + 0.002 * k), machine={"name": name}, run_id="one",
-                node=name) for k in range(3) for name, m in (("a", 1.0), ("b", 1.1))]
+    recs = [rec(block=k, epoch_s=[2 * m, *[m * (1 + 0.002 * k)] * 2], machine={"name": name},
+                run_id="one", node=name) for k in range(3) for name, m in (("a", 1.0), ("b", 1.1))]
     for r in recs:  # one cluster run on two nodes: the nodes are paired by block
         r["ray"] = {"node_id": r["node"]}
     verdicts = {}

@@ -131,7 +131,8 @@ def one_run(ratio: float, seed: int, margin: float = stats.MARGIN) -> dict:
             r = c.ratio
             if r.low is not None and r.n == now:  # made at this look (not a decided one kept)
                 q = expected[_question(c.label)]
-                covered.append((r.n, r.low <= q[c.a[3]] / q[c.b[3]] <= r.high))
+                spiky = _question(c.label) == "steady epoch" and bool(set(SPIKING) & {c.a[3], c.b[3]})
+                covered.append((r.n, r.low <= q[c.a[3]] / q[c.b[3]] <= r.high, spiky))
         return comps
 
     until.judge = judged
@@ -172,9 +173,13 @@ def table(trials: int = 40, ratios=RATIOS, margin: float = stats.MARGIN, seed: i
                                          for c in comps])),
                "mean blocks": float(np.mean(blocks)), "cells measured again": again}
         for look in stats.LOOKS:
-            at = [ok for n, ok in covered if n == look]
+            at = [ok for n, ok, _ in covered if n == look]
             row[f"covered at {look}"] = float(np.mean(at)) if at else None
             row[f"intervals at {look}"] = len(at)
+        spiky = [ok for _, ok, s in covered if s]
+        row["covered, spiking backend's steady epoch"] = float(np.mean(spiky)) if spiky else None
+        rest = [ok for _, ok, s in covered if not s]
+        row["covered, the others"] = float(np.mean(rest)) if rest else None
         rows.append(row)
     return rows
 

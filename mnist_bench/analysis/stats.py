@@ -44,6 +44,19 @@ DIFFERS = ("higher", "lower")
 MAX_MORE = 500  # blocks beyond which "needs about k more" is not worth estimating
 
 
+class Figures(dict):
+    """{block: a run's figure}, with what epoch noise alone adds to the variance of one run's
+    figure relative to its mean (``noise``: an epoch's relative variance over the steady epochs
+    a run averages, pooled over every cell of the backend in the run, with ``noise_df`` degrees
+    of freedom). Three runs of a few epochs mostly miss a backend's rare slow epochs, and their
+    spread alone then understates what a mean holding them varies by; the pooled epoch noise is
+    the floor ``paired_ratio`` puts under that spread."""
+
+    def __init__(self, figures=(), noise: float = 0.0, noise_df: float = 0.0):
+        super().__init__(figures)
+        self.noise, self.noise_df = noise, noise_df
+
+
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
@@ -155,11 +168,19 @@ def paired_ratio(a: dict, b: dict, margin: float = MARGIN, schedule: bool = True
     if n < MIN_RUNS:
         return Ratio(mx / my, None, None, n, FEW, margin=margin, more=MIN_RUNS - n)
     sd = statistics.stdev(xi / mx - yi / my for xi, yi in zip(x, y))
-    half = _t(n - 1, DECISION_CONFIDENCE) * sd / math.sqrt(n)
+    sd, df = _floored(sd, n - 1, a, b)
+    half = _t(df, DECISION_CONFIDENCE) * sd / math.sqrt(n)
     low, high = math.exp(m - half), math.exp(m + half)
     v = verdict(low, high, margin)
     more = None if v in (*DIFFERS, "equivalent") else blocks_needed(m, sd, n, margin)
     return Ratio(mx / my, low, high, n, v, margin=margin, more=more)
+
+
+def _floored(sd: float, df: float, a, b) -> tuple[float, float]:
+    """(sd, df) of the per-block differences: as seen, or the two sides' pooled epoch noise
+    (``Figures.noise``) where that is larger; the degrees of freedom stay the blocks'."""
+    floor = sum(getattr(f, "noise", 0.0) for f in (a, b))
+    return max(sd, math.sqrt(floor)), df
 
 
 def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0) -> Ratio:

@@ -101,6 +101,7 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
     per_run = by_block(good, run_epoch_s)
     row["run_epoch_s"] = per_run
+    row["_noise"] = epoch_noise(good)
     gm, low, high = stats.mean_interval(list(per_run.values()))
     row["steady_epoch_s"], row["steady_epoch_low_s"], row["steady_epoch_high_s"] = gm, low, high
     row["slow_epoch_share"], row["steady_epochs"] = slow_share(good)
@@ -147,6 +148,39 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
             row["time_to_target_s"] = (stats.mean_interval(list(hits.values()))[0]
                                        if row["reached_runs"] == len(reached) else None)
     return row
+
+
+def epoch_noise(runs: list[dict]) -> tuple[float, int, float]:
+    """(the sum of squared relative deviations of each run's steady epochs from that run's
+    mean, their degrees of freedom, the mean number of steady epochs a run averages): the
+    epoch noise inside runs, pooled later over a backend's cells (``pool_noise``)."""
+    ss, df, counts = 0.0, 0, []
+    for r in runs:
+        steady = [t for t in (r.get("epoch_s") or [])[1:] if t and t > 0]
+        if r["backend"] == BASELINE_BACKEND or len(steady) < 2:
+            continue
+        m = sum(steady) / len(steady)
+        ss += sum((t / m - 1) ** 2 for t in steady)
+        df += len(steady) - 1
+        counts.append(len(steady))
+    return ss, df, (sum(counts) / len(counts) if counts else 0.0)
+
+
+def pool_noise(rows: list[dict]) -> None:
+    """Each row's run figures become ``stats.Figures`` carrying the epoch noise of its backend
+    in its run (every spec's cells of one run, setup, method, mode, implementation and
+    backend pooled): what one run's mean steady epoch varies by from epoch noise alone."""
+    pools: dict = defaultdict(lambda: [0.0, 0])
+    for row in rows:
+        ss, df, _ = row.get("_noise") or (0.0, 0, 0.0)
+        pool = pools[tuple(row[k] for k in GROUP if k != "spec")]
+        pool[0] += ss
+        pool[1] += df
+    for row in rows:
+        _, _, m = row.pop("_noise", None) or (0.0, 0, 0.0)
+        ss, df = pools[tuple(row[k] for k in GROUP if k != "spec")]
+        if isinstance(row.get("run_epoch_s"), dict) and df and m:
+            row["run_epoch_s"] = stats.Figures(row["run_epoch_s"], noise=ss / df / m, noise_df=df)
 
 
 def by_block(runs: list[dict], figure) -> dict:
@@ -229,6 +263,7 @@ def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MA
         groups[group_key(r) + ((batch_of(r),) if by_batch else ())].append(r)
     final = final_attempts(kept)
     rows = [_row(k, v, targets, drift, final) for k, v in groups.items()]
+    pool_noise(rows)
     _compare_backends(rows, margin)
     names = labels(sorted({r["spec"] for r in rows}))
     for row in rows:

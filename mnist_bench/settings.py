@@ -101,11 +101,11 @@ class Cell:
     float32_precision: str = "as-shipped"  # --precision (PRECISIONS): part of what the cell is
 
     def key(self) -> tuple:
-        """What makes two cells the same measurement (used by --resume)."""
-        return (self.spec, self.backend, self.dataset, self.profile, self.seed, self.epochs,
-                self.device, self.mode, self.repeat, self.impl, self.planned_batch_size,
-                self.lr_scaling, self.attempt, self.float32_precision,
-                self.node)  # the node last: progress.Estimate drops it
+        """What makes two cells the same measurement (--resume, the budget's and the progress
+        estimates): its identity (``identity.Identity``) and which measurement of it this is."""
+        from .identity import of_cell
+
+        return (of_cell(self), self.seed, self.repeat, self.attempt)
 
     def label(self) -> str:
         extra = "" if self.mode == "default" else f" [{self.mode}]"

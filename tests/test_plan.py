@@ -18,7 +18,7 @@ def test_every_block_holds_every_variant_once_and_blocks_do_not_mix():
     for block in range(3):
         chunk = cells[block * per_block:(block + 1) * per_block]
         assert {c.repeat for c in chunk} == {block}
-        assert len({c.key()[:2] + (c.mode,) for c in chunk}) == per_block
+        assert len({(c.spec, c.backend, c.mode) for c in chunk}) == per_block
         assert [c.position for c in chunk] == list(range(per_block))
 
 

@@ -23,11 +23,10 @@ import statistics
 import pandas as pd
 
 from . import stats
-from .keys import block_of, present, run_of
+from .keys import GROUP, block_of, present, run_of
 from .tidy import latest, tidy
 
-KEY = ["machine", "dataset", "device_kind", "mode", "impl", "spec", "backend", "setup", "method",
-       "batch_size"]
+KEY = ["machine", *GROUP[1:], "batch_size"]  # a cell's place, its machine for its run
 
 
 def canary_change(old: list[dict], new: list[dict]) -> float | None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from ..identity import of_record
 from ..settings import BASELINE_BACKEND
 from ..specs import BUILTIN
 
-# A cell's identity in every table: its run (and node), dataset, device kind, setup (profile,
-# --epochs, learning-rate scaling), the method its figures were measured by, mode,
-# implementation, spec and backend; the batch size is added where a table spans several.
+# A cell's place in every table: its run (and node), the method its figures were measured by,
+# and its identity (mnist_bench/identity.py: dataset, device kind, setup, mode, implementation,
+# spec, backend; the batch size is added where a table spans several).
 # Records that differ in any of these are never pooled into one figure or paired in one ratio.
 GROUP = ("run", "dataset", "device_kind", "setup", "method", "mode", "impl", "spec", "backend")
 SPEC_GROUP = GROUP[:-1]  # a spec's variants: every backend of one spec, setup and method
@@ -48,11 +49,9 @@ def machine_of(r: dict) -> str:
 
 
 def setup_of(r: dict) -> tuple:
-    """How a cell trains, as its run planned it: (profile, the --epochs override or None for the
-    profile's own, the learning-rate scaling or None, the --precision asked). Cells of different
-    setups are never set side by side."""
-    return (r.get("profile"), r.get("epochs"), r.get("lr_scaling"),
-            r.get("float32_precision") or "as-shipped")
+    """How a cell trains, as its run planned it (``identity.Identity.setup``). Cells of
+    different setups are never set side by side."""
+    return of_record(r).setup
 
 
 def method_of(r: dict) -> int:
@@ -67,9 +66,10 @@ def attempt_of(r: dict) -> int:
 
 
 def group_key(r: dict) -> tuple:
-    """A record's cell identity (``GROUP``), the block aside."""
-    return (run_of(r), r["dataset"], device_kind(r), setup_of(r), method_of(r),
-            r.get("mode") or "default", r.get("impl") or "keras", r["spec"], r["backend"])
+    """A record's place in the tables (``GROUP``): its run and method, and its identity
+    (``identity.of_record``) with the device it ran on."""
+    i = of_record(r, device_kind(r))
+    return (run_of(r), i.dataset, i.device, i.setup, method_of(r), i.mode, i.impl, i.spec, i.backend)
 
 
 def recipe_batch_of(r: dict) -> int | None:

@@ -4,43 +4,34 @@ from __future__ import annotations
 
 import time
 
+from ..execute.estimate import expected_s
+from ..identity import of_cell
+
 
 class Estimate:
-    """Time left for the cells still to run, from the cells already run: each cell is expected
-    to take what the same cell (spec, backend, mode, implementation, batch size) took, else what that spec
-    took on the other backends, else the mean of all cells so far; refined as each finishes."""
+    """Time left for the cells still to run, from the cells already run
+    (``execute.estimate.expected_s``, the estimate the budget uses too); refined as each
+    finishes."""
 
     def __init__(self):
-        self.pending, self.took = [], []  # [(cell, seconds)]
+        self.pending, self.took = [], []  # [identity], [(identity, seconds)]
 
     def expect(self, cells) -> None:
-        self.pending = list(cells)
+        self.pending = [of_cell(c) for c in cells]
 
     def started(self, cell) -> None:
-        key = cell.key()[:-1]  # a Ray node's copy of a cell names its node
+        key = of_cell(cell).anywhere()  # a Ray node's copy of a cell names its node
         for i, c in enumerate(self.pending):
-            if c.key()[:-1] == key:
+            if c.anywhere() == key:
                 del self.pending[i]
                 return
 
     def finished(self, cell, seconds) -> None:
-        if seconds and seconds > 0:
-            self.took.append((cell, seconds))
-
-    def _one(self, cell) -> float | None:
-        for same in ((lambda c: (c.spec, c.backend, c.mode, c.impl, c.planned_batch_size) ==
-                      (cell.spec, cell.backend, cell.mode, cell.impl, cell.planned_batch_size)),
-                     (lambda c: (c.spec, c.mode, c.impl) == (cell.spec, cell.mode, cell.impl)),
-                     (lambda c: True)):
-            times = [t for c, t in self.took if same(c)]
-            if times:
-                return sum(times) / len(times)
-        return None
+        self.took.append((of_cell(cell), seconds))
 
     def left_s(self) -> float | None:
         """Seconds the pending cells will likely take; None before any cell finished."""
-        times = [self._one(c) for c in self.pending]
-        return None if any(t is None for t in times) else sum(times)
+        return expected_s(self.pending, self.took) if self.pending else 0.0
 
     def text(self, block: bool) -> str:
         left = self.left_s()

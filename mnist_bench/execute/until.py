@@ -28,7 +28,6 @@ their comparisons stay open with that reason.
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import replace
 
@@ -36,14 +35,16 @@ from .. import plan
 from ..analysis import decisions, report, stats
 from ..analysis.keys import attempt_of, block_of, flags_of
 from ..measure.disturbance import outside
+from ..identity import of_cell, of_record
 from ..record import store
+from .estimate import expected_s
 
 MAX_ATTEMPTS = 2  # a block is measured again at most this many times
 PLAN_AFTER = 3  # cells measured before the run plans itself to its budget
 
 
 def variant(cell) -> tuple:
-    return (cell.spec, cell.mode, cell.impl, cell.backend)
+    return of_cell(cell).variant
 
 
 class UntilDecided:
@@ -128,21 +129,10 @@ class UntilDecided:
         return [r for r in self.load() if r.get("run_id") == self.rs.run_id]
 
     def estimate_s(self, cells, recs) -> float | None:
-        """The cells' expected seconds from this run's earlier wall times: per variant, else
-        the median of its spec's cells, else the median of all; None before any cell has run."""
-        walls: dict = {}
-        specs: dict = {}
-        for r in recs:
-            w = r.get("cell_wall_s")
-            if w:
-                walls.setdefault((r["spec"], r.get("mode") or "default", r.get("impl") or "keras",
-                                  r["backend"]), []).append(w)
-                specs.setdefault(r["spec"], []).append(w)
-        if not walls:
-            return None
-        every = statistics.median(w for ws in walls.values() for w in ws)
-        return sum(statistics.median(walls.get(variant(c)) or specs.get(c.spec) or [every])
-                   for c in cells)
+        """The cells' expected seconds from this run's earlier wall times
+        (``estimate.expected_s``); None before any cell has run."""
+        return expected_s([of_cell(c) for c in cells],
+                          [(of_record(r), r.get("cell_wall_s")) for r in recs])
 
     def judge(self) -> list:
         """Every comparison of this run on the records so far (each at its last scheduled

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import MnistBenchError
+from ..identity import RECORD_FIELDS
 from . import assemble, store
 from .schema import RecordError
 
@@ -36,10 +37,9 @@ def from_pytest_json(path: str | Path) -> list[dict]:
         extra = bench.get("extra_info") or {}
         if extra.get("mnist_bench") != 1:
             continue
-        cell = {k: extra.get(k) for k in ("spec", "backend", "dataset", "profile", "seed", "mode",
-                                          "planned_batch_size", "lr_scaling")}
-        cell.update(epochs=None, repeat=0, data_dir=None,
-                    device_requested=extra.get("device_requested", "cpu"))
+        # the cell's identity as the benchmark named it (identity.RECORD_FIELDS), its seed
+        cell = {f: extra.get(f) for f in (*RECORD_FIELDS.values(), "seed")}
+        cell.update(repeat=0, data_dir=None, device_requested=extra.get("device_requested", "cpu"))
         fields = {k: v for k, v in extra.items() if k not in cell and k != "mnist_bench"}
         fields.setdefault("status", "ok")
         fields.setdefault("reason", None)

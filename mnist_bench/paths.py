@@ -16,7 +16,7 @@ from .errors import MnistBenchError
 
 # what each command writes into its folder
 TABLES = ("tables.md", "tables.csv", "tables.json", "tables-batch-sizes.csv")
-CHARTS = tuple(f"{stem}.{ext}" for stem in ("epoch_time", "modes", "keras_vs_native",
+CHARTS = tuple(f"{stem}.{ext}" for stem in ("epoch_time", "seconds", "modes", "keras_vs_native",
                                             "batch_sizes", "accuracy_curves")
                for ext in ("png", "svg"))
 REPORT = TABLES + ("report.html",) + CHARTS

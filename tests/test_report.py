@@ -259,3 +259,32 @@ def test_the_html_report_names_each_machine_and_run():
     facts = [dict(m["facts"]) for m in got]
     assert facts[0]["CPU"].startswith("cpu-box cpu") and facts[1]["CPU"].startswith("h100-box cpu")
     assert facts[0]["records"] == "2, t1 to t3" and facts[1]["records"] == "1, t2 to t2"
+
+
+def test_a_batch_chart_axis_is_set_by_its_points_not_by_one_wide_interval():
+    """One interval from 418 to 12 million samples/s no longer flattens every curve: the axis
+    reaches a fixed factor past the points, and the cut interval is marked at the edge."""
+    from mnist_bench.render import plots
+
+    plt = plots._pyplot()
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    ys, lows, highs = [40_000, 90_000, 100_000], [35_000, 418, 95_000], [45_000, 12_449_717, 105_000]
+    ax.errorbar([128, 512, 2048], ys)
+    plots._clip_to_points(ax, ys, lows, highs, [128, 512, 2048])
+    bottom, top = ax.get_ylim()
+    assert bottom == 40_000 / plots.CLIP and top == 100_000 * plots.CLIP
+    marks = [line for line in ax.lines if line.get_marker() in ("^", "v")]
+    assert sorted(m.get_marker() for m in marks) == ["^", "v"]
+    plt.close(fig)
+
+
+def test_accuracy_curves_are_the_mean_over_runs_with_the_runs_range():
+    from mnist_bench.render import plots
+
+    runs = [[{"train_s": 1.0, "test_accuracy": 0.90}, {"train_s": 2.0, "test_accuracy": 0.95}],
+            [{"train_s": 3.0, "test_accuracy": 0.92}, {"train_s": 4.0, "test_accuracy": 0.97},
+             {"train_s": 5.0, "test_accuracy": 0.98}]]
+    xs, ys, lo, hi = plots._mean_curve(runs)
+    assert xs == [2.0, 3.0] and ys == pytest.approx([0.91, 0.96])
+    assert lo == [0.90, 0.95] and hi == [0.92, 0.97]

@@ -58,6 +58,7 @@ def html_report(rep, out: Path, title: str = "mnist-bench results", notes: dict 
     out.mkdir(parents=True, exist_ok=True)
     recs = rep.recs
     paths = (plots.epoch_time_chart(rep.tidy, out / "epoch_time")
+             + plots.absolute_chart(rep.tidy, out / "seconds")
              + plots.modes_chart(rep.modes, out / "modes")
              + plots.native_chart(rep.native, out / "keras_vs_native", rep.matched)
              + plots.batch_chart(rep.batches, out / "batch_sizes")

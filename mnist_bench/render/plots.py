@@ -55,7 +55,15 @@ def _ratio_ticks(ax, low: float, high: float) -> None:
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     candidates = [0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100]
-    ticks = [c for c in candidates if low <= c <= high] or [1]
+    gap = math.log(high / low) / 14  # labels no closer than this on the axis (1x always kept)
+    ticks = []
+    for c in sorted(c for c in candidates if low <= c <= high):
+        if c == 1 or not ticks or math.log(c / ticks[-1]) >= gap:
+            if ticks and ticks[-1] != 1 and math.log(c / ticks[-1]) < gap:
+                ticks.pop()  # 1x displaces a neighbour too close to it
+            ticks.append(c)
+    ticks = [t for i, t in enumerate(ticks) if t == 1 or i + 1 == len(ticks)
+             or ticks[i + 1] != 1 or math.log(1 / t) >= gap] or [1]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
@@ -104,10 +112,16 @@ def ratio_chart(panels: list[tuple[str, list[tuple[str, str, object]]]], stem: P
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.grid(axis="x", color="#eee", lw=0.6)
-        ax.legend(fontsize=7, loc="lower right")
+        _legend_outside(ax)
     fig.text(0.01, 0.002, note, fontsize=7, color="#555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return _save(fig, stem, plt)
+
+
+def _legend_outside(ax, fontsize: int = 7) -> None:
+    """The legend beside the axes, right of the plotting area, never on the data."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              borderaxespad=0.0)
 
 
 def _value(r):
@@ -173,7 +187,7 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
     runs as a vertical bar where there are 3 or more; a batch size that failed ends its line."""
     if curves is None or not len(curves):
         return []
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     ok = curves[curves.samples_per_s.notna()]
     panels = list(ok.groupby(["run", "dataset", "device_kind", "spec"], sort=False))
@@ -184,7 +198,7 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
     plt = _pyplot()
     cols = min(2, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 4.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(8.2 * cols, 4.0 * rows), squeeze=False)
     for ax, ((run, dataset, device, spec), g) in zip(axes.flat, panels):
         for (backend, impl, mode), line in g.groupby(["backend", "impl", "mode"], sort=False):
             line = line.sort_values("batch_size")
@@ -200,27 +214,111 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
                         + (f" (failed at {stop})" if stop else ""))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        _clip_to_points(ax, list(g.samples_per_s), list(g.samples_low), list(g.samples_high),
+                        list(g.batch_size))
         sizes = sorted(g.batch_size.unique())
         ax.set_xticks(sizes, [str(int(b)) for b in sizes], fontsize=7)
         ax.minorticks_off()
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(f"{g.label.iloc[0]} ({dataset}, {device})", fontsize=9)
         ax.set_xlabel("batch size", fontsize=8)
         ax.set_ylabel("training samples/s (log scale)", fontsize=8)
         ax.grid(color="#eee", lw=0.6)
-        ax.legend(fontsize=6)
+        _legend_outside(ax, 6)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.text(0.01, 0.002, "Point: mean over runs of the steady epochs' samples/s. Bar: "
-             "95% interval, drawn only from 3 or more runs. Hollow: native loop.",
+             "95% interval, drawn only from 3 or more runs; an interval reaching past the axis, "
+             "which the points set, is cut there and marked ^ or v. Hollow: native loop.",
              fontsize=7, color="#555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return _save(fig, stem, plt)
 
 
+CLIP = 3.0  # a batch chart's axis reaches this factor beyond its lowest and highest point
+
+
+def _clip_to_points(ax, ys, lows, highs, xs) -> None:
+    """The y axis set by the points (``CLIP`` beyond them), not by an interval: an interval
+    past it is cut at the edge and marked there (^ above, v below)."""
+    pts = [y for y in ys if y == y and y]
+    if not pts:
+        return
+    bottom, top = min(pts) / CLIP, max(pts) * CLIP
+    ax.set_ylim(bottom, top)
+    for x, lo, hi in zip(xs, lows, highs):
+        if hi == hi and hi is not None and hi > top:
+            ax.plot([x], [top], marker="^", ms=5, color="#555", clip_on=False)
+        if lo == lo and lo is not None and 0 < lo < bottom:
+            ax.plot([x], [bottom], marker="v", ms=5, color="#555", clip_on=False)
+
+
+def absolute_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
+    """What each spec costs on each backend, in seconds: the mean steady epoch (a long
+    training's cost per epoch) and the mean time to the spec's target accuracy (a short
+    training's), one bar per backend with its 95% interval over runs, one panel per question
+    (and run, dataset, device, implementation and mode); log scale, lower is better."""
+    rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    panels = []
+    for (run, dataset, device, impl, mode), g in rows.groupby(
+            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        where = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''}"
+        if t.run.nunique() > 1:
+            where += f", run {run}"
+        epoch, target = [], []
+        for r in g.itertuples():
+            epoch.append((r.label, r.backend, r.steady_epoch_s, r.steady_epoch_low_s, r.steady_epoch_high_s))
+            tta = r.run_tta_s if isinstance(r.run_tta_s, dict) else {}
+            if r.time_to_target_s == r.time_to_target_s and r.time_to_target_s and tta:
+                m, lo, hi = stats.mean_interval(list(tta.values()))
+                target.append((r.label, r.backend, m, lo, hi))
+        panels.append((f"steady epoch (s): {where}", epoch))
+        if target:
+            panels.append((f"time to target accuracy (s, compiling epoch included): {where}", target))
+    panels = [(title, items) for title, items in panels if items]
+    if not panels:
+        return []
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    plt = _pyplot()
+    heights = [max(1.6, 0.42 * len(dict.fromkeys(i[0] for i in items)) + 1.0) for _, items in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    order = {b: i for i, b in enumerate(BACKENDS)}
+    for ax, (title, items) in zip(axes[:, 0], panels):
+        labels = list(dict.fromkeys(i[0] for i in items))
+        series = sorted(dict.fromkeys(i[1] for i in items), key=lambda b: order.get(b, 9))
+        step = 0.7 / max(1, len(series))
+        for k, backend in enumerate(series):
+            mine = [i for i in items if i[1] == backend]
+            ys = [labels.index(i[0]) + (k - (len(series) - 1) / 2) * step for i in mine]
+            xs = [i[2] for i in mine]
+            err = [[x - lo if lo == lo and lo else 0 for x, lo in zip(xs, [i[3] for i in mine])],
+                   [hi - x if hi == hi and hi else 0 for x, hi in zip(xs, [i[4] for i in mine])]]
+            ax.errorbar(xs, ys, xerr=err, fmt="o", ms=5, capsize=3, lw=1.2,
+                        color=COLORS.get(backend), label=backend)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", color="#eee", lw=0.6)
+        _legend_outside(ax)
+    fig.text(0.01, 0.002, "Point: mean over runs (lower is better). Bar: 95% interval over "
+             "runs, from 2 or more. Log scale, in seconds.", fontsize=7, color="#555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return _save(fig, stem, plt)
+
+
 def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
-    """Evaluated accuracy against cumulative training time, one panel per spec and dataset."""
+    """Evaluated accuracy against cumulative training time, one panel per spec and dataset:
+    per backend the mean over runs of each epoch's point (time and accuracy), with a band from
+    the lowest to the highest run's accuracy at that epoch; the legend in one order."""
     plt = _pyplot()
     panels = defaultdict(list)
     for r in recs:
@@ -233,14 +331,13 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
     cols = 3
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), squeeze=False)
+    order = {b: i for i, b in enumerate(BACKENDS)}
     for ax, ((spec, dataset, device, mode), rs) in zip(axes.flat, panels.items()):
-        seen = set()
-        for r in rs:
-            xs = [p["train_s"] for p in r["curve"]]
-            ys = [p.get("validation_accuracy", p.get("test_accuracy")) for p in r["curve"]]
-            label = r["backend"] if r["backend"] not in seen else None
-            seen.add(r["backend"])
-            ax.plot(xs, ys, marker="o", ms=3, lw=1, color=COLORS.get(r["backend"]), label=label)
+        for backend in sorted({r["backend"] for r in rs}, key=lambda b: order.get(b, 9)):
+            xs, ys, lo, hi = _mean_curve([r["curve"] for r in rs if r["backend"] == backend])
+            color = COLORS.get(backend)
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.18, lw=0)
+            ax.plot(xs, ys, marker="o", ms=3, lw=1.2, color=color, label=backend)
         target = keys.target_for(spec, None)
         if target:
             ax.axhline(target, color="grey", lw=0.8, ls="--")
@@ -248,11 +345,37 @@ def curves_chart(recs: list[dict], stem: Path) -> list[Path]:
         ax.set_xlabel("training time (s)", fontsize=8)
         ax.set_ylabel("accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.tight_layout()
+    handles = {}
+    for ax in axes.flat:  # one legend for every panel, above them, in one order
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    names = sorted(handles, key=lambda b: order.get(b, 9))
+    fig.legend([handles[n] for n in names], names, loc="upper center", ncol=len(names),
+               fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.text(0.01, 0.002, "Line: mean over runs of each epoch's training time and accuracy. "
+             "Band: the lowest to the highest run's accuracy at that epoch. Dashed: the target.",
+             fontsize=7, color="#555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return _save(fig, stem, plt)
+
+
+def _mean_curve(curves: list[list[dict]]) -> tuple[list, list, list, list]:
+    """(mean time, mean accuracy, lowest, highest accuracy) per epoch over runs' curves, up to
+    the epochs every run has."""
+    n = min(len(c) for c in curves)
+    xs, ys, lo, hi = [], [], [], []
+    for k in range(n):
+        accs = [c[k].get("validation_accuracy", c[k].get("test_accuracy")) for c in curves]
+        accs = [a for a in accs if a is not None]
+        if not accs:
+            continue
+        xs.append(sum(c[k]["train_s"] for c in curves) / len(curves))
+        ys.append(sum(accs) / len(accs))
+        lo.append(min(accs))
+        hi.append(max(accs))
+    return xs, ys, lo, hi
 
 
 def _save(fig, stem: Path, plt) -> list[Path]:

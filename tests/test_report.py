@@ -288,3 +288,53 @@ def test_accuracy_curves_are_the_mean_over_runs_with_the_runs_range():
     xs, ys, lo, hi = plots._mean_curve(runs)
     assert xs == [2.0, 3.0] and ys == pytest.approx([0.91, 0.96])
     assert lo == [0.90, 0.95] and hi == [0.92, 0.97]
+
+
+def _widest(text: str) -> int:
+    return max(len(line) for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines())
+
+
+def test_report_on_an_80_column_terminal_fits_it():
+    """A terminal gets the decision fitted to its width (no Markdown), by default; a pipe gets
+    the Markdown tables."""
+    import fcntl
+    import pty
+    import struct
+    import sys
+    import termios
+    import time
+
+    from .conftest import ROOT
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_bench", "report", "results/cpu-decide-a"],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=max(1, deadline - time.monotonic()))
+    os.close(master)
+    out = b"".join(chunks).decode("utf-8", "replace").replace("\r", "")
+    assert proc.returncode == 0, out
+    assert "Which backend" in out and "|:--" not in out and "faster than tensorflow" in out, out
+    assert _widest(out) <= 80, out
+    piped = run_cli("report", "results/cpu-decide-a")
+    assert "|:--" in piped.stdout  # Markdown, as before, where the output is not a terminal
+
+
+def test_report_text_takes_the_width_it_is_given(monkeypatch, capsys):
+    from mnist_bench import cli
+
+    monkeypatch.setenv("COLUMNS", "60")
+    assert cli.main(["report", "results/cpu-decide-a", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert "Which backend" in out and _widest(out) <= 60, out

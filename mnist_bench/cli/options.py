@@ -172,9 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="tables from record stores or pytest-benchmark JSON")
     rep.add_argument("paths", nargs="+", help="result folders, records.jsonl or pytest-benchmark .json files")
     rep.add_argument("--out", default=None, help="also write tables.md/.csv/.json into this folder")
-    rep.add_argument("--format", default="md", choices=("md", "csv", "json"),
-                     help="what to print: Markdown tables, or the tidy table as CSV or JSON "
-                          "(default md)")
+    rep.add_argument("--format", default=None, choices=("text", "md", "csv", "json"),
+                     help="what to print: the decision fitted to the terminal (text), every "
+                          "table as Markdown, or the tidy table as CSV or JSON (default: text on "
+                          "a terminal, md otherwise)")
     rep.add_argument("--json", dest="format", action="store_const", const="json",
                      help="the same as --format json")
     rep.add_argument("--html", action="store_true",

@@ -65,7 +65,17 @@ def cmd_report(args) -> int:
     except OSError as exc:
         raise paths.PathError(f"--out {args.out}: could not write the tables there "
                               f"({exc.strerror or exc}); make room, or pass another --out") from None
-    if args.format == "md":
+    fmt = args.format or ("text" if sys.stdout.isatty() else "md")
+    if fmt == "text":
+        from rich.console import Console
+
+        from ..render import terminal
+
+        others = [line.lstrip("#").strip().split(" (")[0] for line in text.splitlines()
+                  if line.startswith("### ") and not line.startswith("### Which backend")]
+        terminal.print_report(rep, Console(highlight=False), markdown.run_names(rep.tidy, rep.batches),
+                              list(dict.fromkeys(others)))
+    elif fmt == "md":
         print(text)
     elif args.format == "csv":
         print(files.flat(rep.tidy).to_csv(index=False), end="")

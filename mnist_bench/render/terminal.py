@@ -1,0 +1,47 @@
+"""The report on a terminal: the decision first, fitted to the terminal's width (rich), and
+where the rest is. The full tables stay in the files and in ``--format md``."""
+
+from __future__ import annotations
+
+from ..render import cells as fmt
+from .derived import decision_text, picks_differ
+
+QUESTION = {"short": "short", "long": "long"}
+
+
+def print_report(rep, console, names: dict, others: list[str]) -> None:
+    """The "Which backend" decision, one table per run, dataset, device, mode and
+    implementation (a heading line names them), then one line on where the other tables are."""
+    from rich import box
+    from rich.table import Table
+
+    rec = rep.recommend
+    if not len(rec):
+        console.print("No decision to show: no spec has two backends measured (the tables: "
+                      "--format md).")
+    else:
+        decided = sum(r.decision in ("pick", "equivalent") for r in rec.itertuples())
+        console.print(f"[bold]Which backend[/bold] (verdicts against a ±{100 * rep.margin:g}% "
+                      f"margin): {decided} of {len(rec)} picks decided. A short training is judged "
+                      "by the time to the target accuracy, a long one by the steady epoch; a pick "
+                      "in parentheses is undecided.")
+        keys = ["run", "dataset", "device_kind", "mode", "impl"]
+        for (run, dataset, device, mode, impl), g in rec.groupby(keys, sort=False):
+            where = f"{dataset}, {device}, {mode} mode" + (" (native)" if impl != "keras" else "")
+            if len(names) > 1:
+                where += f", run {names.get(run, run)}"
+            table = Table(title=where, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+            for name, kw in (("spec", {"overflow": "fold"}), ("question", {}),
+                             ("pick", {"no_wrap": True}), ("figure", {"justify": "right", "no_wrap": True}),
+                             ("verdict", {"overflow": "fold", "ratio": 1})):
+                table.add_column(name, **kw)
+            for r in g.itertuples():
+                pick, why = decision_text(r)
+                table.add_row(r.label, QUESTION[r.question], pick,
+                              "" if fmt.missing(r.value_s) else f"{r.value_s:.3g} s", why)
+            console.print(table)
+        for line in picks_differ(rec):
+            console.print(f"Different picks: {line}")
+    if others:
+        console.print("Also in the tables (--format md, or --out FOLDER for tables.md and "
+                      "report.html): " + "; ".join(others) + ".")

@@ -215,3 +215,23 @@ def test_compare_json_names_both_variants_of_each_replicated_pair(tmp_path):
     assert len(set(keys)) == len(keys) >= 2, pairs
     against = {frozenset((p["a"], p["b"])): p["old"] for p in pairs if p["table"] == pairs[0]["table"]}
     assert {"jax", "torch"} in [set(k) for k in against] and {"jax", "tensorflow"} in [set(k) for k in against]
+
+
+def test_compare_of_two_machines_ends_saying_why_it_failed(tmp_path):
+    """Two machines share no cell: no canary line setting one machine against the other, and
+    the last line names the machines and why nothing is paired."""
+    def side(name, mean):
+        return write(tmp_path / name, [rec(block=k, mean=mean, machine={"name": name},
+                                           canary_s=0.05 * mean) for k in range(3)])
+    code, out, err = main("compare", side("box-a", 1.0), side("box-b", 2.0))
+    lines = err.strip().splitlines()
+    assert code == 1 and not any("drift canary" in line for line in lines), err
+    assert "box-a" in lines[-1] and "box-b" in lines[-1] and "never paired" in lines[-1], err
+
+
+def test_compare_calls_a_decided_improvement_faster(tmp_path):
+    old = write(tmp_path / "old", [rec(block=k, mean=2.0 * (1 + 0.01 * k)) for k in range(3)])
+    new = write(tmp_path / "new", [rec(block=k, mean=1.0 * (1 + 0.01 * k)) for k in range(3)])
+    code, out, err = main("compare", old, new)
+    row = next(line for line in out.splitlines() if "| mlp_512" in line)
+    assert code == 0 and row.rstrip(" |").endswith("faster"), row

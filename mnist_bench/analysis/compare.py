@@ -137,6 +137,11 @@ def summary(df: pd.DataFrame, allow_missing: bool = False) -> list[str]:
     both = df[df.side == "both"]
     measured = lambda col: both[col].notna().any() if col in both else False  # noqa: E731
     if not len(both):
+        machines = lambda side: sorted({str(m) for m in df[df.side == side].machine})  # noqa: E731
+        if not set(machines("old only")) & set(machines("new only")):
+            return [f"no cell in common: OLD ran on {', '.join(machines('old only'))}, NEW on "
+                    f"{', '.join(machines('new only'))}, and cells of different machines are "
+                    "never paired (report both folders together to set them side by side)"]
         setups = lambda side: sorted({s for s in df[df.side == side].setup}, key=str)  # noqa: E731
         methods = lambda side: sorted({int(m) for m in df[df.side == side].method})  # noqa: E731
         problems.append("no cell in common" + (

@@ -143,7 +143,11 @@ def cmd_compare(args) -> int:
     df = compare.compare(old, new, args.max_slowdown, args.max_accuracy_drop,
                          args.max_overhead_growth)
     rep = replication(old, new, args.margin)
-    change = compare.canary_change(old, new)
+    from ..analysis.keys import machine_of
+
+    # the canary compares one machine's speed at two times; across machines it says nothing
+    same = {machine_of(r) for r in old} & {machine_of(r) for r in new}
+    change = compare.canary_change(old, new) if same else None
     bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
     problems = compare.summary(df, args.allow_missing)
     if args.json:

@@ -32,7 +32,11 @@ def verdict(row: dict) -> str:
         problems.append(f"{int(row['new_lost'])} of {int(row['new_total'])} runs lost")
     if not fmt.missing(row.get("accuracy_drop")):
         problems.append(f"less accurate by {row['accuracy_drop']:.4f}")
-    return "; ".join(problems) if problems else "ok"
+    if problems:
+        return "; ".join(problems)
+    if row.get("faster"):
+        return "faster" + ("" if row.get("tested") else " (ratio only: too few runs for an interval)")
+    return "ok"
 
 
 def setup(value) -> str:
@@ -44,12 +48,6 @@ def setup(value) -> str:
     return ", ".join([f"{profile}"] + ([f"--epochs {epochs}"] if epochs else [])
                      + ([f"lr {lr}"] if lr else [])
                      + ([f"--precision {precision}"] if precision not in (None, "as-shipped") else []))
-
-
-def note(row: dict) -> str:
-    if row.get("faster") is True:
-        return "faster" + ("" if row.get("tested") else " (ratio only)")
-    return ""
 
 
 def _bare(r) -> str:
@@ -77,10 +75,18 @@ def markdown(df: pd.DataFrame) -> str:
                      "new_s": r.get("new_s"), "interval": fmt.ratio(r.get("ratio")),
                      "to target": _bare(r.get("tta_ratio")), "overhead": _bare(r.get("overhead_ratio")),
                      "old_acc": r.get("old_acc"), "new_acc": r.get("new_acc"),
-                     "verdict": verdict(r), "note": note(r)})
+                     "verdict": verdict(r)})
     shown = pd.DataFrame(rows, columns=[*KEY, "runs", "old_s", "new_s", "interval", "to target",
-                                        "overhead", "old_acc", "new_acc", "verdict", "note"])
+                                        "overhead", "old_acc", "new_acc", "verdict"])
     return shown.astype(object).fillna("").to_markdown(index=False, floatfmt=".4g")
+
+
+def words(verdict: str, first) -> str:
+    """A replicated comparison's verdict in the report's words, for its first variant (every
+    compared figure is a time: "higher" is slower)."""
+    name = decisions.variant_label(first)
+    return {"higher": f"{name} slower", "lower": f"{name} faster",
+            "few runs": "too few runs (under 3)"}.get(verdict, verdict)
 
 
 def replication_markdown(rep: dict, margin: float) -> str:
@@ -92,6 +98,6 @@ def replication_markdown(rep: dict, margin: float) -> str:
             f"{rep['flipped']} decided differently, {rep['one side']} decided on one side only, "
             f"{rep['neither']} undecided on both.\n")
     rows = [{"table": key[0], "comparison": f"{key[1]}: {' vs '.join(decisions.variant_label(v) for v in key[2:])}",
-             "old": a, "new": b} for key, a, b in rep["pairs"] if a != b]
+             "old": words(a, key[2]), "new": words(b, key[2])} for key, a, b in rep["pairs"] if a != b]
     return head + ("\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n" if rows else "")
 

@@ -213,3 +213,44 @@ def test_the_suite_refuses_a_backend_it_cannot_run(backend):
     proc = pytest_run(backend, "--collect-only", "-q")
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert f"KERAS_BACKEND='{backend}' is not a backend of this suite" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_an_installed_package_is_a_pytest_plugin_anywhere(tmp_path):
+    """``pip install`` the package into a fresh virtualenv (its dependencies seen from this
+    one), then, in a folder outside the checkout: ``pytest --help`` lists the suite's options,
+    ``pytest --pyargs mnist_bench.suite`` collects the installed suite, and another project's
+    tests run untouched by the plugin (even with a KERAS_BACKEND the suite would refuse)."""
+    import site
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "zz_dependencies.pth").write_text(
+        "\n".join([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]) + "\n")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stdout + install.stderr
+    elsewhere = tmp_path / "another-project"
+    elsewhere.mkdir()
+    (elsewhere / "test_theirs.py").write_text("def test_theirs():\n    assert True\n")
+
+    def pytest_there(*args, backend="jax"):
+        return subprocess.run([python, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                              cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": ""})
+
+    helped = pytest_there("--help")
+    for option in ("--mnist-bench-models", "--mnist-bench-profile", "--mnist-bench-batch-sizes"):
+        assert option in helped.stdout, helped.stdout[-2000:]
+    collected = pytest_there("--pyargs", "mnist_bench.suite", "--collect-only", "-q")
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert "test_train_epoch[mlp_512-jax]" in collected.stdout, collected.stdout
+    where = subprocess.run([python, "-c", "import mnist_bench.suite as s; print(s.__file__)"],
+                           cwd=elsewhere, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the installed copy
+    theirs = pytest_there("test_theirs.py", backend="not-a-backend")
+    assert theirs.returncode == 0 and "1 passed" in theirs.stdout, theirs.stdout + theirs.stderr

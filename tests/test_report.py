@@ -187,7 +187,9 @@ def test_html_report_renders_in_a_headless_browser(smoke_run, tmp_path, chromium
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
     images = re.search(r'data-images="([^"]*)"', dom).group(1).split(",")
-    assert len(images) == 2 and set(images) == {"true"}  # both charts decoded
+    charts = sorted(p.name for p in out.glob("*.png"))
+    assert charts == ["accuracy_curves.png", "epoch_time.png", "seconds.png"], charts
+    assert len(images) == len(charts) and set(images) == {"true"}  # every chart decoded
     assert int(re.search(r'data-tables="(\d+)"', dom).group(1)) >= 5
     assert int(re.search(r'data-rows="(\d+)"', dom).group(1)) > 30
     for text in ("cnn_3conv", "Which backend", "Machines and runs", "keras"):

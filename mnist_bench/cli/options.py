@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None,
                        help=f"folder for one <backend>.json per backend (default: a fresh "
                             f"{DEFAULT_OUT}/pytest-benchmark-<UTC time>)")
-    bench.add_argument("--suite", default="benchmarks", help="the suite's folder (default: benchmarks)")
+    bench.add_argument("--suite", default=None,
+                       help="the suite's folder (default: the suite shipped in the package)")
     bench.add_argument("pytest_args", nargs=argparse.REMAINDER,
                        help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")
 

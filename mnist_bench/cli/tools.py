@@ -40,9 +40,12 @@ def cmd_bench(args) -> int:
 
     for b in args.backends:
         settings.check("backend", b, settings.BACKENDS)
-    if not Path(args.suite, "conftest.py").is_file():
-        raise settings.SettingsError(f"--suite {args.suite}: no benchmark suite there "
-                                     "(run from the mnist-bench checkout, or pass --suite)")
+    from ..pytest_plugin import SUITE, _holds_suite
+
+    suite = args.suite or str(SUITE)
+    if not _holds_suite(Path(suite, "test_train.py")):
+        raise settings.SettingsError(f"--suite {suite}: no benchmark suite there (a folder whose "
+                                     "test_train.py is the suite's; default: the package's own)")
     extra = [a for a in args.pytest_args if a != "--"]
     if args.out is None:  # never into a published folder unless asked
         import datetime as dt
@@ -56,7 +59,7 @@ def cmd_bench(args) -> int:
     paths.writable(out, "--out", tuple(f"{b}.json" for b in args.backends))
     worst = 0
     for i, b in enumerate(args.backends):
-        cmd = [sys.executable, "-P", "-m", "pytest", args.suite, "--benchmark-only",
+        cmd = [sys.executable, "-P", "-m", "pytest", suite, "--benchmark-only",
                f"--benchmark-json={out / (b + '.json')}", *(["--mnist-bench-baseline"] if i == 0 else []),
                *extra]
         print(f"+ KERAS_BACKEND={b} {' '.join(cmd[1:])}", file=sys.stderr, flush=True)

@@ -1,13 +1,18 @@
-"""pytest-benchmark suite options, parametrisation and machine info.
+"""The pytest plugin of the benchmark suite (the ``pytest11`` entry point, so an installed
+package gives every pytest its ``--mnist-bench-*`` options): the suite's options,
+parametrisation and machine info.
 
-One pytest process per backend: set KERAS_BACKEND before running (``tox -e bench-jax``, or
-``mnist-bench bench`` for all three). Each round is one training epoch of the package's own
-``keras_cell.Session``; the first (compiling) epoch is a warm-up round that is not counted.
+It acts only in a session that runs the suite (``pytest --pyargs mnist_bench.suite``, or a
+checkout's ``benchmarks/``): elsewhere it adds its options and nothing else. One pytest process
+per backend: set KERAS_BACKEND before running (``tox -e bench-jax``, or ``mnist-bench bench``
+for all three). Each round is one training epoch of the package's own ``keras_cell.Session``;
+the first (compiling) epoch is a warm-up round that is not counted.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,10 +45,39 @@ def pytest_addoption(parser):
 
 
 TRAINING_CLOCK = "mnist_bench.measure.clock.training_clock"
+SUITE = Path(__file__).resolve().parent / "suite"  # the suite shipped in the package
+
+
+def runs_suite(config) -> bool:
+    """Whether this session runs the suite: its package named (``--pyargs mnist_bench.suite``)
+    or a path inside it or a checkout's ``benchmarks/`` given, or a module of it collected."""
+    if getattr(config, "_mnist_bench_suite", False):
+        return True
+    for arg in config.args:
+        name = str(arg).split("::")[0]
+        if name.startswith("mnist_bench.suite"):
+            return True
+        path = Path(name).resolve()
+        if path == SUITE or SUITE in path.parents or _holds_suite(path / "test_train.py") \
+                or _holds_suite(path):
+            return True
+    return False
+
+
+def _holds_suite(path: Path) -> bool:
+    """A test module of the suite (it says so: ``MNIST_BENCH_SUITE``), as a checkout's
+    benchmarks/test_train.py does."""
+    try:
+        return path.suffix == ".py" and path.is_file() and "MNIST_BENCH_SUITE" in path.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its timer option
 def pytest_configure(config):
+    if not runs_suite(config):
+        return
+    config._mnist_bench_suite = True
     if backend() not in settings.BACKENDS:
         raise pytest.UsageError(f"KERAS_BACKEND={backend()!r} is not a backend of this suite; "
                                 f"valid: {', '.join(settings.BACKENDS)}")
@@ -76,7 +110,13 @@ def backend() -> str:
     return os.environ.get("KERAS_BACKEND") or "tensorflow"
 
 
+def _in_suite(module) -> bool:
+    return getattr(module, "MNIST_BENCH_SUITE", False)
+
+
 def pytest_generate_tests(metafunc):
+    if not _in_suite(metafunc.module):
+        return
     if "spec_ref" in metafunc.fixturenames:
         refs = [r for r in metafunc.config.getoption("--mnist-bench-models").split(",") if r]
         for ref in refs:
@@ -92,38 +132,36 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--mnist-bench-baseline"):
         return
-    keep = [i for i in items if "baseline" not in i.name]
+    keep = [i for i in items if not (_in_suite(getattr(i, "module", None)) and "baseline" in i.name)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
 
 
 def pytest_report_header(config):
-    return f"mnist-bench: KERAS_BACKEND={backend()}, profile={config.getoption('--mnist-bench-profile')}"
+    if runs_suite(config):
+        return (f"mnist-bench: KERAS_BACKEND={backend()}, "
+                f"profile={config.getoption('--mnist-bench-profile')}")
+    return None
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
+    if not runs_suite(config):
+        return
     device = environment.backend_device(backend(), config.getoption("--mnist-bench-device"))
     machine_info["mnist_bench"] = {"backend": backend(), "device": device,
                                    "versions": environment.versions(),
                                    "machine": environment.machine()}
 
 
-@pytest.fixture
-def batch_size():
-    """The batch size a benchmark trains at: None, the recipe's (parametrized over
-    --mnist-bench-batch-sizes when given, so that the default ids stay as they were)."""
-    return None
-
-
-@pytest.fixture
-def bench_options(request):
-    get = request.config.getoption
+def options(config) -> dict:
+    """The suite's settings from the command line: what ``bench_options`` hands each test."""
+    get = config.getoption
     profile = get("--mnist-bench-profile")
     rounds = get("--mnist-bench-rounds")
     if rounds is None:
         rounds = max(1, (settings.PROFILES[profile].max_epochs or 3) - 1)
-    if _given(request.config, "--benchmark-min-rounds"):  # honoured when asked for
+    if _given(config, "--benchmark-min-rounds"):  # honoured when asked for
         rounds = max(rounds, get("benchmark_min_rounds"))
     return {"profile": profile, "rounds": rounds, "dataset": get("--mnist-bench-dataset"),
             "mode": get("--mnist-bench-mode"), "device": get("--mnist-bench-device"),

@@ -165,18 +165,15 @@ def _check_matrix(rs: RunSettings) -> None:
 
 
 def _selector(expr: str):
-    """``-k EXPR`` as pytest reads it: a test of a cell label (words are case-insensitive
-    substrings of the label; and, or, not, parentheses)."""
-    from _pytest.mark.expression import Expression
+    """``-k EXPR`` (``selection.compile_selection``): a test of a cell label."""
+    from .selection import SelectionError, compile_selection
 
     try:
-        compiled = Expression.compile(expr)
-    except Exception as exc:  # pytest's ParseError (SyntaxError in newer pytest)
-        why = " ".join(str(getattr(exc, "message", None) or getattr(exc, "msg", None) or exc).split())
+        return compile_selection(expr)
+    except SelectionError as exc:
         raise settings.SettingsError(
-            f"-k {expr!r} is not a selection ({why}); valid: words matched in cell labels "
-            "joined by and, or, not, e.g. -k 'mlp and not torch'") from None
-    return lambda label: compiled.evaluate(lambda word, **_: word.lower() in label.lower())
+            f"-k {expr!r} is not a selection ({exc}); valid: words matched in cell labels "
+            "joined by and, or, not and parentheses, e.g. -k 'mlp and not torch'") from None
 
 
 def plan(rs: RunSettings) -> list[Cell]:

@@ -589,3 +589,32 @@ def test_a_retried_ray_cell_is_counted_once_in_the_progress(tmp_path, monkeypatc
     driver.inflight.pop(next(iter(driver.inflight)))  # as run() does with an answered task
     driver.failed(cell, node, RuntimeError("worker crashed"))
     assert started == [cell] and [c for c, _, _ in driver.inflight.values()] == [cell]
+
+
+def test_a_machine_without_linux_calls_still_makes_records(monkeypatch):
+    """Windows has no os.sysconf and no resource module; macOS and Windows no /proc/stat. The
+    machine's facts are made without them (what cannot be read is null), and the run says
+    that foreign load is not measured rather than losing the flag silently."""
+    import io
+    import os
+
+    from rich.console import Console
+
+    from mnist_bench import plan
+    from mnist_bench.cli import run as run_cmd
+    from mnist_bench.measure import disturbance, environment
+
+    monkeypatch.delattr(os, "sysconf", raising=False)
+    monkeypatch.setattr(environment, "resource", None)
+    monkeypatch.setattr(disturbance, "machine_busy_s", lambda *a, **k: None)
+    facts = environment.machine()
+    assert facts["memory_gb"] is None and facts["load_meter"] is None
+    assert environment.peak_host_rss() is None
+    buf = io.StringIO()
+    rs = plan.RunSettings(specs=("mlp_512",), backends=("jax",), profile="smoke")
+    cells = plan.plan(rs)
+    monkeypatch.setattr("mnist_bench.data.load", lambda *a, **k: type("D", (), {"source": "x"})())
+    monkeypatch.setattr(plan, "save_plan", lambda *a, **k: None)
+    run_cmd._todo(type("A", (), {"resume": False})(), rs, cells, Path("/nonexistent"),
+                  Console(file=buf, width=200))
+    assert "foreign load" in buf.getvalue() and "not measured" in buf.getvalue(), buf.getvalue()

@@ -133,6 +133,13 @@ def _todo(args, rs, cells, out: Path, console) -> list:
     from .. import data, plan
     from ..record import store
 
+    from ..measure import disturbance
+
+    if rs.executor == "local" and disturbance.load_meter() is None:
+        console.print("note: this OS has no /proc/stat, so foreign load (other programs busy "
+                      "during a cell's clock) is not measured, and no run can be flagged or "
+                      "measured again for it; the records say so (machine.load_meter null)",
+                      highlight=False, markup=False)
     for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
         ds = data.load(name, rs.data_dir)
         console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)

@@ -87,6 +87,12 @@ def machine_busy_s(cpus: list[int] | None = None, stat: str = "/proc/stat") -> f
     return total / _TICK
 
 
+def load_meter() -> str | None:
+    """What measures foreign load here: "/proc/stat" (per CPU where the OS names the
+    affinity), or None where there is none (macOS, Windows: no run can be flagged for it)."""
+    return "/proc/stat" if machine_busy_s() is not None else None
+
+
 class CpuMeter:
     """Reads the worker's and its CPUs' CPU time at an epoch's start (``begin``) and end
     (``end``): (own CPU seconds, foreign CPU seconds on this worker's CPUs, or None)."""

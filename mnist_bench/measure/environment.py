@@ -130,9 +130,19 @@ def machine() -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "cpu": cpu(),
         "gpus": gpus(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "memory_gb": memory_gb(),
         "speed_env": speed_env(),
+        "load_meter": disturbance.load_meter(),
     }
+
+
+def memory_gb() -> float | None:
+    """The host's physical memory in GB; None where the OS does not say (no ``os.sysconf``,
+    as on Windows)."""
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def device_env(device: str) -> dict:

@@ -1,5 +1,7 @@
 """Bad input: one line that says what was wrong and what is valid, and a non-zero exit."""
 
+import json
+
 import pytest
 
 from .conftest import run_cli
@@ -192,6 +194,9 @@ def test_doctor_reports_backends_devices_and_data(mnist, fashion):
         assert f"  {backend:<11} " in proc.stdout
     assert f"-> {kind}: " in proc.stdout
     assert "mnist          verified" in proc.stdout and "fashion_mnist  verified" in proc.stdout
+    doc = json.loads(run_cli("doctor", "--json", timeout=600).stdout)
+    assert doc["problems"] == 0 and set(doc["datasets"]) == {"mnist", "fashion_mnist"}
+    assert all(doc["backends"][b]["device"].startswith(kind) for b in ("tensorflow", "jax", "torch"))
 
 
 @pytest.mark.slow

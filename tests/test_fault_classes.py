@@ -529,7 +529,7 @@ def test_no_generated_command_line_reaches_an_internal_error(grammar, no_work, m
     from hypothesis import strategies as st
 
     monkeypatch.setattr(subprocess, "call", lambda *a, **k: (_ for _ in ()).throw(Reached([])))
-    monkeypatch.setattr("mnist_bench.doctor.main", lambda: (_ for _ in ()).throw(Reached([])))
+    monkeypatch.setattr("mnist_bench.doctor.main", lambda **_: (_ for _ in ()).throw(Reached([])))
     monkeypatch.setattr("mnist_bench.execute.ray.choose_nodes", lambda *a: (_ for _ in ()).throw(Reached([])))
     table = _options()
     counter = iter(range(10 ** 6))

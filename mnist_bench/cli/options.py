@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("pytest_args", nargs=argparse.REMAINDER,
                        help="after --: passed to pytest (e.g. -- --mnist-bench-profile smoke)")
 
-    sub.add_parser("doctor", help="what is installed, which devices and data are there")
+    doctor = sub.add_parser("doctor", help="what is installed, which devices and data are there")
+    doctor.add_argument("--json", action="store_true", help="the same facts as one JSON document")
     for sp in sub.choices.values():  # --debug after the command too
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an unexpected error")

@@ -73,6 +73,6 @@ def cmd_bench(args) -> int:
 def cmd_doctor(args) -> int:
     from .. import doctor
 
-    return doctor.main()
+    return doctor.main(as_json=args.json)
 
 

@@ -213,7 +213,7 @@ def test_a_terminal_gets_a_live_progress_display(tmp_path):
     if pid == 0:  # the child: mnist-bench on a terminal
         os.chdir(ROOT)
         os.environ.pop("TTY_COMPATIBLE", None)
-        os.environ["COLUMNS"] = "100"  # a terminal of 100 columns
+        os.environ["COLUMNS"] = "80"  # a terminal of 80 columns
         os.execv(sys.executable, [sys.executable, "-m", "mnist_bench", "run", "--profile", "smoke",
                                   "--models", "sgd_classifier", "--repeats", "2", "--out",
                                   str(tmp_path / "o")])
@@ -232,6 +232,10 @@ def test_a_terminal_gets_a_live_progress_display(tmp_path):
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))  # colours, cursor
     assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
     assert "2/2 cells" in text and "left" in text, text[-2000:]
+    lines = [line for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    live = [line for line in lines if " cells " in line and "0:00:" in line]  # count and time whole
+    assert live and max(len(line) for line in live) <= 80, max(live, key=len)
+    assert all(re.search(r"\d+/2 cells +0:00:\d\d", line) for line in live), live[-3:]
     assert "[2/2] sgd_classifier/sklearn/mnist/cpu #2: ok: test acc" in text
     assert "(run elapsed" not in text  # the plain-line form is for logs only
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from ..settings import BASELINE_BACKEND
+
 from ..execute.estimate import expected_s
 from ..identity import of_cell
 
@@ -45,6 +47,26 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
+def _live(console, total: int | None):
+    """The live line, fitted to the terminal: the cell (cut with "…" where it must be), the
+    count of cells done, the elapsed time, the time left and the epoch; a bar where there is
+    room. Without a known total (``--until-decided``) the count is of cells done."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
+
+    width = console.width
+    count = "{task.completed}/{task.total:.0f} cells" if total is not None else "{task.completed} cells done"
+    columns = [TextColumn("{task.description}", table_column=Column(
+                   max_width=max(16, width - 54), no_wrap=True, overflow="ellipsis")),
+               *([BarColumn(bar_width=10)] if width >= 110 else []),
+               TextColumn(count, table_column=Column(no_wrap=True)),
+               TimeElapsedColumn(),
+               TextColumn("{task.fields[left]}", table_column=Column(no_wrap=True)),
+               TextColumn("{task.fields[epoch]}", table_column=Column(no_wrap=True))]
+    live = Progress(*columns, console=console)
+    return live, live.add_task("starting", total=total, epoch="", left="")
+
+
 def printer(console, total: int | None, estimate: Estimate | None = None):
     """Progress callbacks: a live display (cell, epoch, elapsed, estimated time left) on a
     terminal, plain lines otherwise (CI logs, files). ``total`` None: not known in advance
@@ -54,17 +76,7 @@ def printer(console, total: int | None, estimate: Estimate | None = None):
     estimate = estimate or Estimate()
     live = None
     if console.is_terminal:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
-
-        from rich.table import Column
-
-        live = Progress(TextColumn("{task.description}", table_column=Column(
-                            max_width=44, no_wrap=True, overflow="ellipsis")),
-                        BarColumn(bar_width=10), MofNCompleteColumn(), TextColumn("cells"),
-                        TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
-                        TextColumn("{task.fields[epoch]}"), console=console)
-        task = live.add_task("starting", total=total, epoch="", left="")
+        live, task = _live(console, total)
 
     def say(text):
         (live.console if live else console).print(text, highlight=False, markup=False)
@@ -72,12 +84,15 @@ def printer(console, total: int | None, estimate: Estimate | None = None):
     def on_event(cell, event):
         if event.get("event") == "epoch":
             acc = event.get("accuracy")
-            line = (f"epoch {event['epoch']}/{event['epochs']}  {event['seconds']:.2f} s"
-                    + (f"  acc {acc:.4f}" if acc is not None else ""))
+            # the baseline's passes stop when it converges: their cap is not a count to reach
+            of = "" if cell.backend == BASELINE_BACKEND else f"/{event['epochs']}"
+            word = "pass" if cell.backend == BASELINE_BACKEND else "epoch"
             if live:
-                live.update(task, epoch=line)
+                live.update(task, epoch=f"{word[0]}{event['epoch']}{of} {event['seconds']:.2f}s"
+                            + (f" {acc:.3f}" if acc is not None else ""))
             else:
-                say(f"    {line}")
+                say(f"    {word} {event['epoch']}{of}  {event['seconds']:.2f} s"
+                    + (f"  acc {acc:.4f}" if acc is not None else ""))
 
     def on_start(cell):
         estimate.started(cell)
@@ -88,8 +103,9 @@ def printer(console, total: int | None, estimate: Estimate | None = None):
                 live.start()
             from rich.markup import escape  # a cell's label holds "[tuned]": text, not markup
 
-            live.update(task, description=escape(state["cell"]), epoch="",
-                        left=estimate.text(total is None))
+            left = estimate.left_s()
+            live.update(task, description=escape(cell.label()), epoch="",
+                        left="" if left is None else f"~{_minutes(left)} left")
         else:
             elapsed = time.monotonic() - state["t0"]
             say(f"{state['cell']}  (run elapsed {elapsed:.0f} s; {estimate.text(total is None)} "

@@ -133,3 +133,17 @@ def test_a_download_is_verified_against_its_hash_and_kept_only_when_it_matches(t
             sources._download(url.replace("mnist.npz", "missing.npz"), tmp_path / "m" / "x.npz", good)
     finally:
         server.shutdown()
+
+
+def test_a_failed_download_names_no_source_on_the_screen(tmp_path, capsys, caplog):
+    """pooch's "Downloading data from URL" came before a download that then failed, so the
+    screen named a source other than the one used; the run names the source it used, once."""
+    import logging
+
+    from mnist_bench.data import sources
+
+    caplog.set_level(logging.INFO)
+    with pytest.raises(data.Unavailable):
+        sources._download("http://127.0.0.1:9/mnist.npz", tmp_path / "x" / "mnist.npz", "0" * 64)
+    shown = capsys.readouterr().err + caplog.text
+    assert "Downloading data from" not in shown, shown

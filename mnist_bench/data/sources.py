@@ -116,6 +116,9 @@ def _download(url: str, dest: Path, sha256: str | None = None) -> None:
     from .. import envvars
 
     timeout = envvars.download_timeout()
+    logger = pooch.get_logger()  # its "Downloading data from ..." would name a source that may
+    level = logger.level         # fail before the one used; the run names the one used
+    logger.setLevel("WARNING")
     try:
         pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=dest.name,
                        path=dest.parent, progressbar=False, downloader=_bounded(timeout))
@@ -125,6 +128,8 @@ def _download(url: str, dest: Path, sha256: str | None = None) -> None:
         raise DataError(f"download {url} does not match its published SHA-256") from None
     except Exception as exc:
         raise Unavailable(f"{url}: {exc}") from None
+    finally:
+        logger.setLevel(level)
 
 
 def from_keras_download(name: str) -> tuple[dict, str, str]:

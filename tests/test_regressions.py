@@ -235,3 +235,11 @@ def test_compare_calls_a_decided_improvement_faster(tmp_path):
     code, out, err = main("compare", old, new)
     row = next(line for line in out.splitlines() if "| mlp_512" in line)
     assert code == 0 and row.rstrip(" |").endswith("faster"), row
+
+
+def test_compare_names_no_implementation_for_the_baseline(tmp_path):
+    runs = [rec(spec="sgd_classifier", backend="sklearn", block=k, mean=5.0) for k in range(3)]
+    store = write(tmp_path / "s", runs)
+    code, out, err = main("compare", store, store)
+    row = next(line for line in out.splitlines() if "| sgd_classifier" in line)
+    assert "keras" not in row, row

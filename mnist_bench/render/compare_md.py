@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..analysis import decisions
 from ..analysis.compare import KEY
+from ..settings import BASELINE_BACKEND
 from . import cells as fmt
 
 
@@ -71,6 +72,8 @@ def markdown(df: pd.DataFrame) -> str:
         runs = ("" if fmt.missing(r.get("old_runs"))
                 else f"{int(r['old_runs'])}/{int(r['new_runs'])}")
         rows.append({**{k: r[k] for k in KEY}, "setup": setup(r["setup"]),
+                     # the baseline has no Keras or native loop: no implementation to name
+                     "impl": "" if r["backend"] == BASELINE_BACKEND else r["impl"],
                      "batch_size": r["batch_size"] or "", "runs": runs, "old_s": r.get("old_s"),
                      "new_s": r.get("new_s"), "interval": fmt.ratio(r.get("ratio")),
                      "to target": _bare(r.get("tta_ratio")), "overhead": _bare(r.get("overhead_ratio")),

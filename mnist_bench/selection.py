@@ -40,18 +40,19 @@ def _tokens(expr: str) -> list[str]:
 
 
 def _or(t: list[str], i: int):
-    i, left = _and(t, i)
-    while i < len(t) and t[i] == "or":
-        i, right = _and(t, i + 1)
-        left = ("or", left, right)
-    return i, left
+    return _joined(t, i, "or", _and)
 
 
 def _and(t: list[str], i: int):
-    i, left = _not(t, i)
-    while i < len(t) and t[i] == "and":
-        i, right = _not(t, i + 1)
-        left = ("and", left, right)
+    return _joined(t, i, "and", _not)
+
+
+def _joined(t: list[str], i: int, word: str, operand):
+    """``operand (word operand)*``, left to right."""
+    i, left = operand(t, i)
+    while i < len(t) and t[i] == word:
+        i, right = operand(t, i + 1)
+        left = (word, left, right)
     return i, left
 
 

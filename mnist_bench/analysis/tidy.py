@@ -79,6 +79,17 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     recs = [r for r, ok in zip(recs, stands) if ok] or recs
     row["remeasured_runs"] = len(superseded)
     row["remeasured_why"] = sorted({f for r in superseded for f in outside(flags_of(r))}) or None
+    good = _runs(row, recs)
+    if not good:
+        return row
+    _speed(row, good)
+    _facts(row, good, drift)
+    _target(row, good, targets)
+    return row
+
+
+def _runs(row: dict, recs: list[dict]) -> list[dict]:
+    """Where and how the cell ran, and its runs counted (ok, lost, flagged); the measured ones."""
     last = recs[-1]
     row["machine"], row["run_id"] = machine_of(last), last.get("run_id") or run_of(last)
     row["device_name"] = (last.get("device") if isinstance(last.get("device"), dict) else {}).get("name") or \
@@ -91,12 +102,18 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     row["ok_runs"], row["failed_runs"] = len(good), len(lost)
     row["failed_reason"] = f"{lost[0]['status']}: {lost[0].get('reason')}" if lost else None
     row["flagged_runs"] = sum(1 for r in good if flags_of(r))  # a warning: every run counts
-    if not row["ok_runs"]:
+    if not good:
         row.update(status=last["status"], reason=last.get("reason"))
-        return row
+        return good
     row["status"] = "ok" if all(r["status"] == "ok" for r in good) else "diverged"
     row["reason"] = next((r.get("reason") for r in good if r.get("reason")), None)
     row["blocks"] = [block_of(r) for r in good]
+    return good
+
+
+def _speed(row: dict, good: list[dict]) -> None:
+    """The run figures (per block) and their summaries: the steady epoch with its interval,
+    the slow-epoch share, throughput, the first epoch, inference, the time outside training."""
     row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
     row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
     per_run = by_block(good, run_epoch_s)
@@ -115,6 +132,11 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     row["split_accuracy"] = stats.mean_std([r.get("split_accuracy") for r in good])[0]
     passes = sorted(r.get("epochs_run") or 0 for r in good)
     row["passes_min"], row["passes_max"] = passes[0], passes[-1]
+
+
+def _facts(row: dict, good: list[dict], drift: dict) -> None:
+    """How the cell trained and on what: learning rate, memory, strategy, precision, the
+    clock's and the canary's checks, and the share of the measured peak it reached."""
     row["learning_rate"] = good[0].get("learning_rate")
     rss = [r["peak_host_rss_bytes"] for r in good if r.get("peak_host_rss_bytes")]
     dev = [r["peak_device_memory_bytes"] for r in good if r.get("peak_device_memory_bytes")]
@@ -129,25 +151,30 @@ def _row(key: tuple, recs: list[dict], targets: dict | None, drift: dict,
     row["unclocked_share"] = max(shares) if shares else None
     drifts = [drift[id(r)] for r in good if id(r) in drift]
     row["drift"] = max(drifts) if drifts else None
-    flops = good[0].get("train_flops_per_sample")
+    flops, gm = good[0].get("train_flops_per_sample"), row.get("steady_epoch_s")
     if flops and gm:
         row["achieved_gflops"] = flops * good[0]["train_samples"] / gm / 1e9
         row["utilisation"] = row["achieved_gflops"] / peak_of(good[0]) if peak_of(good[0]) else None
+
+
+def _target(row: dict, good: list[dict], targets: dict | None) -> None:
+    """The time to the spec's target accuracy, per run (block) and as a mean over runs when
+    every run reached it."""
     target = target_for(row["spec"], targets)
-    if target is not None and row["backend"] != BASELINE_BACKEND:
-        row["target_accuracy"] = target
-        curves = [r for r in good if r.get("curve")]
-        # no curve: pytest-benchmark rounds record none (target_runs 0)
-        reached = [stats.time_to_target(r["curve"], target) for r in curves]
-        row["reached_runs"] = sum(v is not None for v in reached)
-        row["target_runs"] = len(reached)
-        if curves:
-            hits = by_block([r for r, v in zip(curves, reached) if v is not None],
-                            lambda r: stats.time_to_target(r["curve"], target))
-            row["run_tta_s"] = hits
-            row["time_to_target_s"] = (stats.mean_interval(list(hits.values()))[0]
-                                       if row["reached_runs"] == len(reached) else None)
-    return row
+    if target is None or row["backend"] == BASELINE_BACKEND:
+        return
+    row["target_accuracy"] = target
+    curves = [r for r in good if r.get("curve")]
+    # no curve: pytest-benchmark rounds record none (target_runs 0)
+    reached = [stats.time_to_target(r["curve"], target) for r in curves]
+    row["reached_runs"] = sum(v is not None for v in reached)
+    row["target_runs"] = len(reached)
+    if curves:
+        hits = by_block([r for r, v in zip(curves, reached) if v is not None],
+                        lambda r: stats.time_to_target(r["curve"], target))
+        row["run_tta_s"] = hits
+        row["time_to_target_s"] = (stats.mean_interval(list(hits.values()))[0]
+                                   if row["reached_runs"] == len(reached) else None)
 
 
 def epoch_noise(runs: list[dict]) -> tuple[float, int, float]:

@@ -69,6 +69,26 @@ def _ratio_ticks(ax, low: float, high: float) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
 
 
+def _stacked(panels: list) -> tuple:
+    """(pyplot, figure, axes) of one panel per (title, rows) stacked, each as tall as its
+    rows (their first item names the row)."""
+    plt = _pyplot()
+    heights = [max(1.6, 0.42 * len(dict.fromkeys(r[0] for r in rows)) + 1.0) for _, rows in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    return plt, fig, list(axes[:, 0])
+
+
+def _rows_axis(ax, labels: list, title: str) -> None:
+    """A panel of labelled rows, top to bottom, with a vertical grid and its legend aside."""
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", color="#eee", lw=0.6)
+    _legend_outside(ax)
+
+
 def ratio_chart(panels: list[tuple[str, list[tuple[str, str, object]]]], stem: Path,
                 xlabel: str, note: str) -> list[Path]:
     """A forest plot per panel: one row per item, one point per series at its ratio on a
@@ -81,11 +101,8 @@ def ratio_chart(panels: list[tuple[str, list[tuple[str, str, object]]]], stem: P
     panels = [(title, rows) for title, rows in panels if rows]
     if not panels:
         return []
-    plt = _pyplot()
-    heights = [max(1.6, 0.42 * len(dict.fromkeys(r[0] for r in rows)) + 1.0) for _, rows in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for ax, (title, rows) in zip(axes[:, 0], panels):
+    plt, fig, axes = _stacked(panels)
+    for ax, (title, rows) in zip(axes, panels):
         labels = list(dict.fromkeys(r[0] for r in rows))
         series = list(dict.fromkeys(r[1] for r in rows))
         step = 0.7 / max(1, len(series))
@@ -106,13 +123,8 @@ def ratio_chart(panels: list[tuple[str, list[tuple[str, str, object]]]], stem: P
         lo, hi = min(lows) / 1.15, max(highs) * 1.15
         ax.set_xlim(lo, hi)
         _ratio_ticks(ax, lo, hi)
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.set_title(title, fontsize=9)
+        _rows_axis(ax, labels, title)
         ax.set_xlabel(xlabel, fontsize=8)
-        ax.grid(axis="x", color="#eee", lw=0.6)
-        _legend_outside(ax)
     fig.text(0.01, 0.002, note, fontsize=7, color="#555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return _save(fig, stem, plt)
@@ -255,11 +267,9 @@ def _clip_to_points(ax, ys, lows, highs, xs) -> None:
             ax.plot([x], [bottom], marker="v", ms=5, color="#555", clip_on=False)
 
 
-def absolute_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
-    """What each spec costs on each backend, in seconds: the mean steady epoch (a long
-    training's cost per epoch) and the mean time to the spec's target accuracy (a short
-    training's), one bar per backend with its 95% interval over runs, one panel per question
-    (and run, dataset, device, implementation and mode); log scale, lower is better."""
+def _absolute_panels(t: pd.DataFrame) -> list:
+    """(title, [(spec label, backend, mean, low, high)]) per question and run, dataset, device,
+    implementation and mode: the mean steady epoch and the mean time to target over runs."""
     rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
     panels = []
     for (run, dataset, device, impl, mode), g in rows.groupby(
@@ -272,22 +282,25 @@ def absolute_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
             epoch.append((r.label, r.backend, r.steady_epoch_s, r.steady_epoch_low_s, r.steady_epoch_high_s))
             tta = r.run_tta_s if isinstance(r.run_tta_s, dict) else {}
             if r.time_to_target_s == r.time_to_target_s and r.time_to_target_s and tta:
-                m, lo, hi = stats.mean_interval(list(tta.values()))
-                target.append((r.label, r.backend, m, lo, hi))
-        panels.append((f"steady epoch (s): {where}", epoch))
-        if target:
-            panels.append((f"time to target accuracy (s, compiling epoch included): {where}", target))
-    panels = [(title, items) for title, items in panels if items]
+                target.append((r.label, r.backend, *stats.mean_interval(list(tta.values()))))
+        panels += [(f"steady epoch (s): {where}", epoch),
+                   (f"time to target accuracy (s, compiling epoch included): {where}", target)]
+    return [(title, items) for title, items in panels if items]
+
+
+def absolute_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
+    """What each spec costs on each backend, in seconds: the mean steady epoch (a long
+    training's cost per epoch) and the mean time to the spec's target accuracy (a short
+    training's), a point per backend with its 95% interval over runs, one panel per question
+    (``_absolute_panels``); log scale, lower is better."""
+    panels = _absolute_panels(t)
     if not panels:
         return []
     from matplotlib.ticker import FuncFormatter, LogLocator
 
-    plt = _pyplot()
-    heights = [max(1.6, 0.42 * len(dict.fromkeys(i[0] for i in items)) + 1.0) for _, items in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    plt, fig, axes = _stacked(panels)
     order = {b: i for i, b in enumerate(BACKENDS)}
-    for ax, (title, items) in zip(axes[:, 0], panels):
+    for ax, (title, items) in zip(axes, panels):
         labels = list(dict.fromkeys(i[0] for i in items))
         series = sorted(dict.fromkeys(i[1] for i in items), key=lambda b: order.get(b, 9))
         step = 0.7 / max(1, len(series))
@@ -303,12 +316,7 @@ def absolute_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.set_title(title, fontsize=9)
-        ax.grid(axis="x", color="#eee", lw=0.6)
-        _legend_outside(ax)
+        _rows_axis(ax, labels, title)
     fig.text(0.01, 0.002, "Point: mean over runs (lower is better). Bar: 95% interval over "
              "runs, from 2 or more. Log scale, in seconds.", fontsize=7, color="#555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))

@@ -84,48 +84,62 @@ def compare(old: list[dict], new: list[dict], max_slowdown: float = 0.10,
         if key not in a.index:
             rows.append({**row, "side": "new only", "regression": False})
             continue
-        o, n = a.loc[key], b.loc[key]
-        row.update(side="both", old_s=o.steady_epoch_s, new_s=n.steady_epoch_s,
-                   old_acc=o.test_accuracy, new_acc=n.test_accuracy, slower=False, faster=False)
-        regression = False
-        ratio, slower, faster = _slower(o.run_epoch_s, n.run_epoch_s, max_slowdown)
-        if ratio is not None:
-            row.update(ratio=ratio, tested=ratio.low is not None, old_runs=len(o.run_epoch_s),
-                       new_runs=len(n.run_epoch_s), slower=slower, faster=faster and not slower)
-            regression = slower
-        elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
-            row["now_status"] = n.status
-            regression = True
-        if n.status in ("ok", "diverged"):
-            tta, tta_slower, _ = _slower(getattr(o, "run_tta_s", None), getattr(n, "run_tta_s", None),
-                                         max_slowdown)
-            if tta is not None:
-                row.update(tta_ratio=tta, tta_slower=tta_slower)
-                regression = regression or tta_slower
-            if present(o.time_to_target_s) and not present(n.time_to_target_s) \
-                    and present(n.target_runs) and n.target_runs:
-                row["target_missed"] = f"{int(n.target_runs - n.reached_runs)}/{int(n.target_runs)}"
-                regression = True
-            over, over_slower, _ = _slower(getattr(o, "run_overhead_s", None),
-                                           getattr(n, "run_overhead_s", None), max_overhead_growth)
-            if over is not None:
-                row.update(overhead_ratio=over, overhead_slower=over_slower)
-                regression = regression or over_slower
-        lost = {side: int(x.failed_runs) if present(x.failed_runs) else 0 for side, x in (("old", o), ("new", n))}
-        if lost["new"] > lost["old"] and n.status in ("ok", "diverged"):  # NEW lost runs OLD did not
-            row.update(new_lost=lost["new"], new_total=int(n.runs))
-            regression = True
-        if present(o.test_accuracy) and present(n.test_accuracy):
-            drop = o.test_accuracy - n.test_accuracy
-            if drop > max_accuracy_drop:
-                row["accuracy_drop"] = drop
-                regression = True
-        row["regression"] = regression
-        rows.append(row)
+        rows.append({**row, **_both(a.loc[key], b.loc[key], max_slowdown, max_accuracy_drop,
+                                    max_overhead_growth)})
     for key in a.index:
         if key not in b.index:
             rows.append({**dict(zip(KEY, key)), "side": "old only", "regression": False})
     return pd.DataFrame(rows)
+
+
+def _both(o, n, max_slowdown: float, max_accuracy_drop: float, max_overhead_growth: float) -> dict:
+    """A cell on both sides: its steady epoch, then the other metrics, each a regression when
+    it grew (or fell) past its allowance."""
+    row = dict(side="both", old_s=o.steady_epoch_s, new_s=n.steady_epoch_s,
+               old_acc=o.test_accuracy, new_acc=n.test_accuracy, slower=False, faster=False)
+    regression = False
+    ratio, slower, faster = _slower(o.run_epoch_s, n.run_epoch_s, max_slowdown)
+    if ratio is not None:
+        row.update(ratio=ratio, tested=ratio.low is not None, old_runs=len(o.run_epoch_s),
+                   new_runs=len(n.run_epoch_s), slower=slower, faster=faster and not slower)
+        regression = slower
+    elif n.status not in ("ok", "diverged") and o.status in ("ok", "diverged"):
+        row["now_status"] = n.status
+        regression = True
+    if n.status in ("ok", "diverged"):
+        regression = _others(row, o, n, max_slowdown, max_overhead_growth) or regression
+    lost = {side: int(x.failed_runs) if present(x.failed_runs) else 0 for side, x in (("old", o), ("new", n))}
+    if lost["new"] > lost["old"] and n.status in ("ok", "diverged"):  # NEW lost runs OLD did not
+        row.update(new_lost=lost["new"], new_total=int(n.runs))
+        regression = True
+    if present(o.test_accuracy) and present(n.test_accuracy):
+        drop = o.test_accuracy - n.test_accuracy
+        if drop > max_accuracy_drop:
+            row["accuracy_drop"] = drop
+            regression = True
+    row["regression"] = regression
+    return row
+
+
+def _others(row: dict, o, n, max_slowdown: float, max_overhead_growth: float) -> bool:
+    """The time to target and the seconds outside training of a cell NEW measured, into
+    ``row``; whether either regressed (a target no longer reached in every run included)."""
+    regression = False
+    tta, tta_slower, _ = _slower(getattr(o, "run_tta_s", None), getattr(n, "run_tta_s", None),
+                                 max_slowdown)
+    if tta is not None:
+        row.update(tta_ratio=tta, tta_slower=tta_slower)
+        regression = tta_slower
+    if present(o.time_to_target_s) and not present(n.time_to_target_s) \
+            and present(n.target_runs) and n.target_runs:
+        row["target_missed"] = f"{int(n.target_runs - n.reached_runs)}/{int(n.target_runs)}"
+        regression = True
+    over, over_slower, _ = _slower(getattr(o, "run_overhead_s", None),
+                                   getattr(n, "run_overhead_s", None), max_overhead_growth)
+    if over is not None:
+        row.update(overhead_ratio=over, overhead_slower=over_slower)
+        regression = regression or over_slower
+    return regression
 
 
 def summary(df: pd.DataFrame, allow_missing: bool = False) -> list[str]:

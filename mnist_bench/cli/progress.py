@@ -67,64 +67,70 @@ def _live(console, total: int | None):
     return live, live.add_task("starting", total=total, epoch="", left="")
 
 
-def printer(console, total: int | None, estimate: Estimate | None = None):
-    """Progress callbacks: a live display (cell, epoch, elapsed, estimated time left) on a
-    terminal, plain lines otherwise (CI logs, files). ``total`` None: not known in advance
-    (``--until-decided``: the estimate is for the block being run). ``estimate`` holds the
-    cells still to run (``Estimate.expect``)."""
-    state = {"n": 0, "t0": time.monotonic(), "cell": ""}
-    estimate = estimate or Estimate()
-    live = None
-    if console.is_terminal:
-        live, task = _live(console, total)
+class Printer:
+    """Progress callbacks (``on_start``, ``on_event``, ``on_record``, ``done``): a live line
+    (cell, count, elapsed, estimated time left, epoch) on a terminal, plain lines otherwise (CI
+    logs, files). ``total`` None: not known in advance (``--until-decided``: the estimate is for
+    the block being run). ``estimate`` holds the cells still to run (``Estimate.expect``)."""
 
-    def say(text):
-        (live.console if live else console).print(text, highlight=False, markup=False)
+    def __init__(self, console, total: int | None, estimate: Estimate | None = None):
+        self.console, self.total = console, total
+        self.estimate = estimate or Estimate()
+        self.n, self.t0, self.cell = 0, time.monotonic(), ""
+        self.live, self.task = _live(console, total) if console.is_terminal else (None, None)
 
-    def on_event(cell, event):
-        if event.get("event") == "epoch":
-            acc = event.get("accuracy")
-            # the baseline's passes stop when it converges: their cap is not a count to reach
-            of = "" if cell.backend == BASELINE_BACKEND else f"/{event['epochs']}"
-            word = "pass" if cell.backend == BASELINE_BACKEND else "epoch"
-            if live:
-                live.update(task, epoch=f"{word[0]}{event['epoch']}{of} {event['seconds']:.2f}s"
-                            + (f" {acc:.3f}" if acc is not None else ""))
-            else:
-                say(f"    {word} {event['epoch']}{of}  {event['seconds']:.2f} s"
-                    + (f"  acc {acc:.4f}" if acc is not None else ""))
+    def say(self, text: str) -> None:
+        (self.live.console if self.live else self.console).print(text, highlight=False, markup=False)
 
-    def on_start(cell):
-        estimate.started(cell)
-        state["n"] += 1
-        state["cell"] = f"[{state['n']}{'' if total is None else f'/{total}'}] {cell.label()}"
-        if live:
-            if not live.live.is_started:
-                live.start()
-            from rich.markup import escape  # a cell's label holds "[tuned]": text, not markup
-
-            left = estimate.left_s()
-            live.update(task, description=escape(cell.label()), epoch="",
-                        left="" if left is None else f"~{_minutes(left)} left")
+    def on_event(self, cell, event) -> None:
+        if event.get("event") != "epoch":
+            return
+        acc = event.get("accuracy")
+        # the baseline's passes stop when it converges: their cap is not a count to reach
+        of = "" if cell.backend == BASELINE_BACKEND else f"/{event['epochs']}"
+        word = "pass" if cell.backend == BASELINE_BACKEND else "epoch"
+        if self.live:
+            self.live.update(self.task, epoch=f"{word[0]}{event['epoch']}{of} {event['seconds']:.2f}s"
+                             + (f" {acc:.3f}" if acc is not None else ""))
         else:
-            elapsed = time.monotonic() - state["t0"]
-            say(f"{state['cell']}  (run elapsed {elapsed:.0f} s; {estimate.text(total is None)} "
-                "after this cell)")
+            self.say(f"    {word} {event['epoch']}{of}  {event['seconds']:.2f} s"
+                     + (f"  acc {acc:.4f}" if acc is not None else ""))
 
-    def on_record(cell, record):
-        estimate.finished(cell, record.get("cell_wall_s"))
-        head = f"{state['cell']}: " if live else "    "
+    def on_start(self, cell) -> None:
+        self.estimate.started(cell)
+        self.n += 1
+        self.cell = f"[{self.n}{'' if self.total is None else f'/{self.total}'}] {cell.label()}"
+        if not self.live:
+            elapsed = time.monotonic() - self.t0
+            self.say(f"{self.cell}  (run elapsed {elapsed:.0f} s; "
+                     f"{self.estimate.text(self.total is None)} after this cell)")
+            return
+        if not self.live.live.is_started:
+            self.live.start()
+        from rich.markup import escape  # a cell's label holds "[tuned]": text, not markup
+
+        left = self.estimate.left_s()
+        self.live.update(self.task, description=escape(cell.label()), epoch="",
+                         left="" if left is None else f"~{_minutes(left)} left")
+
+    def on_record(self, cell, record) -> None:
+        self.estimate.finished(cell, record.get("cell_wall_s"))
+        head = f"{self.cell}: " if self.live else "    "
         if record["status"] == "ok":
             steady = record.get("steady_epoch_s")
-            say(f"{head}ok: test acc {record['test_accuracy']:.4f}"
-                + (f", steady epoch {steady:.3f} s" if steady else ""))
+            self.say(f"{head}ok: test acc {record['test_accuracy']:.4f}"
+                     + (f", steady epoch {steady:.3f} s" if steady else ""))
         else:
-            say(f"{head}{record['status']}: {record.get('reason')}")
-        if live:
-            live.advance(task)
+            self.say(f"{head}{record['status']}: {record.get('reason')}")
+        if self.live:
+            self.live.advance(self.task)
 
-    def done():
-        if live and live.live.is_started:
-            live.stop()
+    def done(self) -> None:
+        if self.live and self.live.live.is_started:
+            self.live.stop()
 
-    return on_start, on_event, on_record, done
+
+def printer(console, total: int | None, estimate: Estimate | None = None):
+    """(on_start, on_event, on_record, done) of a ``Printer``."""
+    p = Printer(console, total, estimate)
+    return p.on_start, p.on_event, p.on_record, p.done

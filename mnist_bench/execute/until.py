@@ -178,45 +178,58 @@ class UntilDecided:
                 if not open_:
                     self.stopped_by = "decided"
                     return
-            cells = plan.block(self.rs, block)
-            if open_ is not None:
-                cells = [c for c in cells if variant(c) in open_]
-            if self.kept is not None:
-                cells = [c for c in cells if c.spec in self.kept]
-            attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
-            cells = [replace(c, attempt=attempt) for c in cells]
+            cells = self.cells_of(block, open_, recs)
             if all(c.key() in done for c in cells):
                 continue
-            todo = [c for c in cells if c.key() not in done]
-            est = self.estimate_s(todo, self.mine())
-            left = self.budget_s - (self.now() - self.t0)
-            if est is not None and est > left:
-                self.say(f"budget: block {block + 1} would take about {est:.0f} s and "
-                         f"{max(left, 0):.0f} s of the {self.budget_s / 60:g} minutes are left; "
-                         "no more blocks")
-                self.stopped_by = "budget"
+            self.stopped_by = self.run_one(block, cells, [c for c in cells if c.key() not in done])
+            if self.stopped_by:
                 break
-            self.say(f"block {block + 1}: {len(todo)} cells"
-                     + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
-            self.run_block(todo, stop=self.stop)
-            if self.kept is not None and not self.spent():  # planned mid-block: the rest of it
-                done = {store.cell_of(r).key() for r in self.mine()}
-                rest = [c for c in todo if c.spec in self.kept and c.key() not in done]
-                if rest:
-                    self.run_block(rest, stop=self.stop)
-            if not self.kept and self.kept is not None:
-                self.stopped_by = "budget"
-                break
-            measured = {store.cell_of(r).key() for r in self.mine()}
-            if self.spent() and any(c.key() not in measured for c in cells
-                                    if self.kept is None or c.spec in self.kept):
-                self.say(f"budget: spent during block {block + 1}; its measured cells are kept")
-                self.stopped_by = "budget"
-                break
-            self.remeasure_disturbed(block, cells)
-            self.checkpoint()
         else:
             self.stopped_by = "blocks"
+        self.finish()
+
+    def cells_of(self, block: int, open_, recs) -> list:
+        """Block ``block``'s cells that still count: of the open variants (all before the
+        first look), of the specs kept by the budget, as its latest attempt."""
+        cells = plan.block(self.rs, block)
+        if open_ is not None:
+            cells = [c for c in cells if variant(c) in open_]
+        if self.kept is not None:
+            cells = [c for c in cells if c.spec in self.kept]
+        attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
+        return [replace(c, attempt=attempt) for c in cells]
+
+    def run_one(self, block: int, cells: list, todo: list) -> str | None:
+        """Run ``todo`` of block ``block`` if the budget allows; "budget" when it stops the run."""
+        est = self.estimate_s(todo, self.mine())
+        left = self.budget_s - (self.now() - self.t0)
+        if est is not None and est > left:
+            self.say(f"budget: block {block + 1} would take about {est:.0f} s and "
+                     f"{max(left, 0):.0f} s of the {self.budget_s / 60:g} minutes are left; "
+                     "no more blocks")
+            return "budget"
+        self.say(f"block {block + 1}: {len(todo)} cells"
+                 + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
+        self.run_block(todo, stop=self.stop)
+        if self.kept is not None and not self.spent():  # planned mid-block: the rest of it
+            done = {store.cell_of(r).key() for r in self.mine()}
+            rest = [c for c in todo if c.spec in self.kept and c.key() not in done]
+            if rest:
+                self.run_block(rest, stop=self.stop)
+        if not self.kept and self.kept is not None:
+            return "budget"
+        measured = {store.cell_of(r).key() for r in self.mine()}
+        if self.spent() and any(c.key() not in measured for c in cells
+                                if self.kept is None or c.spec in self.kept):
+            self.say(f"budget: spent during block {block + 1}; its measured cells are kept")
+            return "budget"
+        self.remeasure_disturbed(block, cells)
+        self.checkpoint()
+        return None
+
+    def finish(self) -> None:
+        """The verdicts the run ends with: a look the last block completed, else those of the
+        last scheduled look (the blocks after it shown, not judged)."""
         blocks = len({block_of(r) for r in self.mine()})
         if blocks in stats.LOOKS and self.looked < blocks:
             self.look(blocks)  # the last block run completed a scheduled look

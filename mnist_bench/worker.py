@@ -59,60 +59,70 @@ def out_of_memory(exc: BaseException) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    import importlib
-
     from .measure import phases
-    from .settings import BASELINE_BACKEND, Cell
+    from .settings import Cell
 
     phases.start()
     die_with_parent()
     cell = Cell(**json.loads(argv[0]))
-    import_s = None
-    batch_size = cell.planned_batch_size
+    state = {"batch_size": cell.planned_batch_size}
     try:
-        if cell.backend != BASELINE_BACKEND:
-            t0 = time.perf_counter()
-            import keras  # the backend is fixed here, from KERAS_BACKEND
-
-            import_s = time.perf_counter() - t0
-            if keras.config.backend() != cell.backend:
-                raise RuntimeError(f"keras chose {keras.config.backend()}, not {cell.backend}")
-        phases.mark("imports")
-        from . import data, specs
-        from .cells.common import set_precision
-        from .measure import environment
-
-        set_precision(cell.backend, cell.float32_precision)
-
-        spec = specs.load(cell.spec)
-        recipe = spec.recipe  # recorded as the spec defines it
-        spec = specs.at_batch_size(spec, cell.planned_batch_size, cell.lr_scaling)
-        batch_size = spec.recipe.batch_size if spec.kind == "keras" else None
-        ds = data.load(cell.dataset, cell.data_dir)
-        phases.mark("data")
-        if (spec.kind == "sklearn") != (cell.backend == BASELINE_BACKEND):
-            raise specs.SpecError(f"spec {cell.spec} cannot run on backend {cell.backend}")
-        impl = cell.impl if spec.kind == "keras" else "keras"
-        module = importlib.import_module(f".cells.{CELLS[(spec.kind, impl)]}", __package__)
-        result = module.run_cell(cell, spec, ds, emit=emit)
+        result = _measure(cell, state)
     except Exception as exc:
         from .errors import MnistBenchError
 
         if out_of_memory(exc):  # a batch that does not fit: the curve stops there
-            at = f" at batch {batch_size}" if batch_size else ""
+            at = f" at batch {state['batch_size']}" if state["batch_size"] else ""
             emit(event="error", reason=f"out of memory{at}: {first_line(exc)}"[:500])
             return 3
         if not isinstance(exc, MnistBenchError):
             raise  # a real crash: the parent records the traceback tail
         emit(event="error", reason=first_line(exc))
         return 3
+    emit(event="result", result=result)
+    return 0
+
+
+def _measure(cell, state: dict) -> dict:
+    """Import the backend (checking Keras took it), set the precision, load the spec and data,
+    run the cell's kind, and complete its result with what the worker knows; ``state`` keeps
+    the batch size so far for an out-of-memory message."""
+    import importlib
+
+    from .measure import phases
+    from .settings import BASELINE_BACKEND
+
+    import_s = None
+    if cell.backend != BASELINE_BACKEND:
+        t0 = time.perf_counter()
+        import keras  # the backend is fixed here, from KERAS_BACKEND
+
+        import_s = time.perf_counter() - t0
+        if keras.config.backend() != cell.backend:
+            raise RuntimeError(f"keras chose {keras.config.backend()}, not {cell.backend}")
+    phases.mark("imports")
+    from . import data, specs
+    from .cells.common import set_precision
+    from .measure import environment
+
+    set_precision(cell.backend, cell.float32_precision)
+    spec = specs.load(cell.spec)
+    recipe = spec.recipe  # recorded as the spec defines it
+    spec = specs.at_batch_size(spec, cell.planned_batch_size, cell.lr_scaling)
+    state["batch_size"] = spec.recipe.batch_size if spec.kind == "keras" else None
+    ds = data.load(cell.dataset, cell.data_dir)
+    phases.mark("data")
+    if (spec.kind == "sklearn") != (cell.backend == BASELINE_BACKEND):
+        raise specs.SpecError(f"spec {cell.spec} cannot run on backend {cell.backend}")
+    impl = cell.impl if spec.kind == "keras" else "keras"
+    module = importlib.import_module(f".cells.{CELLS[(spec.kind, impl)]}", __package__)
+    result = module.run_cell(cell, spec, ds, emit=emit)
     phases.mark("inference")  # what the cell did after its last mark
     result.setdefault("learning_rate", None)  # the cell reads it off its optimizer
     result.update(kind=spec.kind, recipe=recipe.to_dict(), data_source=ds.source,
                   import_s=import_s, peak_host_rss_bytes=environment.peak_host_rss(),
                   phases=phases.read())
-    emit(event="result", result=result)
-    return 0
+    return result
 
 
 def finish(code: int) -> None:

@@ -58,59 +58,66 @@ class EpochResult:
     loss: float
 
 
+class _EpochClock:
+    """Reads the clock at each epoch's start and after its last training step and, with the
+    clock stopped, hands the epoch to ``log`` (``common.EpochLog``), which evaluates the
+    accuracy curve and may stop training; mixed into a Keras callback by ``_make_timer``."""
+
+    def __init__(self, sync, log=None):
+        super().__init__()
+        self.log = log
+        self.watch = Stopwatch(sync)
+        self.seconds = None
+        self.clocked, self.next_point, self.steps, self.due = 0.0, 1, 0, float("inf")
+
+    def on_train_begin(self, logs=None):
+        if self.log is not None:
+            self.log.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.log is not None:
+            self.log.begin()  # the CPU meters, read before the clock starts
+        self.clocked, self.next_point = 0.0, 1
+        # the step at which the next snapshot is due, worked out here, off the clock
+        self.steps = (self.params or {}).get("steps") or 0
+        wanted = self.log is not None and self.log.wants_snapshots() and self.steps
+        self.due = self.steps / common.SNAPSHOTS_PER_EPOCH if wanted else float("inf")
+        self.watch.start()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # a batch-begin hook (unlike batch-end) leaves Keras's asynchronous dispatch of
+        # batch callbacks as it is; with steps_per_execution > 1 it runs once per call
+        if batch < self.due:  # all the clocked time this hook costs on most steps
+            return
+        model = self.model  # on JAX this attaches the in-flight state to the model first
+        self.clocked += self.watch.stop()  # the clock pauses after the device finished
+        self.log.snapshot(self.clocked, batch / self.steps, model.get_weights())
+        per = self.steps / common.SNAPSHOTS_PER_EPOCH
+        while self.next_point * per <= batch:
+            self.next_point += 1
+        self.due = self.next_point * per if self.next_point < common.SNAPSHOTS_PER_EPOCH else float("inf")
+        self.watch.start()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = self.clocked + self.watch.stop()
+        if self.log is None:  # one epoch a call (pytest-benchmark rounds)
+            clock.advance(self.seconds)
+            return
+        logs = logs or {}
+        loss = float(logs.get("loss", float("nan")))
+        if not self.log.end(self.seconds, loss, float(logs.get("accuracy", float("nan")))):
+            self.model.stop_training = True
+
+
 def _make_timer(sync, log=None):
-    """A callback that clocks each epoch and, with the clock stopped, hands it to ``log``
-    (``common.EpochLog``), which evaluates the accuracy curve and may stop training."""
+    """The epoch clock (``_EpochClock``) as a Keras callback (keras imported only here, in the
+    worker)."""
     import keras
 
-    class EpochTimer(keras.callbacks.Callback):
-        """Reads the clock at the epoch's start and after its last training step."""
+    class EpochTimer(_EpochClock, keras.callbacks.Callback):
+        pass
 
-        def __init__(self):
-            super().__init__()
-            self.watch = Stopwatch(sync)
-            self.seconds = None
-            self.clocked, self.next_point, self.steps, self.due = 0.0, 1, 0, float("inf")
-
-        def on_train_begin(self, logs=None):
-            if log is not None:
-                log.start()
-
-        def on_epoch_begin(self, epoch, logs=None):
-            if log is not None:
-                log.begin()  # the CPU meters, read before the clock starts
-            self.clocked, self.next_point = 0.0, 1
-            # the step at which the next snapshot is due, worked out here, off the clock
-            self.steps = (self.params or {}).get("steps") or 0
-            wanted = log is not None and log.wants_snapshots() and self.steps
-            self.due = self.steps / common.SNAPSHOTS_PER_EPOCH if wanted else float("inf")
-            self.watch.start()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            # a batch-begin hook (unlike batch-end) leaves Keras's asynchronous dispatch of
-            # batch callbacks as it is; with steps_per_execution > 1 it runs once per call
-            if batch < self.due:  # all the clocked time this hook costs on most steps
-                return
-            model = self.model  # on JAX this attaches the in-flight state to the model first
-            self.clocked += self.watch.stop()  # the clock pauses after the device finished
-            log.snapshot(self.clocked, batch / self.steps, model.get_weights())
-            per = self.steps / common.SNAPSHOTS_PER_EPOCH
-            while self.next_point * per <= batch:
-                self.next_point += 1
-            self.due = self.next_point * per if self.next_point < common.SNAPSHOTS_PER_EPOCH else float("inf")
-            self.watch.start()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = self.clocked + self.watch.stop()
-            if log is None:  # one epoch a call (pytest-benchmark rounds)
-                clock.advance(self.seconds)
-                return
-            logs = logs or {}
-            loss = float(logs.get("loss", float("nan")))
-            if not log.end(self.seconds, loss, float(logs.get("accuracy", float("nan")))):
-                self.model.stop_training = True
-
-    return EpochTimer()
+    return EpochTimer(sync, log)
 
 
 class Session:

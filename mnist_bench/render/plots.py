@@ -151,17 +151,22 @@ def _high(r):
     return None if v is None or v != v else float(v)
 
 
+def _by_setting(t: pd.DataFrame):
+    """(title, rows) of the trained Keras-spec cells with a steady epoch, per run, dataset,
+    device, implementation and mode: "mnist, cpu, default mode" (", run R" with several)."""
+    rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
+    for (run, dataset, device, impl, mode), g in rows.groupby(
+            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
+        title = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''}"
+        yield title + (f", run {run}" if t.run.nunique() > 1 else ""), g
+
+
 def epoch_time_chart(t: pd.DataFrame, stem: Path) -> list[Path]:
     """Each backend's steady epoch as a ratio to the fastest backend of its spec, per run,
     dataset, device, implementation and mode: points on a log-ratio axis, intervals from at
     least 3 runs (the tables' paired intervals)."""
-    rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
     panels = []
-    for (run, dataset, device, impl, mode), g in rows.groupby(
-            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
-        title = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''}"
-        if t.run.nunique() > 1:
-            title += f", run {run}"
+    for title, g in _by_setting(t):
         items = []
         for r in g.itertuples():
             value = 1.0 if r.speed == "fastest" else r.vs_fastest
@@ -212,18 +217,7 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(8.2 * cols, 4.0 * rows), squeeze=False)
     for ax, ((run, dataset, device, spec), g) in zip(axes.flat, panels):
-        for (backend, impl, mode), line in g.groupby(["backend", "impl", "mode"], sort=False):
-            line = line.sort_values("batch_size")
-            xs, ys = list(line.batch_size), list(line.samples_per_s)
-            has = (line.runs >= stats.MIN_RUNS) & line.samples_low.notna()
-            err = [[y - lo if h else 0 for y, lo, h in zip(ys, line.samples_low, has)],
-                   [hi - y if h else 0 for y, hi, h in zip(ys, line.samples_high, has)]]
-            color = COLORS.get(backend)
-            stop = failed.get((run, dataset, device, spec, backend, impl, mode))
-            ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, color=color,
-                        ls=MODE_STYLE.get(mode, ":"), mfc=color if impl == "keras" else "white",
-                        label=f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
-                        + (f" (failed at {stop})" if stop else ""))
+        _batch_lines(ax, g, failed, (run, dataset, device, spec))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         _clip_to_points(ax, list(g.samples_per_s), list(g.samples_low), list(g.samples_high),
@@ -249,6 +243,23 @@ def batch_chart(curves: pd.DataFrame, stem: Path) -> list[Path]:
     return _save(fig, stem, plt)
 
 
+def _batch_lines(ax, g: pd.DataFrame, failed: dict, where: tuple) -> None:
+    """One line per backend, implementation and mode of a batch chart's panel: samples/s at
+    each batch size, its interval from 3 or more runs, the batch size it failed at named."""
+    for (backend, impl, mode), line in g.groupby(["backend", "impl", "mode"], sort=False):
+        line = line.sort_values("batch_size")
+        xs, ys = list(line.batch_size), list(line.samples_per_s)
+        has = (line.runs >= stats.MIN_RUNS) & line.samples_low.notna()
+        err = [[y - lo if h else 0 for y, lo, h in zip(ys, line.samples_low, has)],
+               [hi - y if h else 0 for y, hi, h in zip(ys, line.samples_high, has)]]
+        color = COLORS.get(backend)
+        stop = failed.get((*where, backend, impl, mode))
+        ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, color=color,
+                    ls=MODE_STYLE.get(mode, ":"), mfc=color if impl == "keras" else "white",
+                    label=f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
+                    + (f" (failed at {stop})" if stop else ""))
+
+
 CLIP = 3.0  # a batch chart's axis reaches this factor beyond its lowest and highest point
 
 
@@ -270,13 +281,8 @@ def _clip_to_points(ax, ys, lows, highs, xs) -> None:
 def _absolute_panels(t: pd.DataFrame) -> list:
     """(title, [(spec label, backend, mean, low, high)]) per question and run, dataset, device,
     implementation and mode: the mean steady epoch and the mean time to target over runs."""
-    rows = t[(t.backend != BASELINE_BACKEND) & t.steady_epoch_s.notna()]
     panels = []
-    for (run, dataset, device, impl, mode), g in rows.groupby(
-            ["run", "dataset", "device_kind", "impl", "mode"], sort=False):
-        where = f"{dataset}, {device}, {mode} mode{' (native)' if impl != 'keras' else ''}"
-        if t.run.nunique() > 1:
-            where += f", run {run}"
+    for where, g in _by_setting(t):
         epoch, target = [], []
         for r in g.itertuples():
             epoch.append((r.label, r.backend, r.steady_epoch_s, r.steady_epoch_low_s, r.steady_epoch_high_s))

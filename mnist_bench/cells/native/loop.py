@@ -49,6 +49,20 @@ def trainer_module(backend: str):
     return module
 
 
+def same_function(prep, trainer, backend: str, mode: str) -> float:
+    """The largest difference of predicted probabilities between the native model and the
+    Keras model at the initial weights; a native model that computes another function is
+    refused (no result recorded)."""
+    forward_diff = forward_difference(prep.model, trainer, prep.x_test[:64])
+    tolerance = BF16_FORWARD_TOLERANCE if mode == "bf16" else FORWARD_TOLERANCE
+    if forward_diff > tolerance:
+        raise layers.NativeUnsupported(
+            f"the native {backend} model does not compute the Keras model's function (largest "
+            f"probability difference {forward_diff:.3g} > {tolerance:g} at the initial "
+            "weights); no result recorded")
+    return forward_diff
+
+
 def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     import keras
 
@@ -62,13 +76,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     trainer = module.Trainer(
         ops, opt, prep.x_train, prep.y_train, recipe.batch_size, cell.seed, cell.mode,
         gpu=device["kind"] == "gpu")
-    forward_diff = forward_difference(prep.model, trainer, prep.x_test[:64])
-    tolerance = BF16_FORWARD_TOLERANCE if cell.mode == "bf16" else FORWARD_TOLERANCE
-    if forward_diff > tolerance:
-        raise layers.NativeUnsupported(
-            f"the native {backend} model does not compute the Keras model's function (largest "
-            f"probability difference {forward_diff:.3g} > {tolerance:g} at the initial "
-            "weights); no result recorded")
+    forward_diff = same_function(prep, trainer, backend, cell.mode)
     epochs = settings.resolve_epochs(recipe.epochs, cell.profile, cell.epochs)
     log = common.EpochLog(
         epochs, prep.curve_on,

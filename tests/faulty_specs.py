@@ -59,3 +59,35 @@ def logits():
 def out_of_memory():
     """A model whose memory runs out, as a batch too large for the device does."""
     raise MemoryError("cannot allocate 17179869184 bytes")
+
+
+STOP_S = 3.0  # how long stops_itself holds its own process stopped
+STOP_STEP = 2 * 128 + 40  # smoke profile, batch 8: 128 steps an epoch; a third into epoch 3
+
+
+def _stops_once():
+    """A linear model whose one pass-through layer stops its own process once, at training
+    step ``STOP_STEP``, having armed a SIGCONT ``STOP_S`` seconds later: a worker stopped
+    inside a clocked epoch, at a known place, however fast or busy the machine is (needs a
+    backend that runs the layer's Python each step: Keras on PyTorch)."""
+    import subprocess
+
+    import keras
+
+    class StopOnce(keras.layers.Layer):
+        calls = 0
+
+        def call(self, x, training=None):
+            if training:
+                StopOnce.calls += 1
+                if StopOnce.calls == STOP_STEP:
+                    subprocess.Popen(["sh", "-c", f"sleep {STOP_S}; kill -CONT {os.getpid()}"])
+                    os.kill(os.getpid(), signal.SIGSTOP)
+            return x
+
+    return keras.Sequential([keras.Input(shape=(784,)), StopOnce(),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+stops_itself = Spec("stops_itself", _stops_once,
+                    Recipe(optimizer="sgd", learning_rate=0.01, batch_size=8, epochs=4))

@@ -70,11 +70,11 @@ def test_truncated_idx_file_is_an_error(tmp_path, fashion):
 
 
 def test_corrupt_cache_is_not_used_silently(tmp_path, monkeypatch, mnist):
-    real = data.cache_path("mnist")  # filled by the mnist fixture
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    cache = data.cache_path("mnist")
-    cache.parent.mkdir(parents=True)
-    raw = bytearray(real.read_bytes())
+    cache = data.cache_path("mnist")  # this machine's cache may be Keras's own file: make one
+    data.write_cache("mnist", {k: getattr(mnist, k) for k in ("x_train", "y_train", "x_test", "y_test")},
+                     "a test")
+    raw = bytearray(cache.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     cache.write_bytes(bytes(raw))
     with pytest.raises(data.DataError) as err:

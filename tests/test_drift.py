@@ -19,20 +19,32 @@ HOG = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: 
 
 @pytest.fixture(scope="module")
 def hogged_run(tmp_path_factory, mnist):
-    """Six baseline cells (no keras, a second each); the 4th and 5th run beside two hogs."""
+    """Six baseline cells (no keras, a second each); the 4th and 5th run beside one hog per
+    core this process may use (so every core the canary's threads run on is busy, on a 2-core
+    machine as on a 64-core one); the hogs are stopped whatever happens."""
+    from mnist_bench.measure import disturbance
+
     out = tmp_path_factory.mktemp("drift")
     executor = LocalExecutor(Sink(out, {"run_id": "drift-test", "order_seed": 0}), lambda cell: 600)
     hogged = {3, 4}
     hogs = []
-    for i in range(6):
-        if i == 3:
-            hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(2)]
-        if i == 5:
-            for h in hogs:
-                h.kill()
-                h.wait()
-        executor.run([Cell("sgd_classifier", "sklearn", "mnist", profile="smoke", seed=i, repeat=i)])
+    try:
+        for i in range(6):
+            if i == 3:
+                hogs = [subprocess.Popen([sys.executable, "-c", HOG])
+                        for _ in range(disturbance.usable_cores())]
+            if i == 5:
+                _stop(hogs)
+            executor.run([Cell("sgd_classifier", "sklearn", "mnist", profile="smoke", seed=i, repeat=i)])
+    finally:
+        _stop(hogs)
     return store.load(out), hogged
+
+
+def _stop(hogs) -> None:
+    for h in hogs:
+        h.kill()
+        h.wait()
 
 
 def test_cells_measured_beside_a_hog_are_flagged(hogged_run):

@@ -106,7 +106,8 @@ def test_two_machines_stores_side_by_side():
     text = markdown.markdown(rep)
     assert "### The same cells on each machine, side by side" in text
     assert "different runs: no ratio" in text
-    assert "jax: 0.10.2 on " + cpu_m in text and "0.11.2 on " + gpu_m in text
+    cpu_v, gpu_v = (store.load(s)[0]["versions"]["jax"] for s in stores)  # as the records say
+    assert cpu_v != gpu_v and f"jax: {cpu_v} on {cpu_m}" in text and f"{gpu_v} on {gpu_m}" in text
 
 
 @pytest.mark.slow
@@ -182,7 +183,10 @@ def test_until_decided_runs_its_blocks_through_ray(tmp_path):
                    "--out", out, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     recs = store.load(out)
-    assert sorted((r["spec"], r["block"]) for r in recs) == [("mlp_100x2", 0), ("sgd_classifier", 0)]
-    assert all(r["status"] == "ok" and r["node"] for r in recs)
+    # 12 s of budget: a machine that runs block 1 in under 6 s would start block 2, one that
+    # needs over 12 s stops inside block 1 (its measured cells kept); both are budget stops
+    assert recs and all(r["block"] == 0 and r["status"] == "ok" and r["node"] for r in recs), recs
+    assert {r["spec"] for r in recs} <= {"mlp_100x2", "sgd_classifier"}
     assert "until decided: stopped because the budget is spent after" in proc.stderr
-    assert "budget: block 2 would take about" in proc.stderr
+    assert ("budget: block 2 would take about" in proc.stderr
+            or "budget: spent during block 1; its measured cells are kept" in proc.stderr), proc.stderr[-3000:]

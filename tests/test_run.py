@@ -61,7 +61,9 @@ def test_every_record_accounts_for_its_wall_time_in_phases(recs):
         assert {"start", "imports", "data", "build", "training", "probes" if r["backend"] != "sklearn"
                 else "training", "inference", "exit"} <= set(ph), (r["spec"], r["backend"], ph)
         assert all(v is not None and v >= 0 for v in ph.values()), ph
-        assert ph["exit"] >= 0 and ph["exit"] < r["cell_wall_s"], ph
+        # the worker's own phases fit in the parent's spawn-to-exit time (``exit`` is the
+        # remainder, clamped at 0, so it would hide a worker clock running past the parent's)
+        assert sum(v for k, v in ph.items() if k != "exit") <= r["cell_wall_s"] * 1.001, ph
         assert ph["training"] >= sum(r["epoch_s"]) * 0.999  # the epochs' clocks are inside it
 
 
@@ -90,7 +92,6 @@ def test_keras_records_keep_compile_epoch_apart(recs):
         assert r["versions"]["keras"]
         ends = [p for p in r["curve"] if not p.get("within_epoch")]
         assert r["epochs"] is None and r["epochs_planned"] == 2 and len(r["epoch_s"]) == 2 and len(ends) == 2
-        assert r["first_epoch_s"] == r["epoch_s"][0]
         assert all(t > 0 for t in r["epoch_s"])
         # one fit() call: the clocked training inside each epoch's wall time, the evaluation
         # apart, and the spans never add up to more than the call (no second counted twice)
@@ -180,7 +181,7 @@ def test_records_follow_the_recorded_plan(smoke_run):
     out, _, recs = smoke_run
     assert len({r["run_id"] for r in recs}) == 1 and len({r["order_seed"] for r in recs}) == 1
     assert all(r["block"] == 0 and r["canary_s"] > 0 for r in recs)
-    ran = [(r["spec"], r["backend"]) for r in sorted(recs, key=lambda r: r["position"])]
+    # in the order they were measured (written), not the order they claim
+    ran = [(r["spec"], r["backend"]) for r in sorted(recs, key=lambda r: r["timestamp"])]
     planned = [(c.spec, c.backend) for c in plan.plan(plan.load_plan(out))]
     assert ran == planned
-    assert [r["position"] for r in recs] == list(range(len(recs)))  # run in that order

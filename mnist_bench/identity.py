@@ -51,6 +51,14 @@ class Identity:
         return replace(self, node=None)
 
 
+def variant_words(v: tuple) -> str:
+    """A variant (``Identity.variant``: spec, mode, impl, backend) in a few words, the same in
+    every table, chart and message: "jax", "torch native", "tensorflow tuned", "jax native
+    device-step"."""
+    _, mode, impl, backend = v
+    return backend + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")
+
+
 def of_cell(cell) -> Identity:
     """The identity of a planned ``settings.Cell``."""
     return Identity(cell.spec, cell.backend, cell.dataset, cell.device, cell.mode, cell.impl,

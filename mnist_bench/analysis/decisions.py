@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..identity import variant_words
 from . import stats
 
 Variant = tuple  # (spec, mode, impl, backend)
 
 
-def variant_label(v: Variant) -> str:
-    """A variant in a few words: "jax", "torch native", "tensorflow tuned"."""
-    _, mode, impl, backend = v
-    return backend + (" native" if impl == "native" else "") + ("" if mode == "default" else f" {mode}")
+variant_label = variant_words  # a variant in a few words (identity.variant_words)
 
 
 @dataclass(frozen=True)

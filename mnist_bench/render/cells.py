@@ -7,6 +7,7 @@ import math
 
 from ..analysis import stats
 from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG
+from ..identity import variant_words
 
 
 def table(rows: list[dict]) -> str:
@@ -131,7 +132,8 @@ def percent(v, digits: int = 1, sign: str = "") -> str:
 
 
 def variant_name(backend: str, impl: str, mode: str) -> str:
-    return f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
+    """A variant in the words every table uses (``identity.variant_words``)."""
+    return variant_words((None, mode, impl, backend))
 
 
 def variant(impl: str, mode: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis import keys, stats
+from ..identity import variant_words
 from ..settings import BACKENDS, BASELINE_BACKEND
 
 COLORS = {"tensorflow": "#ff8f00", "jax": "#5c6bc0", "torch": "#e53935"}
@@ -256,7 +257,7 @@ def _batch_lines(ax, g: pd.DataFrame, failed: dict, where: tuple) -> None:
         stop = failed.get((*where, backend, impl, mode))
         ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, color=color,
                     ls=MODE_STYLE.get(mode, ":"), mfc=color if impl == "keras" else "white",
-                    label=f"{backend} {'Keras' if impl == 'keras' else 'native'} {mode}"
+                    label=variant_words((None, mode, impl, backend))
                     + (f" (failed at {stop})" if stop else ""))
 
 

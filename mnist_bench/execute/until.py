@@ -285,11 +285,9 @@ class UntilDecided:
 
 
 def _more(r: stats.Ratio) -> str:
-    if r.verdict == stats.FEW:
-        return f"needs at least {r.more} more block{'s' if r.more != 1 else ''}"
-    if r.more is None:
-        return "needs many more blocks"
-    return f"needs about {r.more} more block{'s' if r.more != 1 else ''}"
+    from ..render.cells import needs
+
+    return needs(r.more, few=r.verdict == stats.FEW)
 
 
 def _pair(c) -> str:

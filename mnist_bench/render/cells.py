@@ -50,13 +50,18 @@ def verdict(r: stats.Ratio) -> str:
 
 
 def more(r: stats.Ratio) -> str:
-    """", needs about k more blocks" for an open comparison (", needs many more blocks" when
-    its ratio sits on the margin); "" for a decided one."""
-    if r.decided:
-        return ""
-    if r.more is None:
-        return ", needs many more blocks"
-    return f", needs about {r.more} more block{'s' if r.more != 1 else ''}"
+    """", needs about k more blocks" for an open comparison (``needs``); "" for a decided one."""
+    return "" if r.decided else ", " + needs(r.more)
+
+
+def needs(more, few: bool = False) -> str:
+    """How many more blocks an open comparison needs, in the one wording every table and
+    message uses: "needs about 3 more blocks", "needs at least 2 more blocks" (before its first
+    interval), "needs many more blocks" (not estimable: its ratio sits on the margin)."""
+    if missing(more):
+        return "needs many more blocks"
+    k = int(more)
+    return f"needs {'at least' if few else 'about'} {k} more block{'s' if k != 1 else ''}"
 
 
 def acc(row) -> str:

@@ -173,9 +173,7 @@ def _decision_text(r) -> tuple[str, str, str | None]:
                       f"{fmt.ratio(ratio)}"), other
     undecided = [(b, x) for b, x in r.against.items() if not x.decided or x.verdict == "lower"]
     other, ratio = min(undecided, key=lambda kv: kv[1].ratio or float("inf"))
-    more = (", needs many more blocks" if fmt.missing(r.more) else
-            f", needs about {int(r.more)} more block{'s' if int(r.more) != 1 else ''}")
-    return f"({r.pick})", f"{fmt.ratio(ratio, bare=True)} over {other}: undecided{more}", other
+    return f"({r.pick})", f"{fmt.ratio(ratio, bare=True)} over {other}: undecided, {fmt.needs(r.more)}", other
 
 
 def recommendation_markdown(rec: pd.DataFrame, names: dict | None = None) -> str:

@@ -40,6 +40,9 @@ def pytest_addoption(parser):
     g.addoption("--mnist-bench-lr-scaling", default=None, choices=list(settings.LR_SCALINGS),
                 help="with --mnist-bench-batch-sizes: scale the recipe's learning rate by batch "
                      "/ recipe batch (linear) or its square root (sqrt) (default: the recipe's)")
+    g.addoption("--mnist-bench-precision", default="as-shipped", choices=list(settings.PRECISIONS),
+                help="what float32 products run in on this backend, as mnist-bench run "
+                     "--precision (default: as-shipped, each framework's own choice)")
     g.addoption("--mnist-bench-baseline", action="store_true",
                 help="also benchmark the scikit-learn baseline (run it in one backend's process)")
 
@@ -165,4 +168,5 @@ def options(config) -> dict:
         rounds = max(rounds, get("benchmark_min_rounds"))
     return {"profile": profile, "rounds": rounds, "dataset": get("--mnist-bench-dataset"),
             "mode": get("--mnist-bench-mode"), "device": get("--mnist-bench-device"),
-            "seed": get("--mnist-bench-seed"), "lr_scaling": get("--mnist-bench-lr-scaling")}
+            "seed": get("--mnist-bench-seed"), "lr_scaling": get("--mnist-bench-lr-scaling"),
+            "precision": get("--mnist-bench-precision")}

@@ -174,7 +174,8 @@ def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path
     proc = pytest_run("jax", "--benchmark-only", "--mnist-bench-profile", "smoke",
                       "--mnist-bench-rounds", "1", "--mnist-bench-models", "mlp_512",
                       "--mnist-bench-batch-sizes", ",".join(map(str, sizes)),
-                      "--mnist-bench-lr-scaling", "sqrt", f"--benchmark-json={out}")
+                      "--mnist-bench-lr-scaling", "sqrt", "--mnist-bench-precision", "float32",
+                      f"--benchmark-json={out}")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert sorted(b["name"] for b in doc["benchmarks"]) == sorted(
@@ -187,7 +188,9 @@ def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path
         want = specs.learning_rate(recipe) * (n / recipe.batch_size) ** 0.5
         assert x["learning_rate"] == pytest.approx(want, rel=1e-6)
         assert b["group"] == f"mlp_512 on mnist at batch {n}"
+        assert x["float32_precision"] == "float32"  # --mnist-bench-precision, as run's --precision
     rep = report.build(sources.load_any([str(out)]))
+    assert set(rep.tidy.setup) == {("smoke", None, "sqrt", "float32")}  # part of the cells' setup
     assert sorted(rep.batches.batch_size) == list(sizes)
     assert sorted(rep.batches.cell) == ["recipe", "throughput"]
     # the recipe-batch tables hold only the recipe's batch size
@@ -201,6 +204,7 @@ def test_the_suite_trains_at_each_batch_size_and_feeds_the_batch_tables(tmp_path
     (["--mnist-bench-rounds", "0"], "'0' is out of range; valid: a finite integer >= 1 and <= 9999"),
     (["--mnist-bench-seed", "-1"], "'-1' is out of range; valid: a finite integer >= 0"),
     (["--mnist-bench-seed", str(2 ** 32)], "is out of range; valid: a finite integer >= 0 and <= 4294967295"),
+    (["--mnist-bench-precision", "fp8"], "invalid choice: 'fp8'"),
 ])
 def test_the_suite_refuses_bad_options(args, message):
     proc = pytest_run("jax", "--collect-only", "-q", *args)

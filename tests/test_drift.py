@@ -65,3 +65,28 @@ def test_compare_states_the_canary_difference(hogged_run):
     calm = [r for r in recs if r["block"] not in hogged]
     slow = [r for r in recs if r["block"] in hogged]
     assert compare.canary_change(calm, slow) > keys.DRIFT_FLAG
+
+
+def test_the_canary_runs_its_products_on_a_bounded_number_of_threads(monkeypatch):
+    """On an idle many-core host a small product split over every core is timed mostly in
+    the threads' hand-offs: the canary bounds its BLAS threads (and the cores it may use bound
+    them further)."""
+    from threadpoolctl import threadpool_info
+
+    from mnist_bench.measure import canary, disturbance
+
+    seen = []
+    real = canary._work
+
+    def work(a, b):
+        seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return real(a, b)
+
+    monkeypatch.setattr(canary, "_work", work)
+    monkeypatch.setattr(disturbance, "usable_cores", lambda: 64)  # a many-core host
+    assert canary.measure() > 0
+    assert seen and max(seen) <= canary.THREADS, seen
+    monkeypatch.setattr(disturbance, "usable_cores", lambda: 1)
+    seen.clear()
+    canary.measure()
+    assert max(seen) == 1, seen

@@ -3,7 +3,7 @@
 import pytest
 
 from mnist_bench import data, pytest_plugin, specs
-from mnist_bench.cells import baseline, keras_cell
+from mnist_bench.cells import baseline, common, keras_cell
 from mnist_bench.measure import environment
 from mnist_bench.measure.timing import summarize_epochs
 from mnist_bench.record import sources
@@ -44,6 +44,7 @@ def test_train_epoch(benchmark, backend_name, spec_ref, batch_size, bench_option
     defined = specs.load(spec_ref)  # its recipe is recorded as the spec defines it
     spec = specs.at_batch_size(defined, batch_size, o["lr_scaling"])
     ds = data.load(o["dataset"] or spec.recipe.dataset)
+    common.set_precision(backend_name, o["precision"])  # before the model is built, as a run's worker
     session = keras_cell.Session(spec, ds, o["profile"], o["seed"], o["mode"])
     assert session.backend == backend_name
     device = environment.backend_device(session.backend, o["device"])
@@ -60,6 +61,7 @@ def test_train_epoch(benchmark, backend_name, spec_ref, batch_size, bench_option
         "train_samples": len(session.x_train), "test_samples": len(session.x_test),
         "batch_size": spec.recipe.batch_size, "recipe": defined.recipe.to_dict(),
         "planned_batch_size": batch_size, "lr_scaling": o["lr_scaling"] if batch_size else None,
+        "float32_precision": o["precision"],
         "epoch_s": [e.train_s for e in epochs], "epoch_call_s": [e.call_s for e in epochs],
         **summarize_epochs([e.train_s for e in epochs], len(session.x_train)),
         "inference_samples_per_s": session.inference_samples_per_s(),

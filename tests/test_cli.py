@@ -166,11 +166,21 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path,
         cli.main(["list"])
 
 
-def test_report_refuses_a_file_that_is_not_records(tmp_path):
-    bogus = tmp_path / "records.jsonl"
-    bogus.write_text('{"hello": "world"}\n')
-    proc = run_cli("report", bogus)
-    assert proc.returncode == 2 and "is not a mnist-bench record" in proc.stderr
+@pytest.mark.parametrize("name, content, words", [
+    ("records.jsonl", '{"hello": "world"}\n', "is not a mnist-bench record"),
+    ("other.json", json.dumps({"benchmarks": [{"name": "x", "extra_info": {}}]}),
+     "holds no mnist-bench benchmarks"),
+    ("x.json", '{"a": 1}', "is not a pytest-benchmark JSON file (no 'benchmarks' list)"),
+    ("README.md", "# a project\n", "is neither a record store nor a pytest-benchmark file; valid:"),
+])
+def test_report_refuses_a_file_that_holds_no_records_in_one_line(tmp_path, capsys, name, content, words):
+    from mnist_bench import cli
+
+    bogus = tmp_path / name
+    bogus.write_text(content)
+    assert cli.main(["report", str(bogus)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bogus) in err[0] and words in err[0], err
 
 
 def test_results_folder_that_cannot_be_written(tmp_path):

@@ -338,3 +338,13 @@ def test_report_text_takes_the_width_it_is_given(monkeypatch, capsys):
     assert cli.main(["report", "results/cpu-decide-a", "--format", "text"]) == 0
     out = capsys.readouterr().out
     assert "Which backend" in out and _widest(out) <= 60, out
+
+
+def test_compare_text_fits_the_terminal_and_keeps_the_verdicts(monkeypatch, capsys):
+    from mnist_bench import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code = cli.main(["compare", "results/cpu-decide-a", "results/cpu-decide-b", "--format", "text"])
+    out = capsys.readouterr().out
+    assert code == 1 and _widest(out) <= 80, out  # the published pair holds one regression
+    assert "slower" in out and "Verdicts replicated" in out and "|:--" not in out

@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true",
                      help="print the comparison as JSON (cells, verdicts replicated, canary, "
                           "regressions, problems) instead of Markdown")
+    cmp.add_argument("--format", default=None, choices=("text", "md"),
+                     help="the per-cell table fitted to the terminal (text) or as Markdown "
+                          "(default: text on a terminal, md otherwise)")
     cmp.add_argument("--max-overhead-growth", type=bounded(float, 0), default=0.25,
                      help="allowed growth of a cell's time outside its training call (process "
                           "start, imports, data, build, probes), as a fraction (default 0.25)")

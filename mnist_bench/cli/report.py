@@ -167,6 +167,12 @@ def cmd_compare(args) -> int:
                            "b": variant_label(key[3]), "old": a, "new": b}
                           for key, a, b in rep["pairs"]]},
         }, indent=1, default=str))
+    elif (args.format or ("text" if sys.stdout.isatty() else "md")) == "text":
+        from rich.console import Console
+
+        from ..render import terminal
+
+        terminal.print_compare(df, rep, args.margin, Console(highlight=False))
     else:
         print(compare_md.markdown(df) + "\n\n" + compare_md.LEGEND)
         if rep is not None:

@@ -45,3 +45,42 @@ def print_report(rep, console, names: dict, others: list[str]) -> None:
     if others:
         console.print("Also in the tables (--format md, or --out FOLDER for tables.md and "
                       "report.html): " + "; ".join(others) + ".")
+
+
+def print_compare(df, replication: dict | None, margin: float, console) -> None:
+    """``compare`` on a terminal: one row per cell (what it is, runs, NEW/OLD with its interval,
+    the verdict), fitted to the width; then how the verdicts replicate, and those that differ."""
+    from rich import box
+    from rich.table import Table
+
+    from ..analysis.decisions import variant_label
+    from .compare_md import _bare, verdict, words
+
+    table = Table(title="NEW against OLD, per cell (NEW/OLD: over 1 is slower)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, kw in (("cell", {"overflow": "fold"}), ("runs", {"no_wrap": True}),
+                     ("steady epoch", {"overflow": "fold"}), ("to target", {"overflow": "fold"}),
+                     ("verdict", {"overflow": "fold"})):
+        table.add_column(name, **kw)
+    for r in df.to_dict("records"):
+        what = f"{r['spec']} {variant_label((r['spec'], r['mode'], r['impl'], r['backend']))}"
+        if r.get("batch_size"):
+            what += f" bs{r['batch_size']}"
+        runs = "" if fmt.missing(r.get("old_runs")) else f"{int(r['old_runs'])}/{int(r['new_runs'])}"
+        table.add_row(what, runs, fmt.ratio(r.get("ratio")), _bare(r.get("tta_ratio")), verdict(r))
+    console.print(table)
+    if replication is None:
+        return
+    console.print(f"Verdicts replicated (±{100 * margin:g}% margin): {len(replication['pairs'])} "
+                  f"comparisons on both sides: {replication['same']} the same decision, "
+                  f"{replication['flipped']} decided differently, {replication['one side']} decided "
+                  f"on one side only, {replication['neither']} undecided on both.")
+    differ = [(key, a, b) for key, a, b in replication["pairs"] if a != b]
+    if differ:
+        pairs = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("comparison", "old", "new"):
+            pairs.add_column(name, overflow="fold")
+        for key, a, b in differ:
+            pairs.add_row(f"{key[1]}: {' vs '.join(variant_label(v) for v in key[2:])}",
+                          words(a, key[2]), words(b, key[2]))
+        console.print(pairs)

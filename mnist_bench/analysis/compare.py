@@ -62,7 +62,8 @@ def _slower(o: dict, n: dict, allowed: float) -> tuple[stats.Ratio | None, bool,
     run a side the ratio alone decides (the ratio's ``low`` is then None)."""
     if not isinstance(o, dict) or not isinstance(n, dict) or not o or not n:
         return None, False, False
-    ratio = stats.unpaired_ratio(list(n.values()), list(o.values()))
+    ratio = stats.unpaired_ratio(list(n.values()), list(o.values()),
+                                 noise=(getattr(n, "noise", 0.0), getattr(o, "noise", 0.0)))
     tested = ratio.low is not None
     slower = ratio.ratio > 1 + allowed and (not tested or ratio.low > 1)
     faster = ratio.ratio < 1 / (1 + allowed) and (not tested or ratio.high < 1)

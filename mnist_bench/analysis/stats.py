@@ -183,9 +183,11 @@ def _floored(sd: float, df: float, a, b) -> tuple[float, float]:
     return max(sd, math.sqrt(floor)), df
 
 
-def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0) -> Ratio:
+def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0,
+                   noise: tuple[float, float] = (0.0, 0.0)) -> Ratio:
     """mean(A)/mean(B) from independent runs, with a Welch-style 95% interval on its log (the
-    delta method: each side's relative standard error)."""
+    delta method: each side's relative standard error); ``noise``: each side's epoch noise
+    floor (``Figures.noise``) under its runs' relative variance, as ``paired_ratio`` has."""
     xa = [v for v in a if _positive(v)]
     xb = [v for v in b if _positive(v)]
     n = min(len(xa), len(xb))
@@ -197,7 +199,8 @@ def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0) 
     la, lb = [v / ma for v in xa], [v / mb for v in xb]  # relative to each side's mean
     if len(la) < 2 or len(lb) < 2 or len(la) + len(lb) < MIN_RUNS + 1:
         return Ratio(math.exp(m), None, None, n, FEW, **common)
-    va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
+    va = max(statistics.variance(la), noise[0]) / len(la)
+    vb = max(statistics.variance(lb), noise[1]) / len(lb)
     se = math.sqrt(va + vb)
     if se == 0:
         return Ratio(math.exp(m), math.exp(m), math.exp(m), n,

@@ -61,27 +61,34 @@ def out_of_memory():
     raise MemoryError("cannot allocate 17179869184 bytes")
 
 
-STOP_S = 3.0  # how long stops_itself holds its own process stopped
-STOP_STEP = 2 * 128 + 40  # smoke profile, batch 8: 128 steps an epoch; a third into epoch 3
+STOP_S = 3.0  # how long stops_itself holds its own process stopped, at least
+STEPS = 128  # smoke profile, batch 8: steps an epoch
+STOP_STEP = 2 * STEPS + 40  # a third into epoch 3
 
 
 def _stops_once():
     """A linear model whose one pass-through layer stops its own process once, at training
-    step ``STOP_STEP``, having armed a SIGCONT ``STOP_S`` seconds later: a worker stopped
-    inside a clocked epoch, at a known place, however fast or busy the machine is (needs a
-    backend that runs the layer's Python each step: Keras on PyTorch)."""
+    step ``STOP_STEP``, having armed a SIGCONT for three times as long as epoch 2 took (at least
+    ``STOP_S``): a worker stopped inside a clocked epoch, at a known place, for longer than its
+    own epochs however fast or busy the machine is (needs a backend that runs the layer's
+    Python each step: Keras on PyTorch)."""
     import subprocess
 
     import keras
 
     class StopOnce(keras.layers.Layer):
         calls = 0
+        marks: dict = {}
 
         def call(self, x, training=None):
             if training:
                 StopOnce.calls += 1
+                if StopOnce.calls in (STEPS + 1, 2 * STEPS + 1):  # epochs 2 and 3 begin
+                    StopOnce.marks[StopOnce.calls] = time.monotonic()
                 if StopOnce.calls == STOP_STEP:
-                    subprocess.Popen(["sh", "-c", f"sleep {STOP_S}; kill -CONT {os.getpid()}"])
+                    epoch2 = StopOnce.marks[2 * STEPS + 1] - StopOnce.marks[STEPS + 1]
+                    hold = max(STOP_S, 3 * epoch2)
+                    subprocess.Popen(["sh", "-c", f"sleep {hold:.2f}; kill -CONT {os.getpid()}"])
                     os.kill(os.getpid(), signal.SIGSTOP)
             return x
 

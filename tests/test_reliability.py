@@ -221,7 +221,8 @@ def test_a_worker_stopped_inside_an_epoch_is_flagged(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (r,) = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert r["status"] == "ok", r.get("reason")
-    assert r["epoch_s"][2] >= STOP_S > max(r["epoch_s"][1], r["epoch_s"][3]), r["epoch_s"]
+    # the stop (3x epoch 2, at least STOP_S) dominates epoch 3 on a quiet or a busy machine
+    assert r["epoch_s"][2] >= max(STOP_S, 2 * max(r["epoch_s"][1], r["epoch_s"][3])), r["epoch_s"]
     assert "stopped" in r["flags"], (r["flags"], r["epoch_s"], r["epoch_cpu_s"])
     assert "§" in (out / "tables.md").read_text().split("### mnist")[1]
 

@@ -149,3 +149,16 @@ def test_unpaired_ratio_properties(a, b):
         assert r.low <= r.ratio * (1 + 1e-9) <= r.high * (1 + 1e-9) * (1 + 1e-9)
     else:
         assert r.verdict == stats.FEW
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.5, 2.0), min_size=2, max_size=6),
+       st.lists(st.floats(0.5, 2.0), min_size=2, max_size=6),
+       st.floats(0.0, 0.5), st.floats(0.0, 0.5))
+def test_compare_s_epoch_noise_floor_only_widens(a, b, noise_a, noise_b):
+    """The unpaired interval with each side's floor under its variance is never narrower than
+    without (the degrees of freedom stay those of the variances seen)."""
+    plain = stats.unpaired_ratio(a, b)
+    floored = stats.unpaired_ratio(a, b, noise=(noise_a, noise_b))
+    if plain.low is not None:
+        assert floored.low <= plain.low * (1 + 1e-9) and floored.high >= plain.high * (1 - 1e-9)

@@ -199,13 +199,15 @@ def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0,
     la, lb = [v / ma for v in xa], [v / mb for v in xb]  # relative to each side's mean
     if len(la) < 2 or len(lb) < 2 or len(la) + len(lb) < MIN_RUNS + 1:
         return Ratio(math.exp(m), None, None, n, FEW, **common)
-    va = max(statistics.variance(la), noise[0]) / len(la)
-    vb = max(statistics.variance(lb), noise[1]) / len(lb)
+    seen_a, seen_b = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
+    va, vb = max(seen_a, noise[0] / len(la)), max(seen_b, noise[1] / len(lb))
     se = math.sqrt(va + vb)
     if se == 0:
         return Ratio(math.exp(m), math.exp(m), math.exp(m), n,
                      verdict(math.exp(m), math.exp(m), margin), **common)
-    df = (va + vb) ** 2 / (va ** 2 / (len(la) - 1) + vb ** 2 / (len(lb) - 1))
+    # Welch's degrees of freedom from the variances seen (the floor only ever widens)
+    df = ((seen_a + seen_b) ** 2 / (seen_a ** 2 / (len(la) - 1) + seen_b ** 2 / (len(lb) - 1))
+          if seen_a + seen_b > 0 else len(la) + len(lb) - 2)
     half = _t(df) * se
     low, high = math.exp(m - half), math.exp(m + half)
     return Ratio(math.exp(m), low, high, n, verdict(low, high, margin), **common)

@@ -72,5 +72,4 @@ def of_record(r: dict, device: str | None = None) -> Identity:
     where that is known better than its request (analysis.keys.device_kind)."""
     given = {name: r.get(field) for name, field in RECORD_FIELDS.items()}
     given["device"] = device or given["device"]
-    return Identity(**{k: v for k, v in given.items()
-                       if v is not None or k in ("profile", "epochs", "lr_scaling", "batch_size", "node")})
+    return Identity(**{k: v for k, v in given.items() if v is not None})

@@ -39,6 +39,12 @@ def _notes(items: list[str]) -> dict:
     return notes
 
 
+def _shown(given: str | None) -> str:
+    """The output form asked for; by default the terminal's (text) on a terminal, Markdown
+    where the output goes to a file or a pipe."""
+    return given or ("text" if sys.stdout.isatty() else "md")
+
+
 def cmd_report(args) -> int:
     import json
 
@@ -65,7 +71,7 @@ def cmd_report(args) -> int:
     except OSError as exc:
         raise paths.PathError(f"--out {args.out}: could not write the tables there "
                               f"({exc.strerror or exc}); make room, or pass another --out") from None
-    fmt = args.format or ("text" if sys.stdout.isatty() else "md")
+    fmt = _shown(args.format)
     if fmt == "text":
         from rich.console import Console
 
@@ -167,7 +173,7 @@ def cmd_compare(args) -> int:
                            "b": variant_label(key[3]), "old": a, "new": b}
                           for key, a, b in rep["pairs"]]},
         }, indent=1, default=str))
-    elif (args.format or ("text" if sys.stdout.isatty() else "md")) == "text":
+    elif _shown(args.format) == "text":
         from rich.console import Console
 
         from ..render import terminal

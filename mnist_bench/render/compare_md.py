@@ -51,7 +51,7 @@ def setup(value) -> str:
                      + ([f"--precision {precision}"] if precision not in (None, "as-shipped") else []))
 
 
-def _bare(r) -> str:
+def bare(r) -> str:
     """A NEW/OLD ratio with its interval when there is one: "1.03x [0.97-1.10]"."""
     if fmt.missing(r) or r.ratio is None:
         return ""
@@ -76,7 +76,7 @@ def markdown(df: pd.DataFrame) -> str:
                      "impl": "" if r["backend"] == BASELINE_BACKEND else r["impl"],
                      "batch_size": r["batch_size"] or "", "runs": runs, "old_s": r.get("old_s"),
                      "new_s": r.get("new_s"), "interval": fmt.ratio(r.get("ratio")),
-                     "to target": _bare(r.get("tta_ratio")), "overhead": _bare(r.get("overhead_ratio")),
+                     "to target": bare(r.get("tta_ratio")), "overhead": bare(r.get("overhead_ratio")),
                      "old_acc": r.get("old_acc"), "new_acc": r.get("new_acc"),
                      "verdict": verdict(r)})
     shown = pd.DataFrame(rows, columns=[*KEY, "runs", "old_s", "new_s", "interval", "to target",

@@ -54,7 +54,7 @@ def print_compare(df, replication: dict | None, margin: float, console) -> None:
     from rich.table import Table
 
     from ..analysis.decisions import variant_label
-    from .compare_md import _bare, verdict, words
+    from .compare_md import bare, verdict, words
 
     table = Table(title="NEW against OLD, per cell (NEW/OLD: over 1 is slower)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
@@ -67,7 +67,7 @@ def print_compare(df, replication: dict | None, margin: float, console) -> None:
         if r.get("batch_size"):
             what += f" bs{r['batch_size']}"
         runs = "" if fmt.missing(r.get("old_runs")) else f"{int(r['old_runs'])}/{int(r['new_runs'])}"
-        table.add_row(what, runs, fmt.ratio(r.get("ratio")), _bare(r.get("tta_ratio")), verdict(r))
+        table.add_row(what, runs, fmt.ratio(r.get("ratio")), bare(r.get("tta_ratio")), verdict(r))
     console.print(table)
     if replication is None:
         return

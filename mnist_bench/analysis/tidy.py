@@ -235,7 +235,8 @@ def _compare_backends(rows: list[dict], margin: float = stats.MARGIN) -> None:
             if row is fastest:
                 row["speed"] = "fastest"
                 continue
-            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"], margin)
+            ratio = stats.paired_ratio(row["run_epoch_s"], fastest["run_epoch_s"], margin,
+                                       family=len(group) - 1)
             row["vs_fastest"] = ratio
             row["speed"] = {"higher": "slower", "lower": "faster"}.get(ratio.verdict, ratio.verdict)
         accs = {r["backend"]: r for r in group if r.get("test_accuracy") is not None}

@@ -51,7 +51,8 @@ def recommend(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
             if question == "short" and len(cands) == 1 and len(rows) > 1:
                 rec["note"] = "only reached"
             against = {r.backend: stats.paired_ratio(getattr(r, runs_col), getattr(best, runs_col),
-                                                     margin) for r in cands[1:]}
+                                                     margin, family=len(cands) - 1)
+                       for r in cands[1:]}
             rec["against"] = against
             if against:
                 open_ = [r for r in against.values() if not r.decided or r.verdict == "lower"]
@@ -137,7 +138,8 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
         best_n = min(native, key=lambda r: r.steady_epoch_s) if native else None
         row["best Keras"] = (best_k.mode, _strategy_text(best_k)) if best_k is not None else None
         row["best native"] = (best_n.mode, _strategy_text(best_n)) if best_n is not None else None
-        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s, margin)
+        row["Keras overhead"] = (stats.paired_ratio(best_k.run_epoch_s, best_n.run_epoch_s, margin,
+                                                    family=len(keras) * len(native))
                                  if best_k is not None and best_n is not None else None)
         row["pair"] = ((spec, best_k.mode, "keras", backend), (spec, best_n.mode, "native", backend)) \
             if best_k is not None and best_n is not None else None
@@ -201,6 +203,7 @@ def fastest_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame
                     "fastest": (best.backend, best.impl, best.mode),
                     "epoch s": best.steady_epoch_s, "acc": best.test_accuracy,
                     "best Keras": (keras[0].backend, "keras", keras[0].mode) if keras else None,
-                    "vs best Keras": (stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s, margin)
+                    "vs best Keras": (stats.paired_ratio(keras[0].run_epoch_s, best.run_epoch_s, margin,
+                                                         family=len(keras) * (len(ranked) - len(keras)))
                                       if keras and keras[0] is not best else None)})
     return pd.DataFrame(out)

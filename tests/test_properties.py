@@ -130,6 +130,12 @@ def test_paired_ratio_properties(a, factors, scale):
         floored = stats.paired_ratio(stats.Figures(a, noise=0.01, noise_df=20), b)
         assert floored.ratio == pytest.approx(r.ratio, rel=1e-9)
         assert floored.low <= r.low * (1 + 1e-9) and floored.high >= r.high * (1 - 1e-9)
+        # one of a family (against the fastest of three) is wider, around the same ratio, and
+        # decides nothing the lone interval would not
+        fam = stats.paired_ratio(a, b, family=2)
+        assert fam.ratio == pytest.approx(r.ratio, rel=1e-9)
+        assert fam.low <= r.low * (1 + 1e-9) and fam.high >= r.high * (1 - 1e-9)
+        assert not fam.decided or fam.verdict == r.verdict
     # the same measurements in other units give the same ratio and interval
     s = stats.paired_ratio({k: v * scale for k, v in a.items()}, {k: v * scale for k, v in b.items()})
     assert s.ratio == pytest.approx(r.ratio, rel=1e-6) and s.verdict == r.verdict

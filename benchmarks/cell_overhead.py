@@ -1,90 +1,129 @@
-"""Where a cell's wall time goes outside its training call, before and after the two cuts of
-the cell's own overhead, measured back to back on one machine (no test asserts these figures).
+"""Where a cell's wall time goes outside its training call, each cell started as a fresh
+interpreter and forked from its backend's pre-imported server (``execute.forkserver``),
+measured back to back on one machine (no test asserts these figures).
 
-    python benchmarks/cell_overhead.py --blocks 4 --profile smoke
+    python benchmarks/cell_overhead.py --blocks 4 --profile quick
+    python benchmarks/cell_overhead.py --from-records results/gpu-h200/default-matrix
 
-Each block runs every backend's cell twice, in a fresh random order: once as the worker runs
-now (``python -m mnist_bench.worker``), once as it ran before the cuts: seeding through
-``keras.utils.set_random_seed`` (which imports TensorFlow on every backend where it is
-installed) and a normal interpreter exit (the frameworks' teardown). The clock is this
-process's, from spawning the worker to its exit; the worker's own phases (``measure/phases``)
-split it. Prints the median seconds per backend and variant: the whole cell, the training
-call, and everything else.
+Each block runs every backend's cell twice, in a fresh random order: once in a fresh
+interpreter (``MNIST_BENCH_WORKER_START=spawn``), once forked from the server, both through
+the shipped ``process.run_worker``. The clock is the harness's, from starting the worker to
+its exit; the worker's own phases (``measure/phases``) split it. A server's own imports happen
+once per backend, before its first cell, outside every cell (printed apart). Prints the median
+seconds per backend and start: the whole cell, the training call, and everything else.
+
+``--from-records``: the same split read off a store's records (e.g. a GPU run made with fresh
+interpreters), with what forking would remove (the ``start`` and ``imports`` phases) and the
+median left.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 
-BEFORE = ("import sys\n"
-          "import mnist_bench.cells.common as c\n"
-          "c.seed_everything = lambda keras, seed: keras.utils.set_random_seed(seed)\n"
-          "from mnist_bench import worker\n"
-          "sys.exit(worker.main(sys.argv[1:]))\n")
+STARTS = ("spawn", "fork")
 
 
-def run(variant: str, cell: dict, backend: str) -> dict:
-    from mnist_bench.execute import protocol
-    from mnist_bench.measure import phases
+def run(start: str, cell) -> dict:
+    from mnist_bench import envvars
+    from mnist_bench.execute import forkserver, process
 
-    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "",
-           "TF_CPP_MIN_LOG_LEVEL": "2", phases.SPAWNED_ENV: repr(time.time())}
-    argv = ([sys.executable, "-m", "mnist_bench.worker"] if variant == "after"
-            else [sys.executable, "-c", BEFORE])
-    t0 = time.perf_counter()
-    done = subprocess.run([*argv, json.dumps(cell)], capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    result = None
-    for line in done.stdout.splitlines():
-        _, event = protocol.parse(line)
-        if event and event.get("event") == "result":
-            result = event["result"]
-    if result is None:
-        raise SystemExit(f"{variant} {backend}: no result\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return {"wall": wall, "training": result["phases"]["training"], "phases": result["phases"]}
+    os.environ[envvars.WORKER_START] = start
+    server_s = None
+    if start == "fork":
+        t0 = time.perf_counter()
+        forkserver.server_for(process.worker_env(cell), process.worker_command())
+        server_s = time.perf_counter() - t0
+    out = process.run_worker(cell, timeout_s=600)
+    if out.result is None:
+        raise SystemExit(f"{start} {cell.backend}: no result: {out.error}\n" + "\n".join(out.tail))
+    return {"wall": out.wall_s, "training": out.result["phases"]["training"],
+            "phases": out.result["phases"], "server_s": server_s,
+            "started": out.result.get("worker_start")}
+
+
+def _outside(r: dict) -> float:
+    return r["wall"] - r["training"]
+
+
+def measure(args) -> None:
+    from mnist_bench.settings import Cell
+
+    backends = args.backends.split(",")
+    seen: dict = {}
+    servers: dict = {}
+    rng = random.Random(0)
+    for block in range(args.blocks):
+        order = [(s, b) for s in STARTS for b in backends]
+        rng.shuffle(order)
+        for start, backend in order:
+            cell = Cell(spec=args.spec, backend=backend, dataset="mnist", profile=args.profile,
+                        seed=block, repeat=block)
+            got = run(start, cell)
+            if got["server_s"] is not None and got["server_s"] > 0.5:
+                servers[backend] = got["server_s"]  # the server's imports (its first cell)
+            seen.setdefault((backend, start), []).append(got)
+            print(f"block {block + 1} {backend:10s} {start:5s} ({got['started']}) "
+                  f"{got['wall']:6.2f} s", file=sys.stderr)
+    print(f"{args.spec}, {args.profile} profile, {args.blocks} blocks; medians over blocks (s); "
+          "spawn: a fresh interpreter per cell, fork: forked from the backend's server\n")
+    print("| backend | start | cell wall | training call | outside training | start+imports | data | build | exit |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for backend in backends:
+        for start in STARTS:
+            runs = seen[(backend, start)]
+            med = lambda f: statistics.median(f(r) for r in runs)  # noqa: E731
+            ph = lambda name: (lambda r: r["phases"].get(name) or 0.0)  # noqa: E731
+            exit_s = med(lambda r: r["wall"] - sum(v for v in r["phases"].values() if v))
+            print(f"| {backend} | {start} | {med(lambda r: r['wall']):.2f} | "
+                  f"{med(lambda r: r['training']):.2f} | {med(_outside):.2f} | "
+                  f"{med(lambda r: ph('start')(r) + ph('imports')(r)):.2f} | {med(ph('data')):.2f} | "
+                  f"{med(ph('build')):.2f} | {exit_s:.2f} |")
+    every = {s: statistics.median(_outside(r) for b in backends for r in seen[(b, s)]) for s in STARTS}
+    print(f"\nMedian outside the training call over every cell: spawn {every['spawn']:.2f} s, "
+          f"fork {every['fork']:.2f} s. Each server's imports, once per run and backend, before "
+          "its first cell: " + ", ".join(f"{b} {s:.1f} s" for b, s in servers.items()) + ".")
+
+
+def from_records(folder: str) -> None:
+    from mnist_bench.record import store
+
+    recs = [r for r in store.load(folder, warn=lambda _: None)
+            if r.get("status") == "ok" and isinstance(r.get("phases"), dict) and r.get("cell_wall_s")]
+    print(f"{folder}: {len(recs)} cells; medians (s)\n")
+    print("| backend | cells | outside training | start+imports (forking removes) | left |")
+    print("|---|---|---|---|---|")
+    rows = {}
+    for r in recs:
+        ph = r["phases"]
+        outside = r["cell_wall_s"] - (ph.get("training") or 0.0)
+        removed = (ph.get("start") or 0.0) + (ph.get("imports") or 0.0)
+        rows.setdefault(r["backend"], []).append((outside, removed, outside - removed))
+    for backend, xs in sorted(rows.items()):
+        med = [statistics.median(x[i] for x in xs) for i in range(3)]
+        print(f"| {backend} | {len(xs)} | {med[0]:.2f} | {med[1]:.2f} | {med[2]:.2f} |")
+    every = [x for xs in rows.values() for x in xs]
+    print(f"\nEvery cell: outside {statistics.median(x[0] for x in every):.2f} s, left after "
+          f"forking {statistics.median(x[2] for x in every):.2f} s (median).")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--blocks", type=int, default=4)
-    p.add_argument("--profile", default="smoke")
+    p.add_argument("--profile", default="quick")
     p.add_argument("--spec", default="mlp_100x2")
     p.add_argument("--backends", default="tensorflow,jax,torch")
+    p.add_argument("--from-records", metavar="FOLDER")
     args = p.parse_args()
-    from mnist_bench.settings import Cell
-
-    backends = args.backends.split(",")
-    seen: dict = {}
-    rng = random.Random(0)
-    for block in range(args.blocks):
-        order = [(v, b) for v in ("before", "after") for b in backends]
-        rng.shuffle(order)
-        for variant, backend in order:
-            cell = Cell(spec=args.spec, backend=backend, dataset="mnist", profile=args.profile,
-                        seed=block, repeat=block).to_dict()
-            got = run(variant, cell, backend)
-            seen.setdefault((backend, variant), []).append(got)
-            print(f"block {block + 1} {backend:10s} {variant:6s} {got['wall']:6.2f} s", file=sys.stderr)
-    print(f"{args.spec}, {args.profile} profile, {args.blocks} blocks; medians over blocks (s)\n")
-    print("| backend | variant | cell wall | training call | outside training | imports | build | exit |")
-    print("|---|---|---|---|---|---|---|---|")
-    for backend in backends:
-        for variant in ("before", "after"):
-            runs = seen[(backend, variant)]
-            med = lambda f: statistics.median(f(r) for r in runs)  # noqa: E731
-            # exit: the wall time no worker phase holds (result line, teardown, the pipe)
-            exit_s = f"{med(lambda r: r['wall'] - sum(v for v in r['phases'].values() if v)):.2f}"
-            print(f"| {backend} | {variant} | {med(lambda r: r['wall']):.2f} | "
-                  f"{med(lambda r: r['training']):.2f} | {med(lambda r: r['wall'] - r['training']):.2f} | "
-                  f"{med(lambda r: r['phases']['imports']):.2f} | {med(lambda r: r['phases']['build']):.2f} | "
-                  f"{exit_s} |")
+    if args.from_records:
+        from_records(args.from_records)
+    else:
+        measure(args)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ NO_DOWNLOAD = "MNIST_BENCH_NO_DOWNLOAD"  # yes/no: never download a dataset
 TIMEOUT = "MNIST_BENCH_TIMEOUT"  # seconds a download may go without progress (default 20)
 MACHINE = "MNIST_BENCH_MACHINE"  # what the tables call this machine (as --machine)
 GIT_COMMIT = "MNIST_BENCH_GIT_COMMIT"  # the harness's commit, where git cannot tell it
+WORKER_START = "MNIST_BENCH_WORKER_START"  # fork (default: a fork server per backend) or spawn
+WORKER_STARTS = ("fork", "spawn")
 
 TRUE = ("1", "true", "yes", "on", "y", "t")
 FALSE = ("", "0", "false", "no", "off", "n", "f")
@@ -61,9 +63,21 @@ def text(name: str, environ=None) -> str | None:
     return value or None
 
 
+def worker_start(environ=None) -> str:
+    """How each cell's worker process starts: "fork" (from a pre-imported server per backend,
+    the default) or "spawn" (a fresh interpreter)."""
+    text_ = (os.environ if environ is None else environ).get(WORKER_START, "")
+    word = text_.strip().lower() or "fork"
+    if word not in WORKER_STARTS:
+        raise EnvError(f"{WORKER_START}={text_!r} is not a worker start; valid: "
+                       + ", ".join(WORKER_STARTS))
+    return word
+
+
 def check_all(environ=None) -> None:
     """Read every variable once, so a bad one is refused before any work starts."""
     flag(DEBUG, environ)
+    worker_start(environ)
     flag(NO_DOWNLOAD, environ)
     download_timeout(environ)
 

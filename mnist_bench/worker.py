@@ -121,6 +121,7 @@ def _measure(cell, state: dict) -> dict:
     result.setdefault("learning_rate", None)  # the cell reads it off its optimizer
     result.update(kind=spec.kind, recipe=recipe.to_dict(), data_source=ds.source,
                   import_s=import_s, peak_host_rss_bytes=environment.peak_host_rss(),
+                  worker_start="fork server" if os.environ.get("MNIST_BENCH_FORKED") else "fresh interpreter",
                   phases=phases.read())
     return result
 
@@ -134,5 +135,47 @@ def finish(code: int) -> None:
     os._exit(code)
 
 
+def preload() -> None:
+    """What every cell of this process's backend imports, imported once, for a fork server
+    (``execute.forkserver``): Keras with its backend, the data, spec and cell modules. Nothing
+    here starts a device or a framework's thread pool (``started_devices`` checks)."""
+    from .settings import BASELINE_BACKEND
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend and backend != BASELINE_BACKEND:
+        import keras  # noqa: F401 - the backend is fixed here, from KERAS_BACKEND
+
+        from .cells import keras_cell  # noqa: F401
+        from .cells.native import loop  # noqa: F401
+    else:
+        from .cells import baseline  # noqa: F401
+    from . import data, specs  # noqa: F401
+    from .measure import environment  # noqa: F401
+
+
+def started_devices() -> str | None:
+    """What a framework started in this process that a forked child cannot inherit: JAX's
+    backends, PyTorch's CUDA, TensorFlow's eager context; None when nothing is."""
+    found = []
+    if "jax" in sys.modules:
+        from jax._src import xla_bridge
+
+        if getattr(xla_bridge, "_backends", None):
+            found.append("JAX's backends")
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        found.append("PyTorch's CUDA")
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.eager import context
+
+        if context.context_safe() is not None and context.context_safe()._context_handle is not None:
+            found.append("TensorFlow's eager context")
+    return ", ".join(found) or None
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        from .execute.forkserver import serve
+
+        serve(int(sys.argv[2]))
     finish(main(sys.argv[1:]))

@@ -24,7 +24,7 @@ from .. import settings
 from ..measure import canary, environment, phases
 from ..settings import BASELINE_BACKEND, Cell
 from ..worker import PARENT_ENV
-from . import protocol
+from . import forkserver, protocol
 
 TAIL_LINES = 30
 
@@ -87,13 +87,50 @@ def _reader(stream, q, kind: str):
     q.put((kind, None))
 
 
-def _spawn(cell: Cell, cwd: str | None):
-    """The worker process of ``cell`` and the reading end of its events pipe."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           PARENT_ENV: str(os.getpid())}
+def worker_env(cell: Cell) -> dict:
+    """The environment a cell's worker runs in (its backend, its device), before the per-cell
+    entries (the events pipe, the parent, the start time)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     if cell.backend != BASELINE_BACKEND:
         env["KERAS_BACKEND"] = cell.backend
     env.update(environment.device_env(cell.device))
+    return env
+
+
+def _fork(cell: Cell, env: dict, cwd: str):
+    """The worker of ``cell`` forked by its backend's fork server (``execute.forkserver``), and
+    the reading end of its events pipe; None when no server can fork it."""
+    server = forkserver.server_for(env, worker_command())
+    if server is None:
+        return None
+    out_r, out_w = os.pipe()
+    events_r, events_w = os.pipe()
+    env = {**env, phases.SPAWNED_ENV: repr(time.time())}
+    try:
+        proc = server.fork(json.dumps(cell.to_dict()), env, cwd, out_w, events_w)
+    except forkserver.ServerError as exc:
+        os.close(out_r)
+        os.close(events_r)
+        print(f"mnist-bench: {cell.backend} cells start fresh interpreters from now: {exc}",
+              file=sys.stderr)
+        forkserver.forget(env)
+        return None
+    finally:
+        os.close(out_w)
+        os.close(events_w)
+    proc.stdout = os.fdopen(out_r, encoding="utf-8", errors="replace")
+    return proc, events_r
+
+
+def _spawn(cell: Cell, cwd: str | None):
+    """The worker process of ``cell`` (forked by a server where one can, else a fresh
+    interpreter) and the reading end of its events pipe."""
+    env = worker_env(cell)
+    cwd = cwd if cwd and os.path.isdir(cwd) else os.getcwd()
+    forked = _fork(cell, env, cwd)
+    if forked is not None:
+        return forked
+    env[PARENT_ENV] = str(os.getpid())
     events_r, events_w = os.pipe()
     env[protocol.EVENTS_FD] = str(events_w)
     env[phases.SPAWNED_ENV] = repr(time.time())
@@ -101,7 +138,7 @@ def _spawn(cell: Cell, cwd: str | None):
         proc = subprocess.Popen(
             worker_command(json.dumps(cell.to_dict())), pass_fds=(events_w,),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-            start_new_session=os.name == "posix", cwd=cwd if cwd and os.path.isdir(cwd) else os.getcwd())
+            start_new_session=os.name == "posix", cwd=cwd)
     except BaseException:
         os.close(events_r)
         raise
@@ -154,13 +191,21 @@ def run_worker(cell: Cell, timeout_s: float, on_event=lambda event: None,
         outcome.tail = _listen(proc, events_r, time.monotonic() + timeout_s, on_event, outcome)
     finally:
         if proc.poll() is None:
-            if hasattr(os, "killpg"):  # the worker's whole session: anything it started too
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
+            _kill(proc)
         outcome.returncode = proc.wait()
         outcome.wall_s = time.perf_counter() - t_spawn
     return outcome
+
+
+def _kill(proc) -> None:
+    """Kill the worker's whole session (anything it started too)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):  # not a session leader yet
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def describe_exit(code: int) -> str:
@@ -175,9 +220,12 @@ def describe_exit(code: int) -> str:
 def run_here(cell: Cell, timeout_s: float, on_event=lambda event: None,
              cwd: str | None = None) -> Attempt:
     """The drift canary (the machine's speed right before the cell), then the cell in its own
-    worker process, unless its backend is not installed here."""
-    canary_s = canary.measure()
+    worker process, unless its backend is not installed here. A fork server's imports
+    (``execute.forkserver``), paid once per backend and environment, come before the canary and
+    outside the cell's wall time."""
     missing = backend_missing(cell.backend)
     if missing:
-        return Attempt(canary_s, skipped=missing)
+        return Attempt(canary.measure(), skipped=missing)
+    forkserver.server_for(worker_env(cell), worker_command())  # its imports before the canary
+    canary_s = canary.measure()
     return Attempt(canary_s, outcome=run_worker(cell, timeout_s, on_event, cwd))

@@ -62,7 +62,7 @@ OPTIONAL = {
     "flops_update_share": _OPT_NUM, "achieved_gflops": _OPT_NUM, "jit_compile": _OPT_BOOL,
     "steps_per_execution": _OPT_INT, "mode_note": _OPT_STR, "strategy": _OPT_DICT, "device": _OPT_DICT,
     "peak_device_memory_bytes": _OPT_INT, "precision": _OPT_DICT, "device_peak_gflops": _OPT_DICT,
-    "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM, "flags": _OPT_LIST,
+    "peak_host_rss_bytes": _OPT_INT, "import_s": _OPT_NUM, "worker_start": _OPT_STR, "flags": _OPT_LIST,
     "epoch_cpu_s": _OPT_LIST, "epoch_foreign_cpu_s": _OPT_LIST,
     "cell_wall_s": _OPT_NUM, "phases": _OPT_DICT,
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,

@@ -43,6 +43,7 @@ def run(start: str, cell) -> dict:
     if out.result is None:
         raise SystemExit(f"{start} {cell.backend}: no result: {out.error}\n" + "\n".join(out.tail))
     return {"wall": out.wall_s, "training": out.result["phases"]["training"],
+            "first": out.result.get("first_epoch_s"), "steady": out.result.get("steady_epoch_s"),
             "phases": out.result["phases"], "server_s": server_s,
             "started": out.result.get("worker_start")}
 
@@ -72,8 +73,9 @@ def measure(args) -> None:
                   f"{got['wall']:6.2f} s", file=sys.stderr)
     print(f"{args.spec}, {args.profile} profile, {args.blocks} blocks; medians over blocks (s); "
           "spawn: a fresh interpreter per cell, fork: forked from the backend's server\n")
-    print("| backend | start | cell wall | training call | outside training | start+imports | data | build | exit |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| backend | start | cell wall | training call | first epoch | steady epoch | outside training "
+          "| start+imports | data | build | exit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for backend in backends:
         for start in STARTS:
             runs = seen[(backend, start)]
@@ -81,7 +83,8 @@ def measure(args) -> None:
             ph = lambda name: (lambda r: r["phases"].get(name) or 0.0)  # noqa: E731
             exit_s = med(lambda r: r["wall"] - sum(v for v in r["phases"].values() if v))
             print(f"| {backend} | {start} | {med(lambda r: r['wall']):.2f} | "
-                  f"{med(lambda r: r['training']):.2f} | {med(_outside):.2f} | "
+                  f"{med(lambda r: r['training']):.2f} | {med(lambda r: r['first']):.2f} | "
+                  f"{med(lambda r: r['steady']):.3f} | {med(_outside):.2f} | "
                   f"{med(lambda r: ph('start')(r) + ph('imports')(r)):.2f} | {med(ph('data')):.2f} | "
                   f"{med(ph('build')):.2f} | {exit_s:.2f} |")
     every = {s: statistics.median(_outside(r) for b in backends for r in seen[(b, s)]) for s in STARTS}

@@ -49,6 +49,7 @@ class RunSettings:
     ray_resources: tuple[str, ...] = ()  # "name=amount" a node must have to take the matrix
     cells_per_node: int = 1  # timed cells a node runs at once (more than 1 spoils timings)
     nodes: tuple[str, ...] = ()  # the Ray nodes (by name) that run the matrix, chosen at start
+    spread: bool = False  # --spread-blocks: the nodes share the blocks, each block whole on one
     cell_timeout_s: float | None = None  # None: each profile's own limit
     until_decided: bool = False  # blocks until every comparison is decided (execute.until)
     budget_min: float | None = None  # --until-decided: minutes the run may take
@@ -215,9 +216,17 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
         chosen = _selector(rs.select)
         cells = [c for c in cells if chosen(c.label())]
     cells = [replace(c, position=i) for i, c in enumerate(cells)]
+    if rs.nodes and rs.spread:  # the nodes share the blocks: one machine kind, one pool
+        return [replace(c, node=pool_name(rs.nodes)) for c in cells]
     if rs.nodes:  # every node runs the whole matrix, in the same order
         return [replace(c, node=n) for n in rs.nodes for c in cells]
     return cells
+
+
+def pool_name(nodes) -> str:
+    """What the tables call the nodes that share a run's blocks (``--spread-blocks``): one
+    machine, for the comparisons; each record names its own node too (``ray.name``)."""
+    return "+".join(nodes)
 
 
 def timeout_for(cell: Cell, cell_timeout_s: float | None) -> float:

@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-resources", type=_csv, default=(),
                      help="comma-separated NAME=AMOUNT a node must have to run the matrix, e.g. "
                           "h100=1 (default: every node)")
+    run.add_argument("--spread-blocks", action="store_true",
+                     help="--executor ray: the chosen nodes are one kind of machine and share the "
+                          "blocks, each block whole on one node (so pairing holds), their records "
+                          "one machine's (default: every node runs the whole matrix)")
     run.add_argument("--cells-per-node", type=bounded(int, 1, 1024), default=1,
                      help="cells a Ray node runs at once (default 1: timed cells never share a node)")
     run.add_argument("--until-decided", action="store_true",

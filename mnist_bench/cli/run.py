@@ -16,7 +16,8 @@ RUN_OPTIONS = {"models": "--models", "backends": "--backends", "dataset": "--dat
                "modes": "--modes", "impls": "--impl", "data_dir": "--data-dir",
                "cell_timeout": "--cell-timeout", "executor": "--executor",
                "ray_address": "--ray-address", "ray_resources": "--ray-resources",
-               "cells_per_node": "--cells-per-node", "until_decided": "--until-decided",
+               "cells_per_node": "--cells-per-node", "spread_blocks": "--spread-blocks",
+               "until_decided": "--until-decided",
                "budget": "--budget", "margin": "--margin", "select": "-k", "machine": "--machine",
                "batch_sizes": "--batch-sizes", "lr_scaling": "--lr-scaling",
                "precision": "--precision"}
@@ -45,12 +46,13 @@ def settings_from(args, console):
         cells_per_node=args.cells_per_node, cell_timeout_s=args.cell_timeout,
         until_decided=args.until_decided, margin=args.margin, select=args.select,
         machine=args.machine, batch_sizes=args.batch_sizes, lr_scaling=args.lr_scaling,
-        precision=args.precision,
+        precision=args.precision, spread=args.spread_blocks,
         budget_min=(args.budget if args.budget is not None
                     else DEFAULT_BUDGET_MIN if args.until_decided else None)).started()
     ray_only = [o for o, v in (("--ray-address", args.ray_address),
                                ("--ray-resources", args.ray_resources),
-                               ("--cells-per-node", args.cells_per_node != 1)) if v]
+                               ("--cells-per-node", args.cells_per_node != 1),
+                               ("--spread-blocks", args.spread_blocks)) if v]
     if args.executor != "ray" and ray_only:
         raise SettingsError(f"{ray_only[0]} needs --executor ray")
     plan.check(rs)  # every other option checked before a cluster is touched
@@ -66,8 +68,8 @@ def settings_from(args, console):
 
         resources = ray_exec.parse_resources(rs.ray_resources)
         rs = replace(rs, nodes=tuple(ray_exec.choose_nodes(rs.ray_address, rs.device, resources)))
-        console.print(f"Ray nodes running the matrix: {', '.join(rs.nodes)}", highlight=False,
-                      markup=False)
+        console.print(f"Ray nodes {'sharing the blocks' if rs.spread else 'running the matrix'}: "
+                      f"{', '.join(rs.nodes)}", highlight=False, markup=False)
     return rs
 
 

@@ -2,7 +2,12 @@
 
 Placement: every node that has what the run asks for (one GPU for ``--device gpu``, and each
 ``--ray-resources NAME=AMOUNT``) runs the whole matrix, so one command measures the same cells
-on every kind of machine and the tables key them by machine. A node runs its cells one at a
+on every kind of machine and the tables key them by machine. With ``--spread-blocks`` the
+chosen nodes are one kind of machine and share the blocks instead: each block runs whole on
+the next free node (so its cells are paired on one node, and a node's own speed is part of its
+blocks' effect, which pairing cancels), their records are one machine's for the tables
+(``plan.pool_name``), and each names its own node (``ray.name``); N nodes take about 1/N of
+the time. A node runs its cells one at a
 time (``--cells-per-node``), each as a Ray task pinned to that node that asks for all of its
 CPUs (and a GPU for GPU cells): Ray itself then keeps every other task, of this run or any
 other, off those cores while a cell is timed. The task starts the very same worker process as a
@@ -52,8 +57,8 @@ class Node:
         """What a record says of the node it ran on (the record field ``ray``)."""
         kept = {k: v for k, v in self.resources.items()
                 if not k.startswith("node:") and k not in ("memory", "object_store_memory")}
-        return {"node_id": self.id, "node_ip": self.ip, "hostname": self.hostname,
-                "resources": kept}
+        return {"node_id": self.id, "name": self.name, "node_ip": self.ip,
+                "hostname": self.hostname, "resources": kept}
 
 
 def require_ray():
@@ -254,17 +259,37 @@ class Driver:
             cell.to_dict(), self.timeout_for(cell), os.getcwd())
         self.inflight[ref] = (cell, node, time.monotonic() + self.timeout_for(cell) + ANSWER_GRACE_S)
 
+    def refill(self, name: str) -> bool:
+        """Whether node ``name`` has a cell to run: with ``--spread-blocks``, a node whose
+        queue is empty takes the next whole block."""
+        queue = self.queues[name]
+        if not queue and self.blocks:
+            queue.extend(self.blocks.popleft())
+        return bool(queue)
+
     def run(self, todo: list[Cell], stop=None) -> None:
-        """Every cell of ``todo`` on its node; once ``stop()`` is true (a spent budget), no
-        further cell is sent, and those in flight finish."""
+        """Every cell of ``todo`` on its node (``--spread-blocks``: each block whole on the
+        next free node); once ``stop()`` is true (a spent budget), no further cell is sent,
+        and those in flight finish."""
         self.stop = stop or (lambda: False)
-        self.queues = {name: collections.deque(c for c in todo if c.node == name)
-                       for name in self.rs.nodes}
+        self.blocks = collections.deque()
+        if self.rs.spread:
+            by_block: dict = {}
+            for c in todo:
+                by_block.setdefault((c.repeat, c.attempt), []).append(c)
+            self.blocks.extend(by_block.values())
+            self.queues = {name: collections.deque() for name in self.rs.nodes}
+        else:
+            self.queues = {name: collections.deque(c for c in todo if c.node == name)
+                           for name in self.rs.nodes}
         live = self.nodes()
         datasets = sorted({c.dataset for c in todo})
         prepared = {}
         for name, queue in self.queues.items():
-            if not queue:
+            if not queue and not self.blocks:
+                continue
+            if name not in live and self.rs.spread:
+                self.say(f"node {name} is not in the Ray cluster now; the other nodes take its blocks")
                 continue
             if name not in live:
                 self.lose(name, f"node {name} is not in the Ray cluster now (its nodes: "
@@ -280,7 +305,7 @@ class Driver:
             self.facts[name] = {**got["facts"], "ray": live[name].info()}
             self.say(f"node {name}: data verified ({'; '.join(f'{k} from {v}' for k, v in got['sources'].items())})")
             for _ in range(self.rs.cells_per_node):
-                if self.queues[name]:
+                if self.refill(name):
                     self.submit(live[name])
         while self.inflight:
             ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=self.wait_s())
@@ -295,8 +320,15 @@ class Driver:
                 continue
             facts = {**self.facts[node.name], "ray": {**node.info(), "node_id": got["node_id"]}}
             self.sink.write(cell, Attempt.from_dict(got["attempt"]), facts, self.timeout_for(cell))
-            if self.queues[node.name] and not self.stop():
+            if not self.stop() and self.refill(node.name):
                 self.submit(node)
+        if self.blocks and not self.stop():  # every node of the pool is lost
+            for block in self.blocks:
+                for cell in block:
+                    self.sink.write(cell, None, {}, self.timeout_for(cell),
+                                    failed="no node sharing the blocks is left in the Ray cluster; "
+                                           "--resume runs the cell again")
+            self.blocks.clear()
 
     def wait_s(self) -> float:
         """Seconds until the first in-flight cell is overdue: its time limit and
@@ -338,5 +370,5 @@ class Driver:
         if not alive:
             self.lose(node.name, f"node {node.name} left the Ray cluster before this cell ran; "
                                  "--resume runs it when the node is back")
-        elif self.queues[node.name]:
+        elif self.refill(node.name):
             self.submit(node)

@@ -172,21 +172,33 @@ class UntilDecided:
             if not open_:
                 self.stopped_by = "decided"
                 return
-        for block in range(stats.LOOKS[-1]):
+        block = 0
+        while block < stats.LOOKS[-1]:
             if block in stats.LOOKS and self.looked < block:
                 open_ = self.look(block)
                 if not open_:
                     self.stopped_by = "decided"
                     return
-            cells = self.cells_of(block, open_, recs)
-            if all(c.key() in done for c in cells):
+            wave = self.wave(block)
+            blocks = {b: self.cells_of(b, open_, recs) for b in wave}
+            blocks = {b: cells for b, cells in blocks.items() if any(c.key() not in done for c in cells)}
+            block = wave.stop
+            if not blocks:
                 continue
-            self.stopped_by = self.run_one(block, cells, [c for c in cells if c.key() not in done])
+            self.stopped_by = self.run_one(blocks, [c for cells in blocks.values() for c in cells
+                                                    if c.key() not in done])
             if self.stopped_by:
                 break
         else:
             self.stopped_by = "blocks"
         self.finish()
+
+    def wave(self, block: int) -> range:
+        """The blocks run at once from ``block``: one, or with ``--spread-blocks`` one per node
+        sharing them, never past the next scheduled look."""
+        width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
+        look = min([k for k in stats.LOOKS if k > block] or [stats.LOOKS[-1]])
+        return range(block, min(block + width, look))
 
     def cells_of(self, block: int, open_, recs) -> list:
         """Block ``block``'s cells that still count: of the open variants (all before the
@@ -199,16 +211,22 @@ class UntilDecided:
         attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
         return [replace(c, attempt=attempt) for c in cells]
 
-    def run_one(self, block: int, cells: list, todo: list) -> str | None:
-        """Run ``todo`` of block ``block`` if the budget allows; "budget" when it stops the run."""
-        est = self.estimate_s(todo, self.mine())
+    def run_one(self, blocks: dict, todo: list) -> str | None:
+        """Run ``todo`` of ``blocks`` ({block: its cells}, run at once: one per node with
+        ``--spread-blocks``) if the budget allows; "budget" when it stops the run."""
+        mine = self.mine()
+        ests = [self.estimate_s([c for c in todo if c.repeat == b], mine) for b in blocks]
+        est = None if None in ests else max(ests)  # side by side, each on a node of its own
         left = self.budget_s - (self.now() - self.t0)
+        names = ", ".join(str(b + 1) for b in blocks)
+        many = "s" if len(blocks) > 1 else ""
         if est is not None and est > left:
-            self.say(f"budget: block {block + 1} would take about {est:.0f} s and "
+            self.say(f"budget: block{many} {names} would take about {est:.0f} s and "
                      f"{max(left, 0):.0f} s of the {self.budget_s / 60:g} minutes are left; "
                      "no more blocks")
             return "budget"
-        self.say(f"block {block + 1}: {len(todo)} cells"
+        self.say(f"block{many} {names}: {len(todo)} cells"
+                 + (" on as many nodes" if many else "")
                  + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
         self.run_block(todo, stop=self.stop)
         if self.kept is not None and not self.spent():  # planned mid-block: the rest of it
@@ -219,11 +237,12 @@ class UntilDecided:
         if not self.kept and self.kept is not None:
             return "budget"
         measured = {store.cell_of(r).key() for r in self.mine()}
-        if self.spent() and any(c.key() not in measured for c in cells
+        if self.spent() and any(c.key() not in measured for cells in blocks.values() for c in cells
                                 if self.kept is None or c.spec in self.kept):
-            self.say(f"budget: spent during block {block + 1}; its measured cells are kept")
+            self.say(f"budget: spent during block{many} {names}; the measured cells are kept")
             return "budget"
-        self.remeasure_disturbed(block, cells)
+        for block, cells in blocks.items():
+            self.remeasure_disturbed(block, cells)
         self.checkpoint()
         return None
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 
 import numpy as np
+
 import pytest
 
 from mnist_bench import plan
@@ -223,6 +225,30 @@ def test_the_budget_goes_to_the_specs_whose_first_verdict_fits(tmp_path):
     mlp = [c for c in until.comparisons if c.a[0] == "mlp_512"]
     assert mlp and all(c.ratio.decided for c in mlp)
     assert any("cnn_3conv" in line and "left out at the start" in line for line in until.summary())
+
+
+def test_a_dear_spec_measured_late_in_the_first_block_is_planned_for(tmp_path):
+    """Cheap specs first (1 s a cell), cnn_3conv last in the first block (60 s a cell): the
+    provisional plan after three cheap cells sees a block of seconds; once cnn_3conv is measured
+    the run plans again, finds the first verdict out of reach with it, leaves it out and spends
+    the budget deciding the others (without the second plan it ran the whole block and stopped
+    before block 2 with nothing decided)."""
+    specs = ("mlp_512", "mlp_100x2", "cnn_3conv")
+    base = plan.RunSettings(specs=specs, backends=("jax", "torch"), until_decided=True,
+                            budget_min=4.0)
+    seed = next(s for s in range(200)
+                if [c.spec for c in plan.block(replace(base, order_seed=s), 0)][-2:] == ["cnn_3conv"] * 2)
+    rs = replace(base, order_seed=seed).started()
+    until, ex, lines = _until(tmp_path, None, rs=rs,
+                              cell_s=lambda c: 60.0 if c.spec == "cnn_3conv" else 1.0)
+    plans = [line for line in lines if line.startswith("plan")]
+    assert plans[0].startswith("plan (provisional, from 3 cells: 1 of 3 specs"), plans
+    assert any(p.startswith("plan (every spec measured)") for p in plans), plans
+    said = next(line for line in lines if "cannot be reached" in line)
+    assert "left out: cnn_3conv" in said, said
+    assert [c.spec for c in ex.ran].count("cnn_3conv") == 1  # the one that showed its cost
+    kept = [c for c in until.comparisons if c.a[0] != "cnn_3conv"]
+    assert kept and all(c.ratio.decided for c in kept)
 
 
 def test_no_run_outlives_its_budget_by_more_than_one_cell(tmp_path):

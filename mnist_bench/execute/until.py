@@ -19,15 +19,18 @@ estimated from the cells' earlier wall times; a block that would not fit in what
 budget is not started, and no cell starts once the budget is spent (a run outlives its budget
 by at most the cell in progress).
 
-Planned to its budget: after its first ``PLAN_AFTER`` cells the run knows about what a block
-costs here and says how many blocks fit. When the first look (``stats.LOOKS[0]`` blocks) does
-not fit in the budget, it says so at once, with the budget that would, and spends the budget on
-the specs whose first verdict fits (the cheapest first); the specs left out are named, and
-their comparisons stay open with that reason.
+Planned to its budget: after its first ``PLAN_AFTER`` cells the run says what a block costs
+here and how many blocks fit, provisionally (a spec not measured yet counts at the median cell
+so far, so a dear spec later in the block is missed); once every spec has a measured cell it
+plans again, for good. When the first look (``stats.LOOKS[0]`` blocks) does not fit in the
+budget, it says so at once, with the budget that would, and spends the budget on the specs
+whose first verdict fits (the cheapest first); the specs left out are named, and their
+comparisons stay open with that reason.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 
@@ -63,7 +66,7 @@ class UntilDecided:
         self.looked = rs.looked or 0  # blocks seen by the last look (a resume keeps it)
         self.stopped_by = None
         self.kept: set | None = None  # the specs the budget can decide (None: all of them)
-        self.planned = False
+        self.planned = None  # None, then "provisional" (PLAN_AFTER cells), then "final"
         self.replan = False
 
     # -- what the store says -------------------------------------------------------------
@@ -84,19 +87,38 @@ class UntilDecided:
         its budget and the rest of the block is to be chosen again."""
         if self.spent():
             return True
-        if not self.planned and len([r for r in self.mine() if r.get("cell_wall_s")]) >= PLAN_AFTER:
+        if self.plan_due():
             self.plan_to_budget()
             if self.replan:
                 self.replan = False
                 return True
         return False
 
+    def specs_seen(self) -> tuple[set, set]:
+        """(the specs the run still plans, those of them with a measured cell)."""
+        specs = {c.spec for c in plan.block(self.rs, 0)}
+        if self.kept is not None:
+            specs &= self.kept
+        return specs, {r["spec"] for r in self.mine() if r.get("cell_wall_s")} & specs
+
+    def plan_due(self) -> bool:
+        """A provisional plan after ``PLAN_AFTER`` measured cells; the final one once every
+        spec still planned has a measured cell."""
+        if self.planned == "final":
+            return False
+        if self.planned is None:
+            return len([r for r in self.mine() if r.get("cell_wall_s")]) >= PLAN_AFTER
+        specs, seen = self.specs_seen()
+        return seen == specs
+
     def plan_to_budget(self) -> None:
         """Say what a block costs and how many fit; when the first look does not fit, keep the
         specs whose first verdict does (the cheapest first) and say which are left out."""
-        self.planned = True
+        specs, seen = self.specs_seen()
+        final = seen == specs
+        self.planned = "final" if final else "provisional"
         recs = self.mine()
-        cells = plan.block(self.rs, 0)
+        cells = [c for c in plan.block(self.rs, 0) if c.spec in specs]
         per_spec: dict = {}
         for c in cells:
             per_spec[c.spec] = per_spec.get(c.spec, 0.0) + (self.estimate_s([c], recs) or 0.0)
@@ -104,25 +126,31 @@ class UntilDecided:
         first = stats.LOOKS[0]
         fits = int(self.budget_s // block_s) if block_s else stats.LOOKS[-1]
         n = min(fits, stats.LOOKS[-1])
-        self.say(f"plan: a block of {len(cells)} cells takes about {block_s / 60:.1f} minutes here; "
+        how = ("every spec measured" if final else
+               f"provisional, from {len([r for r in recs if r.get('cell_wall_s')])} cells: "
+               f"{len(specs) - len(seen)} of {len(specs)} specs not measured yet count at the "
+               "median cell so far")
+        self.say(f"plan ({how}): a block of {len(cells)} cells takes about {block_s / 60:.1f} minutes here; "
                  f"{n} block{' fits' if n == 1 else 's fit'} in the {self.budget_s / 60:g}-minute budget; the "
                  f"first verdict needs {first} blocks (about {first * block_s / 60:.1f} minutes)")
-        if first * block_s <= self.budget_s:
-            return
         done = self.now() - self.t0
+        paid = {s: sum(r["cell_wall_s"] for r in recs if r.get("spec") == s and r.get("cell_wall_s"))
+                for s in per_spec}  # what this run has already spent on each spec
+        if done + sum(first * per_spec[s] - paid[s] for s in per_spec) <= self.budget_s:
+            return
         keep, total = [], 0.0
         for spec, cost in sorted(per_spec.items(), key=lambda kv: kv[1]):
-            if done + first * (total + cost) <= self.budget_s:
+            if done + total + first * cost - paid[spec] <= self.budget_s:
                 keep.append(spec)
-                total += cost
+                total += first * cost - paid[spec]
         left = [s for s in per_spec if s not in keep]
-        need = (first * block_s + done) / 60
+        need = math.ceil((done + sum(first * per_spec[s] - paid[s] for s in per_spec)) / 60)
         self.say(f"plan: the first verdict cannot be reached in {self.budget_s / 60:g} minutes "
-                 f"(about {need:.0f} needed: --budget {need:.0f}, or fewer specs with -k)"
-                 + (f"; spending it on {', '.join(keep)} (about {first * total / 60:.1f} minutes "
-                    f"for {first} blocks); left out: {', '.join(left)}" if keep else
+                 f"(about {need} needed: --budget {need}, or fewer specs with -k)"
+                 + (f"; spending it on {', '.join(keep)} (about {total / 60:.1f} more minutes "
+                    f"for their {first} blocks); left out: {', '.join(left)}" if keep else
                     "; no spec's first verdict fits: stopping"))
-        self.kept = set(keep)
+        self.kept = set(keep) if self.kept is None else self.kept & set(keep)
         self.replan = True
 
     def mine(self) -> list[dict]:

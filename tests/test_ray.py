@@ -192,7 +192,8 @@ def test_until_decided_runs_its_blocks_through_ray(tmp_path):
     assert {r["spec"] for r in recs} <= {"mlp_100x2", "sgd_classifier"}
     assert "until decided: stopped because the budget is spent after" in proc.stderr
     assert re.search(r"budget: (block \d would take about|spent during block \d; the measured "
-                     r"cells are kept)", proc.stderr), proc.stderr[-3000:]
+                     r"cells are kept)|the first verdict cannot be reached in 0.2 minutes",
+                     proc.stderr), proc.stderr[-3000:]
 
 
 @pytest.mark.slow

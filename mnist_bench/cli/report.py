@@ -140,7 +140,6 @@ def cmd_compare(args) -> int:
     import json
 
     from ..analysis import compare
-    from ..analysis.decisions import variant_label
     from ..record import sources
     from ..render import compare_md
 
@@ -157,22 +156,8 @@ def cmd_compare(args) -> int:
     bad = df[df["regression"].fillna(False).astype(bool)] if "regression" in df else df.iloc[:0]
     problems = compare.summary(df, args.allow_missing)
     if args.json:
-        cells = [{k: _jsonable(v) for k, v in row.items()
-                  if not (isinstance(v, float) and v != v)} | {"verdict": compare_md.verdict(row)}
-                 for row in df.to_dict("records")]
-        print(json.dumps({
-            "schema": "mnist-bench/compare", "version": COMPARE_JSON_VERSION,
-            "old": old_paths, "new": new_paths, "metrics": list(compare.METRICS),
-            "allowed": {"slowdown": args.max_slowdown, "accuracy_drop": args.max_accuracy_drop,
-                        "overhead_growth": args.max_overhead_growth},
-            "cells": cells, "regressions": len(bad), "problems": problems,
-            "canary_change": change,
-            "replication": None if rep is None else {
-                k: rep[k] for k in ("same", "flipped", "one side", "neither")} | {
-                "pairs": [{"table": key[0], "comparison": key[1], "a": variant_label(key[2]),
-                           "b": variant_label(key[3]), "old": a, "new": b}
-                          for key, a, b in rep["pairs"]]},
-        }, indent=1, default=str))
+        print(json.dumps(_compare_json(args, df, rep, bad, problems, change, old_paths, new_paths),
+                         indent=1, default=str))
     elif _shown(args.format) == "text":
         from rich.console import Console
 
@@ -191,3 +176,28 @@ def cmd_compare(args) -> int:
     for problem in problems:
         print(f"mnist-bench compare: {problem}", file=sys.stderr)
     return 1 if len(bad) or problems else 0
+
+
+def _compare_json(args, df, rep, bad, problems, change, old_paths, new_paths) -> dict:
+    """``compare --json``: every cell with its verdict, the allowances, the regressions and
+    problems, the canary's change and the replication count."""
+    from ..analysis import compare
+    from ..analysis.decisions import variant_label
+    from ..render import compare_md
+
+    cells = [{k: _jsonable(v) for k, v in row.items()
+              if not (isinstance(v, float) and v != v)} | {"verdict": compare_md.verdict(row)}
+             for row in df.to_dict("records")]
+    return {
+        "schema": "mnist-bench/compare", "version": COMPARE_JSON_VERSION,
+        "old": old_paths, "new": new_paths, "metrics": list(compare.METRICS),
+        "allowed": {"slowdown": args.max_slowdown, "accuracy_drop": args.max_accuracy_drop,
+                    "overhead_growth": args.max_overhead_growth},
+        "cells": cells, "regressions": len(bad), "problems": problems,
+        "canary_change": change,
+        "replication": None if rep is None else {
+            k: rep[k] for k in ("same", "flipped", "one side", "neither")} | {
+            "pairs": [{"table": key[0], "comparison": key[1], "a": variant_label(key[2]),
+                       "b": variant_label(key[3]), "old": a, "new": b}
+                      for key, a, b in rep["pairs"]]},
+    }

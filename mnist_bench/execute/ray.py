@@ -272,16 +272,7 @@ class Driver:
         next free node); once ``stop()`` is true (a spent budget), no further cell is sent,
         and those in flight finish."""
         self.stop = stop or (lambda: False)
-        self.blocks = collections.deque()
-        if self.rs.spread:
-            by_block: dict = {}
-            for c in todo:
-                by_block.setdefault((c.repeat, c.attempt), []).append(c)
-            self.blocks.extend(by_block.values())
-            self.queues = {name: collections.deque() for name in self.rs.nodes}
-        else:
-            self.queues = {name: collections.deque(c for c in todo if c.node == name)
-                           for name in self.rs.nodes}
+        self.queue_up(todo)
         live = self.nodes()
         datasets = sorted({c.dataset for c in todo})
         prepared = {}
@@ -322,13 +313,31 @@ class Driver:
             self.sink.write(cell, Attempt.from_dict(got["attempt"]), facts, self.timeout_for(cell))
             if not self.stop() and self.refill(node.name):
                 self.submit(node)
-        if self.blocks and not self.stop():  # every node of the pool is lost
-            for block in self.blocks:
-                for cell in block:
-                    self.sink.write(cell, None, {}, self.timeout_for(cell),
-                                    failed="no node sharing the blocks is left in the Ray cluster; "
-                                           "--resume runs the cell again")
-            self.blocks.clear()
+        if self.blocks and not self.stop():
+            self.lose_pool()
+
+    def queue_up(self, todo: list[Cell]) -> None:
+        """Each node's queue of cells (its own, or with ``--spread-blocks`` none yet, and the
+        blocks in ``self.blocks`` for whichever node is free)."""
+        self.blocks = collections.deque()
+        if self.rs.spread:
+            by_block: dict = {}
+            for c in todo:
+                by_block.setdefault((c.repeat, c.attempt), []).append(c)
+            self.blocks.extend(by_block.values())
+            self.queues = {name: collections.deque() for name in self.rs.nodes}
+        else:
+            self.queues = {name: collections.deque(c for c in todo if c.node == name)
+                           for name in self.rs.nodes}
+
+    def lose_pool(self) -> None:
+        """Every block no node took, recorded failed: every node sharing them is lost."""
+        for block in self.blocks:
+            for cell in block:
+                self.sink.write(cell, None, {}, self.timeout_for(cell),
+                                failed="no node sharing the blocks is left in the Ray cluster; "
+                                       "--resume runs the cell again")
+        self.blocks.clear()
 
     def wait_s(self) -> float:
         """Seconds until the first in-flight cell is overdue: its time limit and

@@ -124,16 +124,17 @@ class UntilDecided:
             per_spec[c.spec] = per_spec.get(c.spec, 0.0) + (self.estimate_s([c], recs) or 0.0)
         block_s = sum(per_spec.values())
         first = stats.LOOKS[0]
-        fits = int(self.budget_s // block_s) if block_s else stats.LOOKS[-1]
-        n = min(fits, stats.LOOKS[-1])
+        done = self.now() - self.t0
+        left = max(0.0, self.budget_s - done)
+        n = min(int(left // block_s) if block_s else stats.LOOKS[-1], stats.LOOKS[-1])
         how = ("every spec measured" if final else
                f"provisional, from {len([r for r in recs if r.get('cell_wall_s')])} cells: "
                f"{len(specs) - len(seen)} of {len(specs)} specs not measured yet count at the "
                "median cell so far")
         self.say(f"plan ({how}): a block of {len(cells)} cells takes about {block_s / 60:.1f} minutes here; "
-                 f"{n} block{' fits' if n == 1 else 's fit'} in the {self.budget_s / 60:g}-minute budget; the "
-                 f"first verdict needs {first} blocks (about {first * block_s / 60:.1f} minutes)")
-        done = self.now() - self.t0
+                 f"{n} more block{' fits' if n == 1 else 's fit'} in the {left / 60:.1f} minutes left of "
+                 f"the {self.budget_s / 60:g}-minute budget; the first verdict needs {first} blocks "
+                 f"(about {first * block_s / 60:.1f} minutes)")
         paid = {s: sum(r["cell_wall_s"] for r in recs if r.get("spec") == s and r.get("cell_wall_s"))
                 for s in per_spec}  # what this run has already spent on each spec
         if done + sum(first * per_spec[s] - paid[s] for s in per_spec) <= self.budget_s:

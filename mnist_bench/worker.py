@@ -16,6 +16,7 @@ import time
 from .execute.protocol import emit
 
 PARENT_ENV = "MNIST_BENCH_PARENT_PID"  # the harness process this worker must not outlive
+FORKED_ENV = "MNIST_BENCH_FORKED"  # set in a worker forked by a server (execute.forkserver)
 
 # (spec kind, implementation) -> "module:function" of the cell that runs it
 CELLS = {
@@ -121,7 +122,7 @@ def _measure(cell, state: dict) -> dict:
     result.setdefault("learning_rate", None)  # the cell reads it off its optimizer
     result.update(kind=spec.kind, recipe=recipe.to_dict(), data_source=ds.source,
                   import_s=import_s, peak_host_rss_bytes=environment.peak_host_rss(),
-                  worker_start="fork server" if os.environ.get("MNIST_BENCH_FORKED") else "fresh interpreter",
+                  worker_start="fork server" if os.environ.get(FORKED_ENV) else "fresh interpreter",
                   phases=phases.read())
     return result
 

@@ -33,13 +33,15 @@ import tempfile
 from collections import OrderedDict
 
 from .. import envvars
+from ..measure import phases
 from ..measure.environment import SPEED_ENV
+from ..worker import FORKED_ENV, PARENT_ENV
+from . import protocol
 
-FORKED_ENV = "MNIST_BENCH_FORKED"  # set in a forked worker: its record says "fork server"
 READY_LIMIT_S = 180.0  # a server's imports; past it the cell is spawned instead
 REPLY_LIMIT_S = 30.0  # the server's answer to a request, and its report of a killed child
 MAX_MSG = 1 << 20
-VOLATILE = ("MNIST_BENCH_PARENT_PID", "MNIST_BENCH_EVENTS_FD", "MNIST_BENCH_SPAWNED_AT")
+VOLATILE = (PARENT_ENV, protocol.EVENTS_FD, phases.SPAWNED_ENV)  # each cell's own
 
 _servers: OrderedDict = OrderedDict()
 
@@ -73,7 +75,7 @@ class Server:
         self.sock = ours
         self.log = tempfile.TemporaryFile()  # its imports' output, for the reason it failed
         env = {k: v for k, v in env.items() if k not in VOLATILE}
-        env["MNIST_BENCH_PARENT_PID"] = str(os.getpid())
+        env[PARENT_ENV] = str(os.getpid())
         try:
             self.proc = subprocess.Popen(
                 [*command, "--serve", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
@@ -213,8 +215,9 @@ def serve(fd: int) -> None:
         msg, fds, _, _ = socket.recv_fds(sock, MAX_MSG, 2)
         if not msg:
             os._exit(0)
+        now = _threads()
         unsafe = worker.started_devices() or (
-            f"{_threads()} threads, {threads} after its imports" if _threads() > threads else None)
+            f"{now} threads, {threads} after its imports" if now > threads else None)
         if unsafe or len(fds) != 2:
             for f in fds:
                 os.close(f)
@@ -232,6 +235,8 @@ def serve(fd: int) -> None:
 
 def _child(sock, request: dict, fds: list[int]) -> None:
     """In the forked child: become the cell's worker process, then run the cell."""
+    from .. import worker
+
     code = 1
     try:
         sock.close()
@@ -249,24 +254,14 @@ def _child(sock, request: dict, fds: list[int]) -> None:
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.environ.clear()
         os.environ.update(request["env"])
-        os.environ["MNIST_BENCH_EVENTS_FD"] = str(events_w)
-        os.environ["MNIST_BENCH_PARENT_PID"] = str(os.getppid())
+        os.environ[protocol.EVENTS_FD] = str(events_w)
+        os.environ[PARENT_ENV] = str(os.getppid())
         os.environ[FORKED_ENV] = "1"
         os.chdir(request["cwd"])
-        from .. import worker
-
         code = worker.main([request["cell"]])
     except BaseException:  # noqa: BLE001 - the child must never return into the server's loop
         import traceback
 
         traceback.print_exc()
     finally:
-        worker_finish(code)
-
-
-def worker_finish(code: int) -> None:
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+        worker.finish(code)

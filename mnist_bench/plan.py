@@ -18,7 +18,7 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import settings, specs, strategies
+from . import modes, settings, specs
 from .analysis import stats
 from .analysis.stats import MARGIN
 from .settings import BASELINE_BACKEND, Cell
@@ -101,7 +101,7 @@ def _check_names(rs: RunSettings) -> None:
         settings.check("backend", b, settings.BACKENDS)
     for i in rs.impls:
         settings.check("implementation", i, settings.IMPLS)
-    strategies.check_modes(rs.modes, rs.backends, rs.impls)
+    modes.check(rs.modes, rs.backends, rs.impls)
     if rs.dataset is not None:
         from .data import DATASETS
 
@@ -206,7 +206,7 @@ def block(rs: RunSettings, repeat: int) -> list[Cell]:
             cells.append(Cell(backend=BASELINE_BACKEND, device="cpu", **common))
             continue
         variants = [(b, i, m, bs) for b in rs.backends for i in rs.impls for m in rs.modes
-                    for bs in (rs.batch_sizes or (None,)) if strategies.available(b, i, m)]
+                    for bs in (rs.batch_sizes or (None,)) if modes.available(b, i, m)]
         if rs.order_seed is not None:
             rng.shuffle(variants)
         cells.extend(Cell(backend=b, device=rs.device, mode=m, impl=i, planned_batch_size=bs,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_bench import settings, specs
+from mnist_bench import modes, settings, specs
 from mnist_bench.cli.options import batch_sizes, bounded
 from mnist_bench.measure import environment
 
@@ -30,7 +30,7 @@ def pytest_addoption(parser):
     g.addoption("--mnist-bench-models", default=",".join(specs.KERAS_SPECS),
                 help="comma-separated spec names or file.py:attr (default: every Keras spec)")
     g.addoption("--mnist-bench-dataset", default=None, help="mnist or fashion_mnist (default: each spec's)")
-    g.addoption("--mnist-bench-mode", default="default", choices=list(settings.MODES))
+    g.addoption("--mnist-bench-mode", default="default", choices=list(modes.keras_modes()))
     g.addoption("--mnist-bench-device", default="cpu", choices=list(settings.DEVICES))
     g.addoption("--mnist-bench-seed", type=bounded(int, 0, settings.MAX_SEED), default=0)
     g.addoption("--mnist-bench-batch-sizes", type=batch_sizes, default=(), metavar="N,N,...",

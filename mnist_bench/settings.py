@@ -8,18 +8,7 @@ from .errors import MnistBenchError
 BACKENDS = ("tensorflow", "jax", "torch")
 BASELINE_BACKEND = "sklearn"  # the "backend" column of the scikit-learn baseline
 DEVICES = ("cpu", "gpu", "auto")
-# default: Keras out of the box; tuned: the fastest compile() settings each backend accepts;
-# bf16: Keras defaults under the mixed_bfloat16 dtype policy (see cells.keras_cell.mode_settings)
-MODES = ("default", "tuned", "bf16")
-# modes only the native loops have: each framework's other execution strategies (see
-# mnist_bench/strategies.py), named for what they run
-NATIVE_MODES = {
-    "steps32": ("tensorflow",),  # an XLA train step, 32 steps per tf.function call
-    "steps32-graph": ("tensorflow",),  # the same without XLA
-    "step-compiled": ("torch",),  # torch.compile over the whole train step
-    "device-step": ("jax",),  # a jitted step per batch, the data held on the device
-}
-ALL_MODES = MODES + tuple(NATIVE_MODES)
+# the modes (default, tuned, bf16 and the native loops' own) are defined in mnist_bench/modes.py
 # keras: the spec trained by Keras on the backend; native: the framework's own reference loop
 # built from the spec's layers (mnist_bench/cells/native)
 IMPLS = ("keras", "native")

@@ -11,7 +11,7 @@ data lives and the metric work per step are stated beside each pair, not matched
 and no native loop does the latter.
 
 Framework-free: the worker records each variant's strategy (``keras_strategy`` from the
-compiled model's own settings, ``native_strategy`` from the native loop's mode) and the tables
+compiled model's own settings, ``modes.native_strategy`` from the native loop's mode) and the tables
 pair records through ``pair``, which refuses a pair whose strategies differ.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .errors import MnistBenchError
-from .settings import MODES as COMMON_MODES, NATIVE_MODES, SettingsError
 
 KERAS_METRICS = "loss and accuracy trackers updated every step, batch callbacks dispatched"
 NATIVE_METRICS = "none (the loss of the last step kept)"
@@ -62,25 +61,6 @@ class Strategy:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def available(backend: str, impl: str, mode: str) -> bool:
-    """Whether a variant exists: every backend and implementation has the common modes; the
-    native-only modes exist for their frameworks' native loops."""
-    if mode in COMMON_MODES:
-        return True
-    return impl == "native" and backend in NATIVE_MODES.get(mode, ())
-
-
-def check_modes(modes, backends, impls) -> None:
-    """A one-line error for a mode no planned variant has."""
-    for m in modes:
-        if m not in COMMON_MODES and m not in NATIVE_MODES:
-            raise SettingsError(f"unknown mode {m!r}; valid: {', '.join(COMMON_MODES + tuple(NATIVE_MODES))}")
-        if not any(available(b, i, m) for b in backends for i in impls):
-            owners = ", ".join(NATIVE_MODES[m])
-            raise SettingsError(f"mode {m!r} is a native loop's ({owners}); add --impl native "
-                                f"and --backends {owners}, or choose one of {', '.join(COMMON_MODES)}")
-
-
 def keras_strategy(backend: str, jit_compile: bool, steps_per_execution: int,
                    precision: str = "float32") -> Strategy:
     """What ``fit()`` runs, from the compiled model's effective settings (Keras 3.15.1's
@@ -98,25 +78,6 @@ def keras_strategy(backend: str, jit_compile: bool, steps_per_execution: int,
                     KERAS_METRICS)
 
 
-def native_strategy(backend: str, mode: str, has_conv: bool = False, gpu: bool = False) -> Strategy:
-    """What a native loop runs in ``mode`` (cells/native: each trainer takes its settings
-    from here)."""
-    precision = "mixed bfloat16" if mode == "bf16" else "float32"
-    if backend == "tensorflow":
-        compiler = {"tuned": "xla", "steps32": "xla"}.get(mode, "graph")
-        per = STEPS_K if mode in ("steps32", "steps32-graph") else 1
-        return Strategy(compiler, "train step", per, "held", precision)
-    if backend == "jax":
-        if mode == "tuned" and not (has_conv and not gpu):
-            return Strategy("xla", "train step", None, "held", precision)
-        held = mode in ("tuned", "device-step")
-        return Strategy("xla", "train step", 1, "held" if held else "fed", precision)
-    if mode == "tuned":
-        return Strategy("inductor", "forward", 1, "held", precision)
-    compiler = "inductor" if mode == "step-compiled" else "eager"
-    return Strategy(compiler, "train step", 1, "held", precision)
-
-
 def of_record(r: dict) -> Strategy | None:
     """A record's strategy: the one it carries, else (records written before strategies were
     recorded, or whose stored strategy is not a whole one) the one its backend, implementation
@@ -126,19 +87,22 @@ def of_record(r: dict) -> Strategy | None:
             return Strategy.from_dict(r["strategy"])
         except (TypeError, ValueError):
             pass  # a damaged field: read the strategy off the record's settings instead
-    backend, impl, mode = r.get("backend"), r.get("impl") or "keras", r.get("mode") or "default"
-    if backend not in NATIVE_BACKENDS or r.get("status") not in ("ok", "diverged"):
+    from . import modes
+
+    backend, impl = r.get("backend"), r.get("impl") or "keras"
+    mode = modes.MODES.get(r.get("mode") or "default")
+    if backend not in NATIVE_BACKENDS or mode is None or r.get("status") not in ("ok", "diverged"):
         return None
-    precision = "mixed bfloat16" if mode == "bf16" else "float32"
     if impl == "keras":
-        if r.get("jit_compile") is None or r.get("steps_per_execution") is None:
+        if mode.keras is None or r.get("jit_compile") is None or r.get("steps_per_execution") is None:
             return None
+        precision = modes.BF16 if mode.keras(backend).policy == "mixed_bfloat16" else "float32"
         return keras_strategy(backend, bool(r["jit_compile"]), int(r["steps_per_execution"]), precision)
-    note = r.get("mode_note") or ""
-    if backend == "jax" and mode == "tuned":
-        return native_strategy(backend, mode, has_conv="one lax.scan per epoch" not in note)
-    gpu = (r.get("device") or {}).get("kind") == "gpu"
-    return native_strategy(backend, mode, gpu=gpu)
+    if backend not in mode.native:
+        return None
+    if backend == "jax":  # whether an epoch ran as one lax.scan, its note says
+        return mode.native[backend]("one lax.scan per epoch" not in (r.get("mode_note") or ""), False)
+    return mode.native[backend](False, (r.get("device") or {}).get("kind") == "gpu")
 
 
 NATIVE_BACKENDS = ("tensorflow", "jax", "torch")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import ROOT, main, run_cli
 
 
 @pytest.mark.parametrize("args, message", [
@@ -40,15 +40,32 @@ from .conftest import run_cli
     (["--lr-scaling", "linear"], "--lr-scaling needs --batch-sizes"),
     (["--lr-scaling", "cubic", "--batch-sizes", "256"], "argument --lr-scaling: invalid choice: 'cubic'"),
     (["--batch-sizes", "256", "--until-decided"], "--batch-sizes cannot be combined with --until-decided"),
+    (["--budget", "5"], "--budget needs --until-decided"),
+    (["--until-decided", "--repeats", "3"], "--blocks cannot be given with --until-decided"),
+    (["--margin", "0"], "argument --margin: '0' is out of range"),
+    (["--until-decided", "--budget", "-1"], "argument --budget: '-1' is out of range"),
 ])
-def test_bad_run_input(args, message, tmp_path):
-    proc = run_cli("run", *args, "--out", tmp_path / "o") if "--resume" not in args else run_cli("run", *args)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def test_bad_run_input(args, message, tmp_path, no_work, monkeypatch):
+    """In this process (the command line's checks; test_bad_input_exits_2_from_a_real_process
+    keeps one real process); a check that let the input through would stop at the stand-in
+    executor (``no_work``) and fail here."""
+    monkeypatch.chdir(ROOT)  # the spec paths above are the checkout's
+    out = [] if "--resume" in args else ["--out", tmp_path / "o"]
+    code, _, err, _ = main("run", *args, *out, monkeypatch=monkeypatch)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("mnist-bench: error: ") and message in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in err
     assert not (tmp_path / "o").exists()  # nothing started: not even the results folder
+
+
+def test_bad_input_exits_2_from_a_real_process(tmp_path):
+    proc = run_cli("run", "--models", "resnet50", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"mnist-bench: error: unknown spec 'resnet50'; valid: {proc.stderr.split('valid: ')[1].strip()}"]
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_data_dir(tmp_path):

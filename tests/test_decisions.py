@@ -130,7 +130,7 @@ def test_the_ratio_is_of_the_mean_figures_a_training_pays():
 
 # -- the adaptive loop, over a stand-in executor that writes records ----------------------
 
-SPEEDS = {"jax": 1.0, "torch": 1.3, "tensorflow": 1.01}  # seconds per steady epoch
+SPEEDS = {"jax": 1.0, "torch": 1.3, "tensorflow": 1.01, "sklearn": 2.0}  # seconds per steady epoch (or pass)
 
 
 class FakeExecutor:
@@ -227,6 +227,20 @@ def test_the_budget_goes_to_the_specs_whose_first_verdict_fits(tmp_path):
     assert any("cnn_3conv" in line and "left out at the start" in line for line in until.summary())
 
 
+def test_the_budget_is_never_spent_on_a_spec_with_nothing_to_decide(tmp_path):
+    """The baseline is one variant: cheap, but it has no comparison. When the first verdict of
+    the one spec with comparisons does not fit, the run stops and says so; it does not spend
+    the budget measuring the baseline (it did, and then said "every comparison is decided")."""
+    rs = plan.RunSettings(specs=("mlp_512", "sgd_classifier"), backends=("jax", "torch"),
+                          until_decided=True, budget_min=1.5, order_seed=1).started()
+    until, ex, lines = _until(tmp_path, None, rs=rs,
+                              cell_s=lambda c: 0.5 if c.spec == "sgd_classifier" else 20.0)
+    said = next((line for line in lines if "cannot be reached" in line), lines)
+    assert "no spec's first verdict fits: stopping" in said and "spending" not in said, said
+    assert until.stopped_by == "budget"
+    assert max(c.repeat for c in ex.ran) == 0  # nothing past the block that showed the cost
+
+
 def test_a_dear_spec_measured_late_in_the_first_block_is_planned_for(tmp_path):
     """Cheap specs first (1 s a cell), cnn_3conv last in the first block (60 s a cell): the
     provisional plan after three cheap cells sees a block of seconds; once cnn_3conv is measured
@@ -318,16 +332,6 @@ def test_a_budget_stop_keeps_the_last_looks_verdicts_and_resume_goes_on_from_the
     assert all(c.ratio.n == 3 for c in again.comparisons)
 
 
-def test_until_decided_options_are_checked(tmp_path):
-    for argv, msg in [(["--budget", "5"], "--budget needs --until-decided"),
-                      (["--until-decided", "--repeats", "3"], "--blocks cannot be given with --until-decided"),
-                      (["--margin", "0"], "--margin"),
-                      (["--until-decided", "--budget", "-1"], "--budget")]:
-        proc = run_cli("run", "--models", "mlp_512", "--out", tmp_path / "x", *argv)
-        assert proc.returncode == 2 and msg in proc.stderr, (argv, proc.stderr)
-        assert len(proc.stderr.strip().splitlines()) == 1
-
-
 # -- the recommendation's decisions, and their replication --------------------------------
 
 def _records(speeds: dict, blocks: int, run_id="r", wobble=0.01):
@@ -390,3 +394,20 @@ def test_picks_that_differ_between_a_short_and_a_long_training_are_named():
     text = derived.recommendation_markdown(rep.recommend)
     assert "torch for a short training, jax for a long one" in text
     assert len(views.recommend(rep.tidy)) == 2
+
+
+@pytest.mark.parametrize("folder", ["cpu-decide-d", "cpu-native"])
+def test_a_look_judges_from_the_verdict_tables_alone_as_the_report_does(folder):
+    """Each look of --until-decided builds only the verdict tables (report.judge), not a whole
+    report; its comparisons are the report's, interval for interval."""
+    from pathlib import Path
+
+    recs = store.load(Path(__file__).parent.parent / "results" / folder)
+    whole = decisions.comparisons(report.build(recs))
+    alone = decisions.comparisons(report.judge(recs))
+    assert len(whole) > 10
+    def what(c):
+        return (c.table, c.run, c.label, c.a, c.b, c.ratio.ratio, c.ratio.low, c.ratio.high,
+                c.ratio.decided)
+
+    assert [what(c) for c in alone] == [what(c) for c in whole]

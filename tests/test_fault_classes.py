@@ -26,63 +26,12 @@ import pytest
 from mnist_bench import cli, envvars, imports, settings
 from mnist_bench.execute import local
 
+from .conftest import Reached, main, refused  # noqa: F401 (fixtures: stop_at_work, no_work)
 from .test_regressions import rec, write
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGE, TINY = "1e308", "1e-300"
 EXTREMES = [HUGE, TINY, "0", "-1", "nan", "inf", "-inf", "abc", "", "9" * 40, "0x10", "1e400"]
-
-
-class Reached(BaseException):
-    """The run got past every check to its first cell (raised by the stand-in executor)."""
-
-    def __init__(self, cells):
-        super().__init__(len(cells))
-        self.cells = cells
-
-
-@pytest.fixture
-def stop_at_work(monkeypatch):
-    """An executor that stops at the first cell."""
-    def stop(self, cells, stop=None):
-        raise Reached(list(cells))
-
-    monkeypatch.setattr(local.LocalExecutor, "run", stop)
-
-
-@pytest.fixture
-def no_work(stop_at_work, monkeypatch):
-    """And data that is never read."""
-    from types import SimpleNamespace
-
-    import mnist_bench.data
-
-    monkeypatch.setattr(mnist_bench.data, "load", lambda name, data_dir=None: SimpleNamespace(source="stand-in"))
-
-
-def main(*argv, env: dict | None = None, monkeypatch=None):
-    """(exit status or "reached", stdout, stderr, the cells that would have run)."""
-    out, err = io.StringIO(), io.StringIO()
-    for k, v in (env or {}).items():
-        monkeypatch.setenv(k, v) if v is not None else monkeypatch.delenv(k, raising=False)
-    cells = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except Reached as reached:
-            code, cells = "reached", reached.cells
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue(), cells
-
-
-def refused(code, err, *words):
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("mnist-bench: error: "), err
-    assert "internal error" not in err and "Traceback" not in err
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 # ---- 1. numbers at their extremes --------------------------------------------------------

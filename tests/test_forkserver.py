@@ -60,3 +60,23 @@ def test_an_unknown_worker_start_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv(envvars.WORKER_START, "thread")
     with pytest.raises(envvars.EnvError, match="valid: fork, spawn"):
         envvars.check_all()
+
+
+@pytest.mark.slow  # imports two frameworks
+def test_a_run_starts_its_backends_servers_side_by_side_before_the_first_cell(monkeypatch):
+    monkeypatch.setenv(envvars.WORKER_START, "fork")
+    monkeypatch.setenv("MNIST_BENCH_TEST_KEY", "side by side")  # servers of this test only
+    cells = [Cell(spec="mlp_512", backend=b, dataset="mnist") for b in ("jax", "torch", "jax")]
+    envs = [process.worker_env(c) for c in cells[:2]]
+    try:
+        process.prestart(cells)
+        jax, torch = (forkserver._servers[forkserver._key(e)] for e in envs)
+        assert isinstance(jax, forkserver.Server) and isinstance(torch, forkserver.Server)
+        assert jax.alive() and torch.alive()
+        # the second started before the first was ready: their imports overlapped
+        assert torch.started < jax.ready_at and jax.started < torch.ready_at
+        # the first cell of each backend then forks from its server (none started again)
+        assert forkserver.server_for(envs[0], process.worker_command()) is jax
+    finally:
+        for e in envs:
+            forkserver.forget(e)

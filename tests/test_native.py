@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from mnist_bench import settings, strategies
+from mnist_bench import modes, settings, strategies
 from mnist_bench.record import store
 from mnist_bench.analysis import report, views
 from mnist_bench.cells.native import loop
@@ -16,19 +16,18 @@ from .conftest import run_cli
 
 @pytest.fixture(scope="module")
 def parity_run(tmp_path_factory):
+    """One run (one set of worker servers): mlp_100x2 in Keras's default mode and in every
+    native mode, and cnn_3conv's default native loops (conv layouts, pooling, flatten order)."""
     out = tmp_path_factory.mktemp("native")
-    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_100x2", "--impl", "keras,native",
+    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_100x2,cnn_3conv",
+                   "--impl", "keras,native",
+                   "--modes", "default,bf16,steps32,steps32-graph,step-compiled,device-step",
+                   "-k", "(mlp_100x2 and (native or not [)) or (cnn_3conv and native and not [)",
                    "--out", out)
     assert proc.returncode == 0, proc.stderr
-    conv = tmp_path_factory.mktemp("native_conv")
-    proc = run_cli("run", "--profile", "smoke", "--models", "cnn_3conv", "--impl", "native",
-                   "--out", conv)
-    assert proc.returncode == 0, proc.stderr
-    bf16 = tmp_path_factory.mktemp("native_bf16")
-    proc = run_cli("run", "--profile", "smoke", "--models", "mlp_100x2", "--impl", "native",
-                   "--modes", "bf16,steps32,steps32-graph,step-compiled,device-step", "--out", bf16)
-    assert proc.returncode == 0, proc.stderr
-    return store.load(out) + store.load(conv) + store.load(bf16)
+    recs = store.load(out)
+    assert len(recs) == 16, [(r["spec"], r["backend"], r.get("impl"), r["mode"]) for r in recs]
+    return recs
 
 
 @pytest.mark.slow
@@ -75,12 +74,12 @@ def test_native_strategy_modes_train_and_record_what_they_ran(parity_run):
     strategy their mode stands for in the record."""
     by = {(r["backend"], r.get("impl") or "keras", r["mode"]): r for r in parity_run
           if r["spec"] == "mlp_100x2"}
-    for mode, backends in settings.NATIVE_MODES.items():
+    for mode, backends in modes.native_only().items():
         for backend in backends:
             r, base = by[(backend, "native", mode)], by[(backend, "native", "default")]
             assert r["status"] == "ok", r.get("reason")
             assert r["native_forward_diff"] < loop.FORWARD_TOLERANCE
-            assert strategies.of_record(r) == strategies.native_strategy(backend, mode)
+            assert strategies.of_record(r) == modes.native_strategy(backend, mode)
             assert abs(r["test_accuracy"] - base["test_accuracy"]) < 0.05
     assert by[("tensorflow", "native", "steps32")]["strategy"]["steps_per_call"] == 32
     assert by[("tensorflow", "native", "steps32")]["jit_compile"] is True

@@ -113,69 +113,8 @@ def test_two_machines_stores_side_by_side():
 
 
 @pytest.mark.slow
-def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path):
-    """Two Ray nodes on this machine with different custom resources and labels: both run the
-    smoke matrix through the CLI into one store; node b is killed mid-run, and its cells are
-    recorded failed with the reason, none missing; --resume knows b is gone."""
-    from ray import cluster_utils
-
-    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": False})
-    try:
-        a = cluster.add_node(num_cpus=1, resources={"a": 1}, labels={ray_exec.LABEL: "node-a"})
-        b = cluster.add_node(num_cpus=1, resources={"b": 1}, labels={ray_exec.LABEL: "node-b"})
-        out = tmp_path / "cluster"
-        args = ["run", "--executor", "ray", "--ray-address", cluster.address, "--profile", "smoke",
-                "--backends", "jax", "--models", "mlp_100x2,sgd_classifier", "--repeats", "2",
-                "--order-seed", "5", "--out", str(out)]
-        proc = subprocess.Popen([sys.executable, "-m", "mnist_bench", *args], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 300
-        while not any(r.get("node") == "node-b" and r["status"] == "ok"
-                      for r in (store.load(out) if (out / "records.jsonl").exists() else [])):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.2)
-        cluster.remove_node(b, allow_graceful=False)  # b is mid-way through its second cell
-        stdout, stderr = proc.communicate(timeout=300)
-        assert proc.returncode == 1, stderr  # some cells failed: the run says so
-        assert "Ray nodes running the matrix: node-a, node-b" in stderr
-
-        recs = store.load(out)
-        planned = plan.plan(plan.load_plan(out))
-        assert {c.key() for c in planned} == {store.cell_of(r).key() for r in recs}  # no gap
-        on_a = [r for r in recs if r["node"] == "node-a"]
-        assert len(on_a) == 4 and all(r["status"] == "ok" for r in on_a)
-        assert {r["ray"]["node_id"] for r in on_a} == {a.node_id}
-        assert all(r["ray"]["resources"]["a"] == 1 and r["machine"]["cpu"]["model"] for r in on_a)
-        on_b = [r for r in recs if r["node"] == "node-b"]
-        ok_b = [r for r in on_b if r["status"] == "ok"]
-        assert ok_b and {r["ray"]["node_id"] for r in ok_b} == {b.node_id}
-        lost = [r for r in on_b if r["status"] == "failed"]
-        assert lost and all("node node-b" in r["reason"] for r in lost)
-        assert all(r["status"] in ("ok", "failed") for r in on_b)
-
-        # the side-by-side table pairs the two nodes' first cell, measured in one run
-        side = report.build(recs).machines
-        first = ok_b[0]
-        row = next(r for r in side.rows if (r["spec"], r["backend"]) == (first["spec"], first["backend"]))
-        assert row["cells"]["node-b"]["same_run"] and isinstance(row["cells"]["node-b"]["vs_first"], stats.Ratio)
-        # compare keys a cluster store's cells by node (machine): no crash, each node its own row
-        cmp = run_cli("compare", out, out)
-        assert cmp.returncode == 0 and "internal error" not in cmp.stderr, cmp.stderr
-        assert "node-a" in cmp.stdout and "node-b" in cmp.stdout
-
-        again = run_cli("run", "--out", out, "--resume", timeout=300)
-        assert again.returncode == 1
-        assert "node node-b is not in the Ray cluster now" in again.stderr + again.stdout
-        after = store.load(out)
-        assert len([r for r in after if r["node"] == "node-a"]) == 4  # nothing re-run on a
-        assert len(after) == len(recs) + len(lost)
-    finally:
-        cluster.shutdown()
-
-
-@pytest.mark.slow
 def test_until_decided_runs_its_blocks_through_ray(tmp_path):
+    # (before two_nodes starts its cluster: a Ray started by the run must be its own)
     """--until-decided on the Ray executor: each block goes to the cluster's node (one Ray
     instance started here), its records stream into the store with the node, and the budget
     stops the run between blocks with the reason said."""
@@ -196,57 +135,112 @@ def test_until_decided_runs_its_blocks_through_ray(tmp_path):
                      proc.stderr), proc.stderr[-3000:]
 
 
-@pytest.mark.slow
-def test_spread_blocks_run_each_block_whole_on_one_node_at_once(tmp_path):
-    """--spread-blocks on two Ray nodes of this machine: the blocks are shared between the
-    nodes, every block runs whole on one node, the nodes run at the same time, and the records
-    are one machine's for the tables (each naming its own node), so the blocks pair."""
+@pytest.fixture(scope="module")
+def two_nodes():
+    """Two Ray nodes on this machine, node-a and node-b, with custom resources a and b: the
+    spread test shares blocks between them first, then the cluster test loses node-b."""
     from ray import cluster_utils
 
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "include_dashboard": False})
     try:
-        nodes = {cluster.add_node(num_cpus=1, labels={ray_exec.LABEL: name}).node_id: name
-                 for name in ("node-a", "node-b")}
-        out = tmp_path / "spread"
-        proc = run_cli("run", "--executor", "ray", "--ray-address", cluster.address,
-                       "--spread-blocks", "--profile", "smoke", "--backends", "jax,torch",
-                       "--models", "linear_sgd", "--blocks", "4",
-                       "--order-seed", "3", "--out", out, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "Ray nodes sharing the blocks: node-a, node-b" in proc.stderr + proc.stdout
-        recs = store.load(out)
-        assert len(recs) == 8 and all(r["status"] == "ok" for r in recs)
-        assert {r["node"] for r in recs} == {"node-a+node-b"}  # one machine for the tables
-        by_block: dict = {}
-        for r in recs:
-            by_block.setdefault(r["block"], set()).add(r["ray"]["node_id"])
-        assert sorted(by_block) == [0, 1, 2, 3]
-        assert all(len(ids) == 1 for ids in by_block.values()), by_block  # each block whole
-        used = set().union(*by_block.values())
-        assert used == set(nodes)  # both nodes took blocks
-        assert {r["ray"]["name"] for r in recs} == {"node-a", "node-b"}
-        # the two nodes ran at once: their cells' spans overlap in time
-        spans = {}
-        for r in recs:
-            end = dt.datetime.fromisoformat(r["timestamp"]).timestamp()
-            spans.setdefault(r["ray"]["node_id"], []).append((end - r["cell_wall_s"], end))
-        (a, b) = spans.values()
-        assert min(e for _, e in a) > min(s for s, _ in b) and min(e for _, e in b) > min(s for s, _ in a)
-        # paired by block across the nodes: every comparison has its 4 blocks
-        comps = decisions.comparisons(report.build(recs))
-        assert comps and all(c.ratio.n == 3 for c in comps)  # the look after block 3 of 4
-
-        # --until-decided runs as many blocks at once as nodes share them, up to the next look
-        out = tmp_path / "spread-until"
-        proc = run_cli("run", "--executor", "ray", "--ray-address", cluster.address,
-                       "--spread-blocks", "--until-decided", "--budget", "1", "--profile", "smoke",
-                       "--backends", "jax,torch", "--models", "linear_sgd", "--out", out, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "blocks 1, 2: 4 cells on as many nodes" in proc.stderr, proc.stderr[-3000:]
-        by_block = {}
-        for r in store.load(out):
-            by_block.setdefault((r["block"], r.get("attempt") or 0), set()).add(r["ray"]["node_id"])
-        assert len(by_block) >= 2 and all(len(ids) == 1 for ids in by_block.values()), by_block
+        a = cluster.add_node(num_cpus=1, resources={"a": 1}, labels={ray_exec.LABEL: "node-a"})
+        b = cluster.add_node(num_cpus=1, resources={"b": 1}, labels={ray_exec.LABEL: "node-b"})
+        yield cluster, a, b
     finally:
         cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_spread_blocks_run_each_block_whole_on_one_node_at_once(tmp_path, two_nodes):
+    """--spread-blocks --until-decided on two Ray nodes of this machine: as many blocks at once
+    as nodes share them (never past the next look), every block whole on one node, the nodes
+    running at the same time, and the records one machine's for the tables (each naming its
+    own node), so the blocks pair across nodes."""
+    cluster, a, b = two_nodes
+    nodes = {a.node_id: "node-a", b.node_id: "node-b"}
+    out = tmp_path / "spread"
+    # jax against torch on linear_sgd: about 5x apart, decided at the first look (block 3)
+    proc = run_cli("run", "--executor", "ray", "--ray-address", cluster.address,
+                   "--spread-blocks", "--until-decided", "--budget", "2", "--profile", "smoke",
+                   "--backends", "jax,torch", "--models", "linear_sgd", "--order-seed", "3",
+                   "--out", out, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    err = proc.stderr + proc.stdout
+    assert "Ray nodes sharing the blocks: node-a, node-b" in err
+    assert "blocks 1, 2: 4 cells on as many nodes" in err, err[-3000:]
+    recs = store.load(out)
+    assert len(recs) >= 6 and all(r["status"] == "ok" for r in recs)
+    assert {r["node"] for r in recs} == {"node-a+node-b"}  # one machine for the tables
+    by_block: dict = {}
+    for r in recs:
+        by_block.setdefault((r["block"], r.get("attempt") or 0), set()).add(r["ray"]["node_id"])
+    assert {k for k, _ in by_block} >= {0, 1, 2}
+    assert all(len(ids) == 1 for ids in by_block.values()), by_block  # each block whole
+    assert set().union(*by_block.values()) == set(nodes)  # both nodes took blocks
+    assert {r["ray"]["name"] for r in recs} == {"node-a", "node-b"}
+    # blocks 1 and 2 ran at once on the two nodes: their cells' spans overlap in time
+    spans = {}
+    for r in recs:
+        if r["block"] in (0, 1):
+            end = dt.datetime.fromisoformat(r["timestamp"]).timestamp()
+            spans.setdefault(r["ray"]["node_id"], []).append((end - r["cell_wall_s"], end))
+    (x, y) = spans.values()
+    assert min(e for _, e in x) > min(s for s, _ in y) and min(e for _, e in y) > min(s for s, _ in x)
+    # paired by block across the nodes: the first look's comparisons have their 3 blocks
+    comps = decisions.comparisons(report.build([r for r in recs if r["block"] < 3]))
+    assert comps and all(c.ratio.n == 3 for c in comps)
+
+
+@pytest.mark.slow
+def test_cluster_run_records_every_cell_on_its_node_and_a_lost_node(tmp_path, two_nodes):
+    """Two Ray nodes on this machine with different custom resources and labels: both run the
+    smoke matrix through the CLI into one store; node b is killed mid-run, and its cells are
+    recorded failed with the reason, none missing; --resume knows b is gone."""
+    cluster, a, b = two_nodes
+    out = tmp_path / "cluster"
+    args = ["run", "--executor", "ray", "--ray-address", cluster.address, "--profile", "smoke",
+            "--backends", "jax", "--models", "mlp_100x2,sgd_classifier", "--repeats", "2",
+            "--order-seed", "5", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_bench", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any(r.get("node") == "node-b" and r["status"] == "ok"
+                  for r in (store.load(out) if (out / "records.jsonl").exists() else [])):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    cluster.remove_node(b, allow_graceful=False)  # b is mid-way through its second cell
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr  # some cells failed: the run says so
+    assert "Ray nodes running the matrix: node-a, node-b" in stderr
+
+    recs = store.load(out)
+    planned = plan.plan(plan.load_plan(out))
+    assert {c.key() for c in planned} == {store.cell_of(r).key() for r in recs}  # no gap
+    on_a = [r for r in recs if r["node"] == "node-a"]
+    assert len(on_a) == 4 and all(r["status"] == "ok" for r in on_a)
+    assert {r["ray"]["node_id"] for r in on_a} == {a.node_id}
+    assert all(r["ray"]["resources"]["a"] == 1 and r["machine"]["cpu"]["model"] for r in on_a)
+    on_b = [r for r in recs if r["node"] == "node-b"]
+    ok_b = [r for r in on_b if r["status"] == "ok"]
+    assert ok_b and {r["ray"]["node_id"] for r in ok_b} == {b.node_id}
+    lost = [r for r in on_b if r["status"] == "failed"]
+    assert lost and all("node node-b" in r["reason"] for r in lost)
+    assert all(r["status"] in ("ok", "failed") for r in on_b)
+
+    # the side-by-side table pairs the two nodes' first cell, measured in one run
+    side = report.build(recs).machines
+    first = ok_b[0]
+    row = next(r for r in side.rows if (r["spec"], r["backend"]) == (first["spec"], first["backend"]))
+    assert row["cells"]["node-b"]["same_run"] and isinstance(row["cells"]["node-b"]["vs_first"], stats.Ratio)
+    # compare keys a cluster store's cells by node (machine): no crash, each node its own row
+    cmp = run_cli("compare", out, out)
+    assert cmp.returncode == 0 and "internal error" not in cmp.stderr, cmp.stderr
+    assert "node-a" in cmp.stdout and "node-b" in cmp.stdout
+
+    again = run_cli("run", "--out", out, "--resume", timeout=300)
+    assert again.returncode == 1
+    assert "node node-b is not in the Ray cluster now" in again.stderr + again.stdout
+    after = store.load(out)
+    assert len([r for r in after if r["node"] == "node-a"]) == 4  # nothing re-run on a
+    assert len(after) == len(recs) + len(lost)

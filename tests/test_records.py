@@ -155,3 +155,19 @@ def test_the_published_json_schema_is_the_contract_and_every_published_record_ke
         assert list(check.iter_errors(bad)), bad
         with pytest.raises(schema.RecordError):
             schema.validate(bad)
+
+
+def test_the_sink_checks_each_record_once_and_writes_no_invalid_one(tmp_path, monkeypatch):
+    from mnist_bench.execute import sink as sink_module
+
+    calls = []
+    real = store.validate
+    monkeypatch.setattr(store, "validate", lambda rec, *a: calls.append(1) or real(rec, *a))
+    monkeypatch.setattr(assemble, "validate", lambda rec, *a: calls.append(1) or real(rec, *a))
+    sink = sink_module.Sink(tmp_path, {"run_id": "r", "order_seed": 0})
+    cell = Cell(spec="mlp_512", backend="jax", dataset="mnist")
+    written = sink.write(cell, None, {}, 60.0, failed="boom")
+    assert calls == [1] and written["reason"] == "boom"
+    with pytest.raises(schema.RecordError):  # a run id of the wrong type never reaches the store
+        sink_module.Sink(tmp_path, {"run_id": 7, "order_seed": 0}).write(cell, None, {}, 60.0, "x")
+    assert [r["reason"] for r in store.load(tmp_path)] == ["boom"]

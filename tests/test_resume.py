@@ -58,35 +58,27 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
-def test_kill_9_then_resume(tmp_path, uninterrupted):
-    out = tmp_path / "run"
-    proc = start(out)
-    wait_for_records(out, 1, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 1 <= len(store.load(out)) < 3
-    resumed = run_cli("run", "--out", out, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    recs = store.load(out)
-    assert sorted(r["spec"] for r in recs) == sorted(MODELS.split(","))  # each cell once
-    assert len({r["run_id"] for r in recs}) == 1  # the resumed cells belong to the same run
-    assert len({r["order_seed"] for r in recs}) == 1
-    assert cells(out) == cells(uninterrupted)
-
-
-@pytest.mark.parametrize("sig, code, words", [(signal.SIGINT, 130, "interrupted"),
-                                               (signal.SIGTERM, 143, "stopped by SIGTERM")])
-def test_ctrl_c_or_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path, sig, code, words):
-    """Ctrl-C, and SIGTERM (a CI cancel, `timeout`, `docker stop`): records kept, a resume hint."""
+@pytest.mark.parametrize("sig, code, words", [
+    (signal.SIGKILL, -signal.SIGKILL, None),  # kill -9: no last word
+    (signal.SIGINT, 130, "interrupted"),  # Ctrl-C
+    (signal.SIGTERM, 143, "stopped by SIGTERM"),  # a CI cancel, `timeout`, `docker stop`
+])
+def test_an_interrupted_run_keeps_its_records_and_resumes_to_the_same_tables(
+        tmp_path, uninterrupted, sig, code, words):
     out = tmp_path / "run"
     proc = start(out)
     wait_for_records(out, 1, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     n = len(store.load(out))
-    assert proc.returncode == code and words in err, (n, err[-500:])
-    assert f"mnist-bench run --out {out} --resume" in err
-    assert n < 3
+    assert proc.returncode == code and 1 <= n < 3, (n, err[-500:])
+    if words:  # a clean stop says so, and how to go on
+        assert words in err and f"mnist-bench run --out {out} --resume" in err
     resumed = run_cli("run", "--out", out, "--resume")
-    assert resumed.returncode == 0
+    assert resumed.returncode == 0, resumed.stderr
     assert f"{3 - n} cells to run ({n} already complete)" in resumed.stderr
+    recs = store.load(out)
+    assert sorted(r["spec"] for r in recs) == sorted(MODELS.split(","))  # each cell once
+    assert len({r["run_id"] for r in recs}) == 1  # the resumed cells belong to the same run
+    assert len({r["order_seed"] for r in recs}) == 1
+    assert cells(out) == cells(uninterrupted)

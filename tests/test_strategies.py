@@ -9,7 +9,8 @@ from mnist_bench.analysis import decisions, report, stats
 from mnist_bench.record import assemble
 from mnist_bench.render import markdown
 from mnist_bench.settings import SettingsError
-from mnist_bench.strategies import keras_strategy, native_strategy
+from mnist_bench.modes import native_strategy
+from mnist_bench.strategies import keras_strategy
 
 
 @pytest.mark.parametrize("backend, keras, native_ok, native_refused", [

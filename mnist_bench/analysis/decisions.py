@@ -43,10 +43,10 @@ class Comparison:
 
 
 def comparisons(rep) -> list[Comparison]:
-    """The comparisons of a ``Report``: the recommendation's (the pick against every other
-    candidate, for a short and a long training), each mode against the default, and each
-    framework's best Keras variant against its best native one, and each Keras variant against
-    the native variant of its strategy."""
+    """The comparisons of a ``Report`` (or of ``report.judge``'s verdict tables alone): the
+    recommendation's (the pick against every other candidate, for a short and a long
+    training), each mode against the default, and each framework's best Keras variant against
+    its best native one, and each Keras variant against the native variant of its strategy."""
     out = []
     for r in rep.recommend.itertuples():
         for other, ratio in (r.against or {}).items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import strategies
-from ..settings import NATIVE_MODES
+from .. import modes
 from . import stats
 from .keys import SPEC_GROUP, present
 from .tidy import grouped, keras_rows
@@ -97,9 +97,11 @@ def mode_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-VARIANTS = (("keras", "default"), ("keras", "tuned"), ("keras", "bf16"),
-            ("native", "default"), ("native", "tuned"), ("native", "bf16"),
-            *(("native", m) for m in NATIVE_MODES))
+def variants() -> list[tuple[str, str]]:
+    """(implementation, mode) in the order the tables list them: Keras's modes, then the
+    native loops' (modes.MODES order)."""
+    return ([("keras", m) for m in modes.keras_modes()]
+            + [("native", m) for m in modes.names()])
 
 
 def _strategy_text(r) -> str | None:
@@ -131,7 +133,7 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
         native = [r for (i, _), r in by.items() if i == "native"]
         row = {"run": run, "dataset": dataset, "device": device,
                "spec": g[0].label, "framework": backend}
-        for impl, mode in VARIANTS:
+        for impl, mode in variants():
             r = by.get((impl, mode))
             row[f"{impl} {mode} s"] = r.steady_epoch_s if r is not None else None
         best_k = min(keras, key=lambda r: r.steady_epoch_s) if keras else None
@@ -150,7 +152,9 @@ def native_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-MODE_ORDER = {m: i for i, (_, m) in enumerate(VARIANTS[3:])}
+def _mode_order(mode: str) -> int:
+    names = modes.names()
+    return names.index(mode) if mode in names else len(names)
 
 
 def matched_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame:
@@ -168,7 +172,7 @@ def matched_table(t: pd.DataFrame, margin: float = stats.MARGIN) -> pd.DataFrame
         for k in keras:
             same = sorted((n for n in native if n.strategy.key() == k.strategy.key()),
                           key=lambda n: (n.strategy.data != k.strategy.data,
-                                         MODE_ORDER.get(n.mode, 99)))
+                                         _mode_order(n.mode)))
             n = same[0] if same else None
             row = {"run": run, "dataset": dataset, "device": device, "spec": g[0].label,
                    "framework": backend, "keras mode": k.mode,

@@ -17,36 +17,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import settings, strategies
+from .. import modes, settings, strategies
 from ..measure import clock, environment, phases
 from ..measure.timing import Stopwatch
 from . import common
 
 INFERENCE_BATCH = 1000  # predict() batch size for the inference-throughput figure
-TUNED_STEPS_PER_EXECUTION = 32
-
-
-def mode_settings(backend: str, mode: str) -> dict:
-    """The compile() settings a mode asks of a backend, and why.
-
-    ``default`` is Keras out of the box. ``tuned`` is the fastest Keras offers each backend:
-    XLA and several steps per call where the backend accepts them; on torch ``jit_compile=True``
-    (``torch.compile``), one step per call. ``bf16`` is ``default`` under the
-    ``mixed_bfloat16`` dtype policy (bfloat16 compute, float32 weights).
-    """
-    settings.check("mode", mode, settings.MODES)
-    if mode == "default":
-        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "float32",
-                "why": "Keras defaults"}
-    if mode == "bf16":
-        return {"jit_compile": "auto", "steps_per_execution": 1, "policy": "mixed_bfloat16",
-                "why": "Keras defaults, mixed_bfloat16 dtype policy"}
-    if backend == "torch":
-        return {"jit_compile": True, "steps_per_execution": 1, "policy": "float32",
-                "why": "torch.compile (jit_compile=True); Keras 3.15.1's torch backend rejects "
-                       "steps_per_execution > 1"}
-    return {"jit_compile": True, "steps_per_execution": TUNED_STEPS_PER_EXECUTION,
-            "policy": "float32", "why": f"XLA, {TUNED_STEPS_PER_EXECUTION} steps per execution"}
 
 
 @dataclass
@@ -128,7 +104,7 @@ class Session:
         ds: the verified dataset.
         profile: the data slice (see ``settings.PROFILES``).
         seed: seeds keras, numpy and the backend.
-        mode: "default", "tuned" or "bf16" (see ``mode_settings``).
+        mode: one of ``modes.keras_modes()`` (its compile() settings: ``modes.keras_settings``).
     """
 
     def __init__(self, spec, ds, profile: str = "quick", seed: int = 0, mode: str = "default"):
@@ -137,7 +113,7 @@ class Session:
         self.keras = keras
         self.backend = keras.config.backend()
         self.spec, self.recipe = spec, spec.recipe
-        self.mode = mode_settings(self.backend, mode)
+        self.mode = modes.keras_settings(self.backend, mode)
         self.prep = common.prepare(spec, ds, profile, seed, self.mode["policy"])
         self.x_train, self.y_train = self.prep.x_train, self.prep.y_train
         self.x_test, self.y_test = self.prep.x_test, self.prep.y_test

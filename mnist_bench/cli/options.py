@@ -84,7 +84,8 @@ def bounded(kind, low=None, high=None, low_open=False):
 
 def build_parser() -> argparse.ArgumentParser:
     from ..analysis.stats import MARGIN
-    from ..settings import BACKENDS, DEVICES, LR_SCALINGS, MODES, NATIVE_MODES, PRECISIONS, PROFILES
+    from .. import modes
+    from ..settings import BACKENDS, DEVICES, LR_SCALINGS, PRECISIONS, PROFILES
 
     p = Parser(prog="mnist-bench", description=(
         "Train one Keras 3 spec on TensorFlow, JAX and PyTorch beside a scikit-learn baseline, "
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the random order within blocks (default: drawn and recorded)")
     run.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: cpu)")
     run.add_argument("--modes", type=_csv, default=("default",),
-                     help=f"comma-separated, of {','.join(MODES)}; native loops also "
-                          f"{','.join(f'{m} ({NATIVE_MODES[m][0]})' for m in NATIVE_MODES)}, "
+                     help=f"comma-separated, of {','.join(modes.keras_modes())}; native loops also "
+                          f"{','.join(f'{m} ({o[0]})' for m, o in modes.native_only().items())}, "
                           "see docs/usage.md (default: default)")
     run.add_argument("--impl", type=_csv, default=("keras",), dest="impls",
                      help="comma-separated, of keras,native: Keras on the backend, and/or the "

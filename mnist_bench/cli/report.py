@@ -95,7 +95,7 @@ def replication(old: list[dict], new: list[dict], margin: float) -> dict | None:
     None when they share none."""
     from ..analysis import decisions, report
 
-    sides = [decisions.comparisons(report.build(recs, margin=margin)) for recs in (old, new)]
+    sides = [decisions.comparisons(report.judge(recs, margin=margin)) for recs in (old, new)]
     rep = decisions.replication(*sides)
     return rep if rep["pairs"] else None
 

@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections import OrderedDict
 
 from .. import envvars
@@ -70,7 +71,7 @@ class ServerError(RuntimeError):
 class Server:
     """The harness's side of one fork server."""
 
-    def __init__(self, env: dict, command: list[str]):
+    def __init__(self, env: dict, command: list[str], wait: bool = True):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.log = tempfile.TemporaryFile()  # its imports' output, for the reason it failed
@@ -83,10 +84,21 @@ class Server:
                 start_new_session=True)
         finally:
             theirs.close()
-        self.ready = self._reply(READY_LIMIT_S, "its imports")
-        if "refused" in self.ready:
-            self.close()
-            raise ServerError(self.ready["refused"])
+        self.started = time.monotonic()
+        self.ready = None
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> "Server":
+        """Wait (at most READY_LIMIT_S from its start) for its imports to finish."""
+        if self.ready is None:
+            left = max(0.0, READY_LIMIT_S - (time.monotonic() - self.started))
+            self.ready = self._reply(left, "its imports")
+            self.ready_at = time.monotonic()
+            if "refused" in self.ready:
+                self.close()
+                raise ServerError(self.ready["refused"])
+        return self
 
     def _reply(self, limit: float, what: str) -> dict:
         ready, _, _ = select.select([self.sock], [], [], limit)
@@ -174,6 +186,32 @@ def server_for(env: dict, command: list[str]) -> Server | None:
         print(f"mnist-bench: cells of this backend start fresh interpreters: {exc}", file=sys.stderr)
         return None
     return _servers[key]
+
+
+def prestart(envs: list[dict], command: list[str]) -> None:
+    """Start the servers of ``envs`` that are not running yet side by side, so that their
+    imports overlap (on 2 cores, TensorFlow's, JAX's and PyTorch's together take about half
+    their sum), and wait until each is ready or has failed: called before a run's first
+    cell, so no import overlaps a measured cell. At most MAX_SERVERS."""
+    if not enabled():
+        return
+    starting, keys = [], set()
+    for env in envs:
+        key = _key(env)
+        if key in _servers or key in keys or len(_servers) + len(starting) >= MAX_SERVERS:
+            continue
+        keys.add(key)
+        try:
+            starting.append((key, Server(env, command, wait=False)))
+        except OSError as exc:
+            _servers[key] = str(exc)
+    for key, server in starting:
+        try:
+            _servers[key] = server.wait_ready()
+        except ServerError as exc:
+            _servers[key] = str(exc)
+            print(f"mnist-bench: cells of this backend start fresh interpreters: {exc}",
+                  file=sys.stderr)
 
 
 def forget(env: dict) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..measure import environment
-from .process import run_here
+from .process import prestart, run_here
 from .sink import Sink
 
 
@@ -26,6 +26,8 @@ class LocalExecutor:
     def run(self, cells, stop=None) -> None:
         """Each cell in turn; ``stop()``, asked before each cell, ends the run early (a spent
         budget), so a run outlives it by at most the cell in progress."""
+        cells = list(cells)
+        prestart(cells)  # every backend's imports at once, before the first cell
         for cell in cells:
             if stop is not None and stop():
                 return

@@ -217,6 +217,18 @@ def describe_exit(code: int) -> str:
     return f"exited with code {code}"
 
 
+def prestart(cells) -> None:
+    """Start the fork servers of every backend ``cells`` use (each with the environment of
+    its first cell), side by side, before the first cell (``forkserver.prestart``)."""
+    envs, seen = [], set()
+    for cell in cells:
+        if cell.backend in seen or backend_missing(cell.backend):
+            continue
+        seen.add(cell.backend)
+        envs.append(worker_env(cell))
+    forkserver.prestart(envs, worker_command())
+
+
 def run_here(cell: Cell, timeout_s: float, on_event=lambda event: None,
              cwd: str | None = None) -> Attempt:
     """The drift canary (the machine's speed right before the cell), then the cell in its own

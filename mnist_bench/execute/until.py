@@ -139,8 +139,11 @@ class UntilDecided:
                 for s in per_spec}  # what this run has already spent on each spec
         if done + sum(first * per_spec[s] - paid[s] for s in per_spec) <= self.budget_s:
             return
+        variants = {s: sum(c.spec == s for c in cells) for s in per_spec}
         keep, total = [], 0.0
         for spec, cost in sorted(per_spec.items(), key=lambda kv: kv[1]):
+            if variants[spec] < 2:  # one variant (the baseline): nothing of it to decide
+                continue
             if done + total + first * cost - paid[spec] <= self.budget_s:
                 keep.append(spec)
                 total += first * cost - paid[spec]
@@ -166,8 +169,8 @@ class UntilDecided:
     def judge(self) -> list:
         """Every comparison of this run on the records so far (each at its last scheduled
         look: ``stats.paired_ratio``)."""
-        rep = report.build(self.load(), margin=self.rs.margin)
-        return [c for c in decisions.comparisons(rep)
+        tables = report.judge(self.load(), margin=self.rs.margin)  # not a whole report
+        return [c for c in decisions.comparisons(tables)
                 if str(c.run).split(" @ ")[0] == self.rs.run_id]
 
     def look(self, blocks: int) -> set | None:

@@ -26,7 +26,8 @@ def cell_fields(cell) -> dict:
 
 
 def record(cell, *, run: dict | None = None, facts: dict | None = None,
-           result: dict | None = None, timestamp: str | None = None, **fields) -> dict:
+           result: dict | None = None, timestamp: str | None = None, check: bool = True,
+           **fields) -> dict:
     """The record of ``cell`` (a ``Cell``, or its record fields as a dict).
 
     Args:
@@ -34,6 +35,8 @@ def record(cell, *, run: dict | None = None, facts: dict | None = None,
         facts: the machine's facts (``machine``, ``versions``, ``git``, and ``ray`` on a node).
         result: what the cell's worker measured (``cells.common.result``), status included.
         timestamp: when it was measured (default: now).
+        check: validate it against the schema here (False where ``store.append``, which
+            validates every record it writes, is the next step: checked once, not twice).
         **fields: the status and reason of a cell without a result, the canary, and the like.
 
     A result may not overwrite what identifies its cell, its run or its machine.
@@ -46,4 +49,4 @@ def record(cell, *, run: dict | None = None, facts: dict | None = None,
         raise RecordError(f"a cell's result would overwrite its fields {', '.join(clash)}")
     rec = finite({"schema": SCHEMA, "version": VERSION, "method": METHOD,
                   "timestamp": timestamp or now_utc(), **ident, **given, **result})
-    return validate(rec, f"a new record of {rec.get('spec')}/{rec.get('backend')}")
+    return validate(rec, f"a new record of {rec.get('spec')}/{rec.get('backend')}") if check else rec

@@ -25,14 +25,16 @@ def store_file(path: str | os.PathLike) -> Path:
     return path / FILENAME if path.is_dir() or path.suffix != ".jsonl" else path
 
 
-def append(store: str | os.PathLike, record: dict) -> None:
-    """Append one record, whole, to the store at ``store`` (a folder or a .jsonl file)."""
+def append(store: str | os.PathLike, record: dict) -> dict:
+    """Append one record, whole, to the store at ``store`` (a folder or a .jsonl file), after
+    validating it; returns the record as written."""
     path = store_file(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = validate(finite({k: v for k, v in record.items() if k not in PRIVATE}))
     line = (json.dumps(record, sort_keys=True, allow_nan=False, default=str) + "\n").encode()
     with filelock.FileLock(path.parent / f".{path.name}.lock"):
         _append_locked(path, line)
+    return record
 
 
 def _append_locked(path: Path, line: bytes) -> None:

@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ... import strategies
 
 ACT = {"linear": lambda x: x, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
 EVAL_BATCH = 1000
@@ -78,11 +77,11 @@ def make_optimizer(name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y), one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, strategy, gpu: bool):
         self.ops, self.batch_size = ops, batch_size
-        dtype = jnp.bfloat16 if mode == "bf16" else None
+        dtype = jnp.bfloat16 if strategy.precision == "mixed bfloat16" else None
         has_conv = any(op.kind == "conv2d" for op in ops)
-        self.strategy = strategies.native_strategy("jax", mode, has_conv=has_conv, gpu=gpu)
+        self.strategy = strategy
         self.scan = self.strategy.steps_per_call is None
         self.held = self.strategy.data == "held"
         self.tx = make_optimizer(*opt)
@@ -101,7 +100,7 @@ class Trainer:
         self.note = ("native jax: one lax.scan per epoch, data on the device, optax" if self.scan
                      else "native jax: jax.jit step per batch, data on the device, optax (no "
                           "lax.scan: XLA CPU convolutions in a loop body are slow, "
-                          "jax-ml/jax#12868)" if mode == "tuned"
+                          "jax-ml/jax#12868)" if self.held and has_conv and not gpu
                      else "native jax: jax.jit step per batch, data on the device, optax"
                      if self.held
                      else "native jax: jax.jit step per batch, bfloat16 compute, optax" if dtype

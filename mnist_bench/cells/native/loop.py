@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ... import settings
+from ... import modes, settings
 from ...measure import environment, phases
 from ...measure.timing import Stopwatch
 from .. import common
@@ -49,12 +49,12 @@ def trainer_module(backend: str):
     return module
 
 
-def same_function(prep, trainer, backend: str, mode: str) -> float:
+def same_function(prep, trainer, backend: str, bf16: bool) -> float:
     """The largest difference of predicted probabilities between the native model and the
     Keras model at the initial weights; a native model that computes another function is
     refused (no result recorded)."""
     forward_diff = forward_difference(prep.model, trainer, prep.x_test[:64])
-    tolerance = BF16_FORWARD_TOLERANCE if mode == "bf16" else FORWARD_TOLERANCE
+    tolerance = BF16_FORWARD_TOLERANCE if bf16 else FORWARD_TOLERANCE
     if forward_diff > tolerance:
         raise layers.NativeUnsupported(
             f"the native {backend} model does not compute the Keras model's function (largest "
@@ -66,17 +66,18 @@ def same_function(prep, trainer, backend: str, mode: str) -> float:
 def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     import keras
 
-    settings.check("mode", cell.mode, settings.ALL_MODES)
     backend = keras.config.backend()
     device = environment.backend_device(backend, cell.device)
     recipe = spec.recipe
     prep = common.prepare(spec, ds, cell.profile, cell.seed)  # the Keras cell's very weights
     ops, opt = layers.describe(prep.model), layers.optimizer(recipe)
     module = trainer_module(backend)
+    gpu = device["kind"] == "gpu"
+    strategy = modes.native_strategy(backend, cell.mode, any(op.kind == "conv2d" for op in ops), gpu)
+    bf16 = strategy.precision == modes.BF16
     trainer = module.Trainer(
-        ops, opt, prep.x_train, prep.y_train, recipe.batch_size, cell.seed, cell.mode,
-        gpu=device["kind"] == "gpu")
-    forward_diff = same_function(prep, trainer, backend, cell.mode)
+        ops, opt, prep.x_train, prep.y_train, recipe.batch_size, cell.seed, strategy, gpu=gpu)
+    forward_diff = same_function(prep, trainer, backend, bf16)
     epochs = settings.resolve_epochs(recipe.epochs, cell.profile, cell.epochs)
     log = common.EpochLog(
         epochs, prep.curve_on,
@@ -108,7 +109,7 @@ def run_cell(cell: settings.Cell, spec, ds, emit=lambda **event: None) -> dict:
     return common.trained_result(
         prep, log, recipe, backend, device, call_s=call_s, setup_s=0.0, test=test,
         predict=trainer.predict, inference_batch=module.EVAL_BATCH,
-        policy=BF16_POLICY if cell.mode == "bf16" else None, jit_compile=trainer.jit,
+        policy=BF16_POLICY if bf16 else None, jit_compile=trainer.jit,
         steps_per_execution=trainer.strategy.steps_per_call or 1, mode_note=trainer.note,
         native_forward_diff=forward_diff, learning_rate=float(opt[1]["learning_rate"]),
         strategy=trainer.strategy.to_dict())

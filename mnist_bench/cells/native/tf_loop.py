@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ... import strategies
 
 ACT = {"linear": tf.identity, "relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh}
 EVAL_BATCH = 1000
@@ -86,11 +85,12 @@ class Optimizer:
 
 
 class Trainer:
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, strategy, gpu: bool):
         tf.random.set_seed(seed)
-        self.strategy = strategies.native_strategy("tensorflow", mode, gpu=gpu)
+        self.strategy = strategy
         xla = self.strategy.compiler == "xla"
-        self.net = Net(ops, tf.bfloat16 if mode == "bf16" else tf.float32)
+        bf16 = strategy.precision == "mixed bfloat16"
+        self.net = Net(ops, tf.bfloat16 if bf16 else tf.float32)
         self.variables = self.net.variables_
         self.opt = Optimizer(*opt, self.variables)
         self.x, self.y = tf.constant(x), tf.constant(y, tf.int32)
@@ -107,7 +107,7 @@ class Trainer:
         what = "tf.function(jit_compile=True) step" if xla else "tf.function step"
         if self.per_call > 1:
             what += f", {self.per_call} steps per tf.function call (a graph while loop)"
-        if mode == "bf16":
+        if bf16:
             what += " in bfloat16"
         self.note = f"native tensorflow: {what}, hand-written Keras updates"
         self.steps = 0

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ... import strategies
 
 ACT = {"linear": lambda x: x, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 EVAL_BATCH = 1000
@@ -88,13 +87,15 @@ def make_optimizer(params, name: str, hp: dict):
 class Trainer:
     """Trains the Ops on (x, y) held on the device, one epoch at a time."""
 
-    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, mode: str, gpu: bool):
+    def __init__(self, ops, opt, x, y, batch_size: int, seed: int, strategy, gpu: bool):
         torch.manual_seed(seed)
-        self.strategy = strategies.native_strategy("torch", mode, gpu=gpu)
+        self.strategy = strategy
         self.device = torch.device("cuda" if gpu else "cpu")
-        self.bf16 = mode == "bf16"
+        self.bf16 = strategy.precision == "mixed bfloat16"
+        compiled = strategy.compiler == "inductor"
+        forward = compiled and strategy.scope == "forward"
         self.net = Net(ops).to(self.device)
-        self.model = torch.compile(self.net) if mode == "tuned" else self.net
+        self.model = torch.compile(self.net) if forward else self.net
         self.opt = make_optimizer([p for p in self.net.parameters()], *opt)
         self.x = torch.tensor(x, device=self.device)
         self.y = torch.tensor(y, dtype=torch.long, device=self.device)
@@ -102,11 +103,11 @@ class Trainer:
         self.loss = None
         # step-compiled: torch.compile over the whole step (the batch gather, forward, loss,
         # backward, update), the scope Keras's jit_compile=True compiles on this backend
-        self.step = torch.compile(self._step) if mode == "step-compiled" else self._step
-        self.jit = mode in ("tuned", "step-compiled")
-        self.note = ("native torch: torch.compile(model), torch.optim" if mode == "tuned"
+        self.step = torch.compile(self._step) if compiled and not forward else self._step
+        self.jit = compiled
+        self.note = ("native torch: torch.compile(model), torch.optim" if forward
                      else "native torch: torch.compile(train step), torch.optim"
-                     if mode == "step-compiled"
+                     if compiled
                      else "native torch: eager loop, torch.autocast(bfloat16), torch.optim" if self.bf16
                      else "native torch: eager loop, torch.optim")
 

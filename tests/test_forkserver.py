@@ -68,8 +68,15 @@ def test_a_run_starts_its_backends_servers_side_by_side_before_the_first_cell(mo
     monkeypatch.setenv("MNIST_BENCH_TEST_KEY", "side by side")  # servers of this test only
     cells = [Cell(spec="mlp_512", backend=b, dataset="mnist") for b in ("jax", "torch", "jax")]
     envs = [process.worker_env(c) for c in cells[:2]]
+    # as many servers as may live are there already (earlier runs', failed ones): the least
+    # recently used make room
+    from collections import OrderedDict
+
+    monkeypatch.setattr(forkserver, "_servers", OrderedDict(
+        ((("old", str(k)),), "a server that failed") for k in range(forkserver.MAX_SERVERS)))
     try:
         process.prestart(cells)
+        assert len(forkserver._servers) == forkserver.MAX_SERVERS
         jax, torch = (forkserver._servers[forkserver._key(e)] for e in envs)
         assert isinstance(jax, forkserver.Server) and isinstance(torch, forkserver.Server)
         assert jax.alive() and torch.alive()

@@ -190,56 +190,100 @@ def prepare(spec, ds, profile: str, seed: int, policy: str = "float32") -> Prepa
     return Prepared(model, shape, x_train, y_train, x_test, y_test, x_curve, y_curve, curve_on)
 
 
-SNAPSHOTS_PER_EPOCH = 8  # weight snapshots per epoch for time to target (EpochLog)
+SNAPSHOTS_PER_EPOCH = 8  # weight snapshots per epoch for time to target (TargetSnapshots)
 
 
-class EpochLog:
-    """Each epoch's clocked seconds, its wall time, the paused clock of its evaluation, the
-    accuracy curve, and the first non-finite loss (step 2).
+class CpuReadings:
+    """Each epoch's CPU seconds, this process's and everyone else's on the CPUs it may use
+    (``measure.disturbance``), read just outside the epoch's clock; and the run's flags."""
 
-    ``start()`` marks where the first epoch's wall time begins; ``end(...)`` follows each
-    epoch's clocked training and returns False when training must stop (the loss is not
-    finite). Wall time runs from the previous evaluation's end to the epoch's end.
+    def __init__(self):
+        self.own, self.foreign = [], []
+        self.meter = disturbance.CpuMeter()
 
-    Time to target finer than an epoch: given the recipe's ``target`` and ``with_weights``
+    def begin(self) -> None:
+        self.meter.begin()
+
+    def end(self) -> None:
+        own, foreign = self.meter.end()
+        self.meter = disturbance.CpuMeter()
+        if own is not None:
+            self.own.append(own)
+            self.foreign.append(foreign)
+
+    def fields(self, epoch_s: list) -> dict:
+        """The record's per-epoch CPU readings and flags."""
+        if len(self.own) != len(epoch_s):  # an epoch without readings: nothing to judge
+            return {"flags": disturbance.flags(epoch_s, [], [])}
+        foreign = None if any(f is None for f in self.foreign) else self.foreign
+        return {"epoch_cpu_s": self.own, "epoch_foreign_cpu_s": foreign,
+                "flags": disturbance.flags(epoch_s, self.own, foreign or [])}
+
+
+class TargetSnapshots:
+    """Time to target finer than an epoch. Given the recipe's ``target`` and ``with_weights``
     (``with_weights(weights, fn)`` runs ``fn`` with the model holding ``weights``, then puts
     the training weights back), a cell hands in ``snapshot``s of its weights taken with the
     clock paused at ``SNAPSHOTS_PER_EPOCH`` points of each epoch, until the target is reached.
     Only in the epoch whose end first reaches the target are the snapshots evaluated, in order
     and with the clock stopped, up to the first that reaches it: each becomes a curve point
     (``within_epoch``) with its clocked seconds, so the first point at the target is known to
-    an eighth of an epoch at a cost of a few evaluations in one epoch.
+    an eighth of an epoch at a cost of a few evaluations in one epoch."""
+
+    def __init__(self, target: float | None, with_weights, curve_on: str):
+        self.target, self.with_weights, self.curve_on = target, with_weights, curve_on
+        self.reached, self.snaps = False, []
+
+    def wanted(self) -> bool:
+        return self.target is not None and self.with_weights is not None and not self.reached
+
+    def add(self, seconds: float, fraction: float, weights) -> None:
+        self.snaps.append((seconds, fraction, weights))
+
+    def epoch_end(self, n: int, before_s: float, accuracy: float | None, evaluate) -> list[dict]:
+        """The points inside epoch ``n`` (``before_s``: the clocked seconds of the epochs
+        before it) when its end first reached the target, else none; the epoch's snapshots
+        are dropped either way."""
+        points = []
+        if accuracy is not None and self.wanted() and accuracy >= self.target:
+            self.reached = True
+            for seconds, fraction, weights in self.snaps:
+                acc = float(self.with_weights(weights, evaluate))
+                points.append({"epoch": round(n - 1 + fraction, 4), "train_s": before_s + seconds,
+                               "loss": None, "accuracy": None,
+                               f"{self.curve_on}_accuracy": acc, "within_epoch": True})
+                if acc >= self.target:
+                    break
+        self.snaps = []
+        return points
+
+
+class EpochLog:
+    """Each epoch's clocked seconds, its wall time, the paused clock of its evaluation, the
+    accuracy curve, and the first non-finite loss (step 2); the CPU readings around each
+    epoch (``CpuReadings``) and the points inside the epoch that reached the target
+    (``TargetSnapshots``) are kept by their own parts.
+
+    ``start()`` marks where the first epoch's wall time begins; ``end(...)`` follows each
+    epoch's clocked training and returns False when training must stop (the loss is not
+    finite). Wall time runs from the previous evaluation's end to the epoch's end.
     """
 
     def __init__(self, epochs: int, curve_on: str, evaluate, emit=lambda **event: None,
                  target: float | None = None, with_weights=None):
         self.epochs, self.curve_on, self.evaluate, self.emit = epochs, curve_on, evaluate, emit
         self.epoch_s, self.walls, self.evals, self.curve, self.problem = [], [], [], [], None
-        self.cpu_s, self.foreign_s = [], []
         self.mark = self.started = None
-        self.meter = disturbance.CpuMeter()
-        self.target, self.with_weights = target, with_weights
-        self.reached, self.snaps = False, []
+        self.cpu = CpuReadings()
+        self.target = TargetSnapshots(target, with_weights, curve_on)
 
     def wants_snapshots(self) -> bool:
-        return self.target is not None and self.with_weights is not None and not self.reached
+        return self.target.wanted()
 
     def snapshot(self, seconds: float, fraction: float, weights) -> None:
         """The weights after ``seconds`` of this epoch's clocked training, ``fraction`` of
         its steps done (taken with the clock paused)."""
-        self.snaps.append((seconds, fraction, weights))
-
-    def _within(self, n: int) -> list[dict]:
-        """Epoch ``n``'s snapshots evaluated in order, up to the first that reaches the target."""
-        base, points = sum(self.epoch_s[:-1]), []
-        for seconds, fraction, weights in self.snaps:
-            acc = float(self.with_weights(weights, self.evaluate))
-            points.append({"epoch": round(n - 1 + fraction, 4), "train_s": base + seconds,
-                           "loss": None, "accuracy": None,
-                           f"{self.curve_on}_accuracy": acc, "within_epoch": True})
-            if acc >= self.target:
-                break
-        return points
+        self.target.add(seconds, fraction, weights)
 
     def start(self) -> None:
         self.mark = self.started = time.perf_counter()
@@ -247,14 +291,10 @@ class EpochLog:
     def begin(self) -> None:
         """Just before the epoch's clock starts: the CPU meters' first reading (kept out of
         the timed region)."""
-        self.meter.begin()
+        self.cpu.begin()
 
     def end(self, seconds: float, loss: float, train_accuracy: float | None = None) -> bool:
-        own, foreign = self.meter.end()
-        self.meter = disturbance.CpuMeter()
-        if own is not None:
-            self.cpu_s.append(own)
-            self.foreign_s.append(foreign)
+        self.cpu.end()
         clock.advance(seconds)
         end = time.perf_counter()
         self.epoch_s.append(seconds)
@@ -262,10 +302,7 @@ class EpochLog:
         n = len(self.epoch_s)
         finite = math.isfinite(loss)
         acc = self.evaluate() if finite else None  # the clock is stopped here
-        if acc is not None and self.wants_snapshots() and acc >= self.target:
-            self.reached = True
-            self.curve.extend(self._within(n))
-        self.snaps = []
+        self.curve.extend(self.target.epoch_end(n, sum(self.epoch_s[:-1]), acc, self.evaluate))
         self.curve.append({"epoch": n, "train_s": sum(self.epoch_s), "loss": loss,
                            "accuracy": train_accuracy, f"{self.curve_on}_accuracy": acc})
         self.emit(event="epoch", epoch=n, epochs=self.epochs, seconds=seconds, loss=loss,
@@ -281,11 +318,7 @@ class EpochLog:
 
     def disturbance(self) -> dict:
         """The per-epoch CPU readings and the run's flags (``measure.disturbance``)."""
-        if len(self.cpu_s) != len(self.epoch_s):  # an epoch without readings: nothing to judge
-            return {"flags": disturbance.flags(self.epoch_s, [], [])}
-        foreign = None if any(f is None for f in self.foreign_s) else self.foreign_s
-        return {"epoch_cpu_s": self.cpu_s, "epoch_foreign_cpu_s": foreign,
-                "flags": disturbance.flags(self.epoch_s, self.cpu_s, foreign or [])}
+        return self.cpu.fields(self.epoch_s)
 
 
 def inference_rate(predict, x: np.ndarray) -> float:

@@ -175,10 +175,7 @@ def server_for(env: dict, command: list[str]) -> Server | None:
             return None  # it failed before: spawn
         if server.alive():
             return server
-    while len(_servers) >= MAX_SERVERS:
-        old = _servers.popitem(last=False)[1]
-        if isinstance(old, Server):
-            old.close()
+    _make_room(1)
     try:
         _servers[key] = Server(env, command)
     except (ServerError, OSError) as exc:
@@ -195,12 +192,14 @@ def prestart(envs: list[dict], command: list[str]) -> None:
     cell, so no import overlaps a measured cell. At most MAX_SERVERS."""
     if not enabled():
         return
-    starting, keys = [], set()
+    new = {}
     for env in envs:
-        key = _key(env)
-        if key in _servers or key in keys or len(_servers) + len(starting) >= MAX_SERVERS:
-            continue
-        keys.add(key)
+        if _key(env) not in _servers:
+            new.setdefault(_key(env), env)
+    new = dict(list(new.items())[:MAX_SERVERS])
+    _make_room(len(new))
+    starting = []
+    for key, env in new.items():
         try:
             starting.append((key, Server(env, command, wait=False)))
         except OSError as exc:
@@ -212,6 +211,14 @@ def prestart(envs: list[dict], command: list[str]) -> None:
             _servers[key] = str(exc)
             print(f"mnist-bench: cells of this backend start fresh interpreters: {exc}",
                   file=sys.stderr)
+
+
+def _make_room(n: int) -> None:
+    """Close the least recently used servers until ``n`` more fit under MAX_SERVERS."""
+    while _servers and len(_servers) + n > MAX_SERVERS:
+        old = _servers.popitem(last=False)[1]
+        if isinstance(old, Server):
+            old.close()
 
 
 def forget(env: dict) -> None:

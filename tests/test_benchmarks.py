@@ -253,3 +253,13 @@ def test_an_installed_package_is_a_pytest_plugin_anywhere(tmp_path):
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the installed copy
     theirs = pytest_there("test_theirs.py", backend="not-a-backend")
     assert theirs.returncode == 0 and "1 passed" in theirs.stdout, theirs.stdout + theirs.stderr
+
+
+@pytest.mark.slow  # trains
+def test_the_suite_runs_once_as_plain_tests_with_benchmarking_disabled():
+    """--benchmark-disable (pytest-benchmark's "run each benchmark once, as a test"): no warm-up
+    round from pytest-benchmark, so the suite trains its compiling epoch itself and passes."""
+    proc = pytest_run("jax", "--benchmark-disable", "--mnist-bench-profile", "smoke",
+                      "--mnist-bench-models", "linear_sgd")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout

@@ -98,8 +98,6 @@ def test_keras_records_keep_compile_epoch_apart(recs):
         assert all(0 < t <= w for t, w in zip(r["epoch_s"], r["epoch_wall_s"]))
         assert len(r["eval_s"]) == 2 and all(e > 0 for e in r["eval_s"])
         assert r["fit_unaccounted_s"] >= 0 and r["fit_setup_s"] >= 0
-        assert [p["train_s"] for p in ends] == pytest.approx(
-            [r["epoch_s"][0], r["epoch_s"][0] + r["epoch_s"][1]])
         # points inside the epoch that reached the target: in order, inside that epoch
         assert [p["train_s"] for p in r["curve"]] == sorted(p["train_s"] for p in r["curve"])
         assert [p["epoch"] for p in r["curve"]] == sorted(p["epoch"] for p in r["curve"])

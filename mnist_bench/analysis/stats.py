@@ -115,6 +115,12 @@ class Ratio:
     more: int | None = None
     family: int = 1  # the intervals that hold together at ``confidence`` (decision_confidence)
 
+    PARTS = ("ratio", "low", "high", "n", "verdict")  # what a file holds of it (JSON, CSV)
+
+    def parts(self) -> dict:
+        """The ratio as data: value, interval, runs and verdict (every file spells it so)."""
+        return {name: getattr(self, name) for name in self.PARTS}
+
     @property
     def differs(self) -> bool:
         """A decided difference: A is higher or lower than B beyond the margin."""

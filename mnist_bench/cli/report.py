@@ -126,7 +126,7 @@ def _jsonable(v):
     from ..analysis import stats
 
     if isinstance(v, stats.Ratio):
-        return {"ratio": v.ratio, "low": v.low, "high": v.high, "n": v.n, "verdict": v.verdict}
+        return v.parts()
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, tuple):

@@ -15,23 +15,25 @@ from . import markdown
 NESTED = ["run_epoch_s", "run_tta_s", "run_overhead_s", "blocks"]
 
 
+def spread(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` with its ratio column ``column`` spread into its parts (``stats.Ratio.parts``:
+    value, low, high, n, verdict), as ``column``, ``column_low``, ... in its place."""
+    ratios = list(frame[column])
+    at = list(frame.columns).index(column)
+    out = frame.drop(columns=[column])
+    for i, name in enumerate(stats.Ratio.PARTS):
+        out.insert(at + i, column if name == "ratio" else f"{column}_{name}",
+                   [getattr(r, name) if isinstance(r, stats.Ratio) else None for r in ratios])
+    return out
+
+
 def flat(t: pd.DataFrame) -> pd.DataFrame:
     """The tidy table with its ratio column spread into five (value, low, high, n, verdict) and the
     per-run maps left out: what CSV can hold."""
-    ratios = t["vs_fastest"]
-
-    def part(name):
-        return [getattr(r, name) if isinstance(r, stats.Ratio) else None for r in ratios]
-
-    out = t.drop(columns=[*NESTED, "vs_fastest"])
+    out = spread(t.drop(columns=NESTED), "vs_fastest")
     if "strategy" in out:
         out["strategy"] = [s.text() if s is not None and not isinstance(s, float) else None
                            for s in out["strategy"]]
-    at = list(out.columns).index("speed")
-    for i, (col, name) in enumerate((("vs_fastest", "ratio"), ("vs_fastest_low", "low"),
-                                     ("vs_fastest_high", "high"), ("vs_fastest_n", "n"),
-                                     ("vs_fastest_verdict", "verdict"))):
-        out.insert(at + i, col, part(name))
     return out
 
 
@@ -46,11 +48,8 @@ def jsonable(t: pd.DataFrame) -> list[dict]:
 def batch_csv(curves: pd.DataFrame) -> str:
     """The throughput-against-batch-size table (``analysis.batches.curve_table``) as CSV, its
     ratio against the fastest backend spread into value, low, high, n and verdict."""
-    out = curves.drop(columns=["vs_fastest"])
-    for name in ("ratio", "low", "high", "n", "verdict"):
-        out[f"vs_fastest_{name}" if name != "ratio" else "vs_fastest"] = [
-            getattr(r, name) if isinstance(r, stats.Ratio) else None for r in curves["vs_fastest"]]
-    return out.to_csv(index=False)
+    last = [c for c in curves.columns if c != "vs_fastest"] + ["vs_fastest"]  # its parts last
+    return spread(curves[last], "vs_fastest").to_csv(index=False)
 
 
 def write_tables(rep, out: Path, notes: dict | None = None, text: str | None = None) -> dict:

@@ -142,6 +142,9 @@ def _todo(args, rs, cells, out: Path, console) -> list:
                       "during a cell's clock) is not measured, and no run can be flagged or "
                       "measured again for it; the records say so (machine.load_meter null)",
                       highlight=False, markup=False)
+    # each dataset verified once here (0.1 s from the cache): a missing or corrupt one stops
+    # the run before any cell, and the first load from a download fills the cache every
+    # worker then reads (Ray nodes load their own)
     for name in sorted({c.dataset for c in cells}) if rs.executor == "local" else ():
         ds = data.load(name, rs.data_dir)
         console.print(f"data: {name} from {ds.source}", highlight=False, markup=False)

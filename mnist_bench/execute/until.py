@@ -24,8 +24,8 @@ here and how many blocks fit, provisionally (a spec not measured yet counts at t
 so far, so a dear spec later in the block is missed); once every spec has a measured cell it
 plans again, for good. When the first look (``stats.LOOKS[0]`` blocks) does not fit in the
 budget, it says so at once, with the budget that would, and spends the budget on the specs
-whose first verdict fits (the cheapest first); the specs left out are named, and their
-comparisons stay open with that reason.
+whose first verdict fits (the cheapest first; a spec of one variant, the baseline, has none);
+the specs left out are named, and their comparisons stay open with that reason.
 """
 
 from __future__ import annotations

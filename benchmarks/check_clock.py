@@ -4,7 +4,8 @@ Against an independent timing of the same recipe, written without any of the har
 code: a plain ``model.fit(epochs=N)`` whose only callback notes ``time.perf_counter()`` at each
 ``on_epoch_end``; its steady epoch is the median gap between consecutive epoch ends (epochs
 2..N), every second between them included. Each block runs, for every backend in a fresh random
-order, one harness cell (``python -m mnist_bench.worker``, the very code a run uses) and one
+order, one harness cell (started as a run starts it, ``process.run_worker``: forked from its
+backend's pre-imported server, the default, or a fresh interpreter) and one
 independent timing, each in a fresh process. A run's figure is its mean steady epoch (the
 harness's clocked epochs 2..N; the independent gaps between epoch ends 2..N), as the tables use;
 the figure per backend is harness / independent, paired by block, with its 95% interval over
@@ -113,17 +114,20 @@ def _run(cmd, backend) -> str:
 
 def harness(spec: str, backend: str, epochs: int, seed: int, impl: str = "keras",
             mode: str = "default", batch_size: int | None = None) -> dict:
-    cell = {"spec": spec, "backend": backend, "dataset": "mnist", "profile": "quick",
-            "seed": seed, "epochs": epochs, "impl": impl, "mode": mode}
-    if batch_size:  # a throughput cell, as `run --batch-sizes` plans it
-        cell.update(planned_batch_size=batch_size, lr_scaling=None)
-    out = _run([sys.executable, "-m", "mnist_bench.worker", json.dumps(cell)], backend)
-    for line in out.splitlines():
-        if line.startswith("@@mnist-bench ") and '"result"' in line:
-            res = json.loads(line[len("@@mnist-bench "):])["result"]
-            return {"steady_epoch_s": res["steady_epoch_s"], "epoch_s": res["epoch_s"],
-                    "epoch_wall_s": res["epoch_wall_s"], "status": res["status"]}
-    raise RuntimeError(f"no result from the harness worker: {out[-500:]}")
+    """One harness cell started as a run starts it (``process.run_worker``: forked from the
+    backend's pre-imported server unless MNIST_BENCH_WORKER_START=spawn)."""
+    from mnist_bench.execute import process
+    from mnist_bench.settings import Cell
+
+    cell = Cell(spec=spec, backend=backend, dataset="mnist", profile="quick", seed=seed,
+                epochs=epochs, impl=impl, mode=mode, planned_batch_size=batch_size or None)
+    out = process.run_worker(cell, timeout_s=3600)
+    res = out.result
+    if res is None:
+        raise RuntimeError(f"no result from the harness worker: {out.error or out.tail[-5:]}")
+    return {"steady_epoch_s": res["steady_epoch_s"], "epoch_s": res["epoch_s"],
+            "epoch_wall_s": res["epoch_wall_s"], "status": res["status"],
+            "worker_start": res.get("worker_start")}
 
 
 def main(argv=None) -> int:
@@ -172,8 +176,10 @@ def main(argv=None) -> int:
             print(f"block {block} {backend:<10} {kind:<11} steady epoch {fig['steady_epoch_s']:.3f} s",
                   file=sys.stderr, flush=True)
     cmd = "python benchmarks/check_clock.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    from mnist_bench.measure import environment
+
     meta = {"spec": a.spec, "epochs": a.epochs, "blocks": a.blocks, "impl": a.impl, "mode": a.mode,
-            "batch_size": a.batch_size}
+            "batch_size": a.batch_size, "git": environment.git_commit()}
     return render(runs, cmd, Path(a.out), meta)
 
 
@@ -197,10 +203,15 @@ def render(runs: list[dict], cmd: str, out: Path, meta: dict | None) -> int:
         h = {r["block"]: mean_steady(r) for r in runs if r["backend"] == b and r["kind"] == "harness"}
         i = {r["block"]: mean_steady(r) for r in runs if r["backend"] == b and r["kind"] == "independent"}
         ratio = stats.paired_ratio(h, i, schedule=False)  # one fixed check, not a sequence of looks
-        summary[b] = {"ratio": ratio.ratio, "low": ratio.low, "high": ratio.high, "n": ratio.n,
-                      "verdict": ratio.verdict}
+        summary[b] = ratio.parts()
         lines.append(f"| {b} | {statistics.median(h.values()):.3f} | {statistics.median(i.values()):.3f} "
                      f"| {fmt.ratio(ratio, bare=True)} | {fmt.verdict(ratio)} |")
+    starts = sorted({r["worker_start"] for r in runs if r.get("worker_start")})
+    if starts:
+        lines.append(f"\nHarness cells started as: {', '.join(starts)}.")
+    git = meta.get("git") or {}
+    if git.get("commit"):
+        lines.append(f"Commit {git['commit'][:7]}{' (dirty)' if git.get('dirty') else ''}.")
     out.mkdir(parents=True, exist_ok=True)
     (out / "clock-check.json").write_text(json.dumps({"command": cmd, "meta": meta, "summary": summary,
                                                       "runs": runs}, indent=1) + "\n")

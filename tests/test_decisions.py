@@ -7,8 +7,6 @@ import math
 import statistics
 from dataclasses import replace
 
-import numpy as np
-
 import pytest
 
 from mnist_bench import plan

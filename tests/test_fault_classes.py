@@ -11,7 +11,6 @@ bad one is seen stopping before it, in one line, with exit status 2.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import socket
@@ -24,9 +23,8 @@ from pathlib import Path
 import pytest
 
 from mnist_bench import cli, envvars, imports, settings
-from mnist_bench.execute import local
 
-from .conftest import Reached, main, refused  # noqa: F401 (fixtures: stop_at_work, no_work)
+from .conftest import Reached, main, refused  # the fixtures stop_at_work and no_work: conftest's
 from .test_regressions import rec, write
 
 ROOT = Path(__file__).resolve().parent.parent

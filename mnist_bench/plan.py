@@ -185,6 +185,15 @@ def plan(rs: RunSettings) -> list[Cell]:
         raise settings.SettingsError(
             f"-k {rs.select!r} selects no cell of the matrix; cell labels look like "
             f"{block(replace(rs, select=None), 0)[0].label()}")
+    if rs.until_decided:
+        per_spec: dict = {}
+        for c in cells:
+            per_spec[c.spec] = per_spec.get(c.spec, 0) + 1
+        if max(per_spec.values()) < 2:  # one variant a spec: no verdict to wait for
+            raise settings.SettingsError(
+                "--until-decided: nothing to compare, each spec has one variant here "
+                f"({cells[0].label()}); valid: two or more backends (--backends), modes "
+                "(--modes) or implementations (--impl keras,native) of a spec")
     return cells
 
 

@@ -44,6 +44,8 @@ from .conftest import ROOT, main, run_cli
     (["--until-decided", "--repeats", "3"], "--blocks cannot be given with --until-decided"),
     (["--margin", "0"], "argument --margin: '0' is out of range"),
     (["--until-decided", "--budget", "-1"], "argument --budget: '-1' is out of range"),
+    (["--until-decided", "--backends", "jax", "--models", "mlp_512,sgd_classifier"],
+     "--until-decided: nothing to compare, each spec has one variant here"),
 ])
 def test_bad_run_input(args, message, tmp_path, no_work, monkeypatch):
     """In this process (the command line's checks; test_bad_input_exits_2_from_a_real_process

@@ -43,7 +43,7 @@ RUN_NUMBERS = ["--epochs", "--seed", "--blocks", "--order-seed", "--cell-timeout
 def test_a_run_number_at_an_extreme_is_refused_in_one_line_or_reaches_work_in_range(
         option, value, tmp_path, no_work, monkeypatch):
     extra = ["--until-decided"] if option == "--budget" else []
-    code, _, err, cells = main("run", "--models", "mlp_512", "--backends", "jax", "--out",
+    code, _, err, cells = main("run", "--models", "mlp_512", "--backends", "jax,torch", "--out",
                                tmp_path / "o", *extra, f"{option}={value}", monkeypatch=monkeypatch)
     if code != "reached":
         refused(code, err, option.split("=")[0])

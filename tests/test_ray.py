@@ -120,7 +120,7 @@ def test_until_decided_runs_its_blocks_through_ray(tmp_path):
     stops the run between blocks with the reason said."""
     out = tmp_path / "until-ray"
     proc = run_cli("run", "--executor", "ray", "--until-decided", "--budget", "0.2",
-                   "--profile", "smoke", "--backends", "jax", "--models", "mlp_100x2,sgd_classifier",
+                   "--profile", "smoke", "--backends", "jax,torch", "--models", "mlp_100x2,sgd_classifier",
                    "--out", out, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     recs = store.load(out)

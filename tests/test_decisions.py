@@ -310,24 +310,63 @@ def test_a_backend_s_own_slow_run_is_not_measured_again(tmp_path, flag):
 
 
 def test_a_budget_stop_keeps_the_last_looks_verdicts_and_resume_goes_on_from_there(tmp_path):
-    """Cells of 10 s, two a block, 85 s of budget: four blocks, one look (after block 3); the
-    verdicts are that look's, the fourth block is kept, and the state is in run.json. A resume
-    neither looks again nor gets its budget back."""
+    """Cells of 10 s, two a block, 110 s of budget: blocks 4 and 5 fit after the look at block
+    3, but block 4's cells take 30 s and spend the budget. The verdicts are that look's, block 4
+    is kept and shown, and the state is in run.json. A resume neither looks again nor gets its
+    budget back."""
     rs = plan.RunSettings(specs=("mlp_512",), backends=("jax", "tensorflow"), until_decided=True,
-                          budget_min=85 / 60).started()
+                          budget_min=110 / 60).started()
     clock = [0.0]
-    until, ex, lines = _until(tmp_path, None, rs=rs, clock=clock)
+    until, ex, lines = _until(tmp_path, None, rs=rs, clock=clock,
+                              cell_s=lambda c: 10.0 if c.repeat < 3 else 30.0)
     assert until.stopped_by == "budget" and len(ex.ran) == 8
     assert sum(line.startswith("look after") for line in lines) == 1, lines
     assert all(c.ratio.n == 3 for c in until.comparisons)
     assert any("blocks 4-4 are kept and shown" in line for line in lines), lines
     saved = plan.load_plan(tmp_path)
-    assert saved.looked == 3 and saved.spent_s == pytest.approx(80.0)
+    assert saved.looked == 3 and saved.spent_s == pytest.approx(120.0)
     again = UntilDecided(saved, tmp_path, ex.run, say=(later := []).append, now=lambda: clock[0])
     again.run()
     assert not any(line.startswith("look after") for line in later), later
     assert again.stopped_by == "budget" and len(ex.ran) == 8
     assert all(c.ratio.n == 3 for c in again.comparisons)
+
+
+def test_no_block_starts_that_no_look_would_judge(tmp_path):
+    """Cells of 10 s, two a block, 85 s of budget: after the look at block 3, 25 s are left and
+    the next look needs blocks 4 and 5 (40 s). The run stops there and says why, rather than
+    spend the budget on a block no look judges (it ran block 4 and ended past its look)."""
+    rs = plan.RunSettings(specs=("mlp_512",), backends=("jax", "tensorflow"), until_decided=True,
+                          budget_min=85 / 60).started()
+    until, ex, lines = _until(tmp_path, None, rs=rs)
+    assert until.stopped_by == "out of reach" and len(ex.ran) == 6
+    said = next(line for line in lines if line.startswith("budget: the look after block 5"))
+    assert "no open spec's next look fits: no more blocks" in said, said
+    assert "next look fits in the 0.4 minutes of budget left" in until.summary()[0], until.summary()
+
+
+def test_a_block_whose_look_no_longer_fits_runs_the_specs_whose_look_does(tmp_path):
+    """mlp_512 cheap (1 s a cell), cnn_3conv dear (60 s, then 90 s from block 2 on: the machine
+    slowed): the plan fits both in 400 s, but before block 3 the first look no longer fits with
+    cnn_3conv. Block 3 runs mlp_512 alone, which the look then decides; cnn_3conv is named as
+    left out at block 3 (the run used to stop before block 3 with nothing decided)."""
+    rs = plan.RunSettings(specs=("mlp_512", "cnn_3conv"), backends=("jax", "torch"),
+                          until_decided=True, budget_min=400 / 60, order_seed=1).started()
+    clock = [0.0]
+    until, ex, lines = _until(
+        tmp_path, None, rs=rs, clock=clock,
+        cell_s=lambda c: 1.0 if c.spec == "mlp_512" else 60.0 if c.repeat == 0 else 90.0)
+    assert not any("cannot be reached" in line for line in lines), lines  # the plan fitted
+    said = next(line for line in lines if line.startswith("budget: the look after block 3"))
+    assert "block 3 on: mlp_512" in said and "left out: cnn_3conv" in said, said
+    assert [c.spec for c in ex.ran].count("cnn_3conv") == 4  # blocks 1 and 2
+    assert {c.spec for c in ex.ran if c.repeat == 2} == {"mlp_512"}
+    mlp = [c for c in until.comparisons if c.a[0] == "mlp_512"]
+    assert mlp and all(c.ratio.decided for c in mlp)
+    assert until.stopped_by == "left out" and clock[0] <= 400
+    summary = until.summary()
+    assert any("cnn_3conv" in line and "left out at block 3: the budget could not reach its "
+               "first verdict" in line for line in summary if line.startswith("  open:")), summary
 
 
 # -- the recommendation's decisions, and their replication --------------------------------

@@ -14,16 +14,18 @@ Every run counts. A block one of whose runs was disturbed from outside the cell 
 on the machine, a worker halted: ``measure.disturbance.OUTSIDE``) is measured again whole, in
 the same order, as its next ``attempt``; the earlier measurement stays in the store and in the
 tables' counts, and the block's last measurement stands for it on both sides of every pair. A
-backend's own slow epochs ("outlier epoch", "stopped") only warn. Before each block its time is
-estimated from the cells' earlier wall times; a block that would not fit in what is left of the
-budget is not started, and no cell starts once the budget is spent (a run outlives its budget
-by at most the cell in progress).
+backend's own slow epochs ("outlier epoch", "stopped") only warn. Before each block the time to
+the next scheduled look (this block and those after it up to the look) is estimated from the
+cells' earlier wall times, with ``SPARE`` to spare: a block that no look will judge decides
+nothing, so the specs whose next look does not fit in what is left of the budget are left out
+(the cheapest kept, said in one line), and when none fits the run stops there. No cell starts
+once the budget is spent (a run outlives its budget by at most the cell in progress).
 
 Planned to its budget: after its first ``PLAN_AFTER`` cells the run says what a block costs
 here and how many blocks fit, provisionally (a spec not measured yet counts at the median cell
 so far, so a dear spec later in the block is missed); once every spec has a measured cell it
 plans again, for good. When the first look (``stats.LOOKS[0]`` blocks) does not fit in the
-budget, it says so at once, with the budget that would, and spends the budget on the specs
+budget (``SPARE`` included), it says so at once, with the budget that would, and spends the budget on the specs
 whose first verdict fits (the cheapest first; a spec of one variant, the baseline, has none);
 the specs left out are named, and their comparisons stay open with that reason.
 """
@@ -44,6 +46,7 @@ from .estimate import expected_s
 
 MAX_ATTEMPTS = 2  # a block is measured again at most this many times
 PLAN_AFTER = 3  # cells measured before the run plans itself to its budget
+SPARE = 0.1  # added to a time estimate before it is trusted to fit in the budget
 
 
 def variant(cell) -> tuple:
@@ -66,6 +69,7 @@ class UntilDecided:
         self.looked = rs.looked or 0  # blocks seen by the last look (a resume keeps it)
         self.stopped_by = None
         self.kept: set | None = None  # the specs the budget can decide (None: all of them)
+        self.left_out: dict = {}  # the specs no longer run, with why
         self.planned = None  # None, then "provisional" (PLAN_AFTER cells), then "final"
         self.replan = False
 
@@ -137,24 +141,27 @@ class UntilDecided:
                  f"(about {first * block_s / 60:.1f} minutes)")
         paid = {s: sum(r["cell_wall_s"] for r in recs if r.get("spec") == s and r.get("cell_wall_s"))
                 for s in per_spec}  # what this run has already spent on each spec
-        if done + sum(first * per_spec[s] - paid[s] for s in per_spec) <= self.budget_s:
+        need_s = sum(first * per_spec[s] - paid[s] for s in per_spec)
+        if done + need_s * (1 + SPARE) <= self.budget_s:
             return
         variants = {s: sum(c.spec == s for c in cells) for s in per_spec}
         keep, total = [], 0.0
         for spec, cost in sorted(per_spec.items(), key=lambda kv: kv[1]):
             if variants[spec] < 2:  # one variant (the baseline): nothing of it to decide
                 continue
-            if done + total + first * cost - paid[spec] <= self.budget_s:
+            if done + (total + first * cost - paid[spec]) * (1 + SPARE) <= self.budget_s:
                 keep.append(spec)
                 total += first * cost - paid[spec]
         left = [s for s in per_spec if s not in keep]
-        need = math.ceil((done + sum(first * per_spec[s] - paid[s] for s in per_spec)) / 60)
+        need = math.ceil((done + need_s * (1 + SPARE)) / 60)
         self.say(f"plan: the first verdict cannot be reached in {self.budget_s / 60:g} minutes "
                  f"(about {need} needed: --budget {need}, or fewer specs with -k)"
                  + (f"; spending it on {', '.join(keep)} (about {total / 60:.1f} more minutes "
                     f"for their {first} blocks); left out: {', '.join(left)}" if keep else
                     "; no spec's first verdict fits: stopping"))
-        self.kept = set(keep) if self.kept is None else self.kept & set(keep)
+        self.leave_out([s for s in left if variants[s] < 2],
+                       "left out at the start: one variant, nothing of it to decide")
+        self.leave_out(left, "left out at the start: the budget could not reach its first verdict")
         self.replan = True
 
     def mine(self) -> list[dict]:
@@ -211,6 +218,9 @@ class UntilDecided:
                 if not open_:
                     self.stopped_by = "decided"
                     return
+                if self.kept is not None and not any(v[0] in self.kept for v in open_):
+                    self.stopped_by = "left out"  # what is open, the budget has left out
+                    return
             wave = self.wave(block)
             blocks = {b: self.cells_of(b, open_, recs) for b in wave}
             blocks = {b: cells for b, cells in blocks.items() if any(c.key() not in done for c in cells)}
@@ -243,20 +253,80 @@ class UntilDecided:
         attempt = max((attempt_of(r) for r in recs if block_of(r) == block), default=0)
         return [replace(c, attempt=attempt) for c in cells]
 
+    def fit_to_look(self, blocks: dict, todo: list):
+        """``(blocks, todo)`` kept to the specs whose next scheduled look fits in the budget
+        left, with ``SPARE`` to spare: this wave and the blocks after it up to the look (a block
+        that no look will judge decides nothing). The cheapest specs first; before the first
+        look a spec of one variant (nothing to decide) only runs beside the others. None when
+        no spec's next look fits: the run stops and says so."""
+        first = min(blocks)
+        look = min(k for k in stats.LOOKS if k > first)
+        width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
+        waves = math.ceil((look - first) / width)  # this one and those up to the look
+        took = [(of_record(r), r.get("cell_wall_s")) for r in self.mine()]
+        cost = {}
+        for spec in dict.fromkeys(c.spec for c in todo):
+            now = [expected_s([of_cell(c) for c in todo if c.spec == spec and c.repeat == b], took)
+                   for b in blocks]
+            later = expected_s([of_cell(c) for c in blocks[first] if c.spec == spec], took)
+            if None in now or later is None:
+                return blocks, todo  # nothing measured yet to estimate from
+            cost[spec] = max(now) + (waves - 1) * later
+        left = self.budget_s - (self.now() - self.t0)
+        if sum(cost.values()) * (1 + SPARE) <= left:
+            return blocks, todo
+        keep, total = [], 0.0
+        for spec, s in sorted(cost.items(), key=lambda kv: kv[1]):
+            if first >= stats.LOOKS[0] or sum(c.spec == spec for c in blocks[first]) > 1:
+                if (total + s) * (1 + SPARE) <= left:
+                    keep.append(spec)
+                    total += s
+        names = ", ".join(str(b + 1) for b in blocks)
+        said = (f"budget: the look after block {look} needs about {sum(cost.values()):.0f} s "
+                f"more and {max(left, 0):.0f} s of the {self.budget_s / 60:g} minutes are left")
+        if not keep:
+            self.say(f"{said}; no open spec's next look fits: no more blocks")
+            return None
+        dropped = [spec for spec in cost if spec not in keep]
+        self.say(f"{said}; block{'s' if len(blocks) > 1 else ''} {names} on: {', '.join(keep)} "
+                 f"(about {total:.0f} s to that look); left out: {', '.join(dropped)}")
+        why = (f"left out at block {first + 1}: the budget could not reach its first verdict"
+               if first < stats.LOOKS[0] else
+               f"left out at block {first + 1}: its next look (after block {look}) did not fit "
+               "in the budget left")
+        self.leave_out(dropped, why)
+        return ({b: [c for c in cells if c.spec in keep] for b, cells in blocks.items()},
+                [c for c in todo if c.spec in keep])
+
+    def leave_out(self, specs, why: str) -> None:
+        """Run no more cells of ``specs``; the end names them with ``why``."""
+        for spec in specs:
+            self.left_out.setdefault(spec, why)
+        every = {c.spec for c in plan.block(self.rs, 0)}
+        self.kept = (every if self.kept is None else self.kept) - set(specs)
+
     def run_one(self, blocks: dict, todo: list) -> str | None:
         """Run ``todo`` of ``blocks`` ({block: its cells}, run at once: one per node with
-        ``--spread-blocks``) if the budget allows; "budget" when it stops the run."""
+        ``--spread-blocks``) if the budget allows, trimmed to the specs whose next look it
+        reaches (``fit_to_look``); "budget" or "out of reach" when it stops the run."""
+        if self.plan_due():  # the plan first, where it is due between blocks
+            self.plan_to_budget()
+            self.replan = False
+            if self.kept is not None:
+                blocks = {b: [c for c in cells if c.spec in self.kept] for b, cells in blocks.items()}
+                todo = [c for c in todo if c.spec in self.kept]
+                if not todo:
+                    return "budget"
+        fitted = self.fit_to_look(blocks, todo)
+        if fitted is None:
+            return "budget" if self.spent() else "out of reach"
+        blocks, todo = fitted
         mine = self.mine()
         ests = [self.estimate_s([c for c in todo if c.repeat == b], mine) for b in blocks]
         est = None if None in ests else max(ests)  # side by side, each on a node of its own
         left = self.budget_s - (self.now() - self.t0)
         names = ", ".join(str(b + 1) for b in blocks)
         many = "s" if len(blocks) > 1 else ""
-        if est is not None and est > left:
-            self.say(f"budget: block{many} {names} would take about {est:.0f} s and "
-                     f"{max(left, 0):.0f} s of the {self.budget_s / 60:g} minutes are left; "
-                     "no more blocks")
-            return "budget"
         self.say(f"block{many} {names}: {len(todo)} cells"
                  + (" on as many nodes" if many else "")
                  + (f" (about {est:.0f} s; {left:.0f} s of the budget left)" if est else ""))
@@ -314,24 +384,28 @@ class UntilDecided:
             self.run_block(cells, stop=self.spent)
 
     def summary(self) -> list[str]:
-        """The end of the run in words: how it stopped, and each comparison still open."""
+        """The end of the run in words: how it stopped, and why each comparison is still open."""
         still = [c for c in self.comparisons if not c.ratio.decided]
+        left_s = max(0.0, self.budget_s - (self.now() - self.t0))
         why = {"decided": "every comparison is decided", "budget": "the budget is spent",
+               "out of reach": f"no open comparison's next look fits in the {left_s / 60:.1f} "
+                               "minutes of budget left",
+               "left out": "every comparison still open is of a spec the budget left out",
                "blocks": f"the {stats.LOOKS[-1]} blocks of the look schedule are run",
                None: "nothing left to run"}[self.stopped_by]
         lines = [f"until decided: stopped because {why} after {(self.now() - self.t0) / 60:.1f} "
                  f"minutes; {len(self.comparisons) - len(still)} of {len(self.comparisons)} "
                  "comparisons decided"]
-        lines += [f"  open: {_pair(c)}: "
-                  + ("left out at the start: the budget could not reach its first verdict"
-                     if self.kept is not None and c.a[0] not in self.kept else
-                     f"{c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}")
-                  for c in still]
-        if self.kept is not None:
-            left = [spec for spec in self.rs.specs if spec not in self.kept]
-            if left:
-                lines.append(f"  left out at the start (the budget could not reach their first "
-                             f"verdict): {', '.join(left)}")
+        for c in still:
+            dropped = self.left_out.get(c.a[0])
+            measured = f"{c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}"
+            lines.append(f"  open: {_pair(c)}: " + (
+                dropped if dropped and "first verdict" in dropped else
+                f"{measured}; {dropped}" if dropped else measured))
+        by_why: dict = {}
+        for spec, reason in self.left_out.items():
+            by_why.setdefault(reason, []).append(spec)
+        lines += [f"  {reason}: {', '.join(specs)}" for reason, specs in by_why.items()]
         return lines
 
 

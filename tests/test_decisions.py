@@ -263,6 +263,31 @@ def test_a_dear_spec_measured_late_in_the_first_block_is_planned_for(tmp_path):
     assert kept and all(c.ratio.decided for c in kept)
 
 
+def test_a_dear_spec_measured_first_leaves_none_of_the_others_out_on_a_guess(tmp_path):
+    """cnn_3conv's cells first in the first block (60 s each), then cheap specs (1 s): after
+    three cells the provisional plan counts the specs not measured yet at the median cell so
+    far (cnn_3conv's), and says so without leaving any of them out; the final plan, once every
+    spec is measured, leaves out cnn_3conv and the budget decides the others (the provisional
+    plan used to keep cnn_3conv alone, the one spec it had measured)."""
+    specs = ("mlp_512", "mlp_100x2", "cnn_3conv")
+    base = plan.RunSettings(specs=specs, backends=("jax", "torch"), until_decided=True,
+                            budget_min=4.0)
+    seed = next(s for s in range(200)
+                if [c.spec for c in plan.block(replace(base, order_seed=s), 0)][:2] == ["cnn_3conv"] * 2)
+    rs = replace(base, order_seed=seed).started()
+    until, ex, lines = _until(tmp_path, None, rs=rs,
+                              cell_s=lambda c: 60.0 if c.spec == "cnn_3conv" else 1.0)
+    plans = [line for line in lines if line.startswith("plan")]
+    assert plans[0].startswith("plan (provisional"), plans
+    assert any(p.startswith("plan (provisional): at this estimate the first verdict would not fit")
+               for p in plans), plans
+    said = next(line for line in lines if "cannot be reached" in line)
+    assert "left out: cnn_3conv" in said and "mlp_512" in said and "mlp_100x2" in said, said
+    assert {c.spec for c in ex.ran[:6]} == set(specs)  # the first block ran whole
+    kept = [c for c in until.comparisons if c.a[0] != "cnn_3conv"]
+    assert kept and all(c.ratio.decided for c in kept)
+
+
 def test_no_run_outlives_its_budget_by_more_than_one_cell(tmp_path):
     """Cells of 10 s for the first block, then the machine slows tenfold: block 2 was planned
     at 30 s but its first cell alone takes 100 s and spends the 100-second budget. No further

@@ -126,23 +126,18 @@ class UntilDecided:
         per_spec: dict = {}
         for c in cells:
             per_spec[c.spec] = per_spec.get(c.spec, 0.0) + (self.estimate_s([c], recs) or 0.0)
-        block_s = sum(per_spec.values())
         first = stats.LOOKS[0]
         done = self.now() - self.t0
-        left = max(0.0, self.budget_s - done)
-        n = min(int(left // block_s) if block_s else stats.LOOKS[-1], stats.LOOKS[-1])
-        how = ("every spec measured" if final else
-               f"provisional, from {len([r for r in recs if r.get('cell_wall_s')])} cells: "
-               f"{len(specs) - len(seen)} of {len(specs)} specs not measured yet count at the "
-               "median cell so far")
-        self.say(f"plan ({how}): a block of {len(cells)} cells takes about {block_s / 60:.1f} minutes here; "
-                 f"{n} more block{' fits' if n == 1 else 's fit'} in the {left / 60:.1f} minutes left of "
-                 f"the {self.budget_s / 60:g}-minute budget; the first verdict needs {first} blocks "
-                 f"(about {first * block_s / 60:.1f} minutes)")
+        self.say_plan(len(cells), sum(per_spec.values()), len(specs) - len(seen), len(specs))
         paid = {s: sum(r["cell_wall_s"] for r in recs if r.get("spec") == s and r.get("cell_wall_s"))
                 for s in per_spec}  # what this run has already spent on each spec
         need_s = sum(first * per_spec[s] - paid[s] for s in per_spec)
         if done + need_s * (1 + SPARE) <= self.budget_s:
+            return
+        if not final:  # the specs not measured yet are guesses: none is left out on them
+            self.say(f"plan (provisional): at this estimate the first verdict would not fit in "
+                     f"{self.budget_s / 60:g} minutes; what the budget is spent on is chosen once "
+                     "every spec has a measured cell")
             return
         variants = {s: sum(c.spec == s for c in cells) for s in per_spec}
         keep, total = [], 0.0
@@ -163,6 +158,20 @@ class UntilDecided:
                        "left out at the start: one variant, nothing of it to decide")
         self.leave_out(left, "left out at the start: the budget could not reach its first verdict")
         self.replan = True
+
+    def say_plan(self, cells: int, block_s: float, unseen: int, specs: int) -> None:
+        """The plan's first line: what a block costs here and how many fit."""
+        left = max(0.0, self.budget_s - (self.now() - self.t0))
+        n = min(int(left // block_s) if block_s else stats.LOOKS[-1], stats.LOOKS[-1])
+        measured = len([r for r in self.mine() if r.get("cell_wall_s")])
+        how = ("every spec measured" if not unseen else
+               f"provisional, from {measured} cells: {unseen} of {specs} specs not measured yet "
+               "count at the median cell so far")
+        first = stats.LOOKS[0]
+        self.say(f"plan ({how}): a block of {cells} cells takes about {block_s / 60:.1f} minutes here; "
+                 f"{n} more block{' fits' if n == 1 else 's fit'} in the {left / 60:.1f} minutes left of "
+                 f"the {self.budget_s / 60:g}-minute budget; the first verdict needs {first} blocks "
+                 f"(about {first * block_s / 60:.1f} minutes)")
 
     def mine(self) -> list[dict]:
         return [r for r in self.load() if r.get("run_id") == self.rs.run_id]

@@ -23,8 +23,9 @@ once the budget is spent (a run outlives its budget by at most the cell in progr
 
 Planned to its budget: after its first ``PLAN_AFTER`` cells the run says what a block costs
 here and how many blocks fit, provisionally (a spec not measured yet counts at the median cell
-so far, so a dear spec later in the block is missed); once every spec has a measured cell it
-plans again, for good. When the first look (``stats.LOOKS[0]`` blocks) does not fit in the
+so far, so a dear spec later in the block is missed, and one early in it makes every spec look
+dear: a provisional plan leaves nothing out); once every spec has a measured cell it plans
+again, for good. When the first look (``stats.LOOKS[0]`` blocks) does not fit in the
 budget (``SPARE`` included), it says so at once, with the budget that would, and spends the budget on the specs
 whose first verdict fits (the cheapest first; a spec of one variant, the baseline, has none);
 the specs left out are named, and their comparisons stay open with that reason.

@@ -59,10 +59,12 @@ class RunSettings:
     batch_sizes: tuple[int, ...] = ()  # --batch-sizes: each variant at each; (): the recipe's
     lr_scaling: str | None = None  # --lr-scaling (settings.LR_SCALINGS); None: the recipe's rate
     precision: str = "as-shipped"  # --precision (settings.PRECISIONS): float32 work's arithmetic
-    # --until-decided's state, kept for --resume: the blocks its last scheduled look saw, and the
-    # seconds of the budget spent so far
+    # --until-decided's state, kept for --resume: the blocks its last scheduled look saw, the
+    # seconds of the budget spent so far, and the look schedule planned to the budget (the first
+    # of stats.LOOKS; (): not planned yet, all of them)
     looked: int = 0
     spent_s: float = 0.0
+    looks: tuple[int, ...] = ()
 
     def started(self) -> "RunSettings":
         """These settings with a run id and an order seed, as the run records them."""
@@ -79,7 +81,8 @@ class RunSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "RunSettings":
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes", "batch_sizes"):
+        for key in ("specs", "backends", "modes", "impls", "ray_resources", "nodes", "batch_sizes",
+                    "looks"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -124,6 +127,9 @@ def _check_numbers(rs: RunSettings) -> None:
             f"--seed {rs.seed} with {blocks} blocks needs seeds up to {rs.seed + blocks - 1}; valid: "
             f"every block's seed (--seed + block) at most {settings.MAX_SEED}, so --seed <= "
             f"{settings.MAX_SEED - blocks + 1} here")
+    if rs.looks and rs.looks != stats.LOOKS[:len(rs.looks)]:
+        raise settings.SettingsError(f"looks {list(rs.looks)}: a look schedule is the first of "
+                                     f"{list(stats.LOOKS)}")
     if not 0 < rs.margin < 1:
         raise settings.SettingsError(f"--margin must be a fraction between 0 and 1 (0.05: ±5%), not {rs.margin}")
     if rs.budget_min is not None and not 0 < rs.budget_min <= settings.MAX_BUDGET_MIN:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_bench import plan
+from mnist_bench import plan, settings
 from mnist_bench.analysis import decisions, report, stats, views
 from mnist_bench.execute.until import UntilDecided
 from mnist_bench.record import assemble, store
@@ -350,11 +350,49 @@ def test_a_budget_stop_keeps_the_last_looks_verdicts_and_resume_goes_on_from_the
     assert any("blocks 4-4 are kept and shown" in line for line in lines), lines
     saved = plan.load_plan(tmp_path)
     assert saved.looked == 3 and saved.spent_s == pytest.approx(120.0)
+    assert saved.looks == (3, 5)  # the look schedule planned to the budget, kept for the resume
     again = UntilDecided(saved, tmp_path, ex.run, say=(later := []).append, now=lambda: clock[0])
     again.run()
     assert not any(line.startswith("look after") for line in later), later
     assert again.stopped_by == "budget" and len(ex.ran) == 8
     assert all(c.ratio.n == 3 for c in again.comparisons)
+    assert again.looks == (3, 5) and not any(line.startswith("plan: looks") for line in later)
+
+
+def test_a_budget_that_reaches_one_look_spends_the_whole_alpha_on_it(tmp_path):
+    """Cells of 10 s, two a block, 70 s of budget: the first look (block 3) fits, the next
+    (block 5) does not. The run plans the one look before any verdict, says so, judges at 95%
+    (the 5% of every comparison spent on that look), makes no block after it, and its folder,
+    read again, is judged at the same schedule (run.json keeps it)."""
+    rs = plan.RunSettings(specs=("mlp_512",), backends=("jax", "torch"), until_decided=True,
+                          budget_min=70 / 60).started()
+    until, ex, lines = _until(tmp_path, None, rs=rs)
+    said = next(line for line in lines if line.startswith("plan: looks"))
+    assert said.startswith("plan: looks after block 3 (no later look fits in the") and "95%" in said
+    assert until.looks == (3,) and max(c.repeat for c in ex.ran) == 2
+    assert all(c.ratio.confidence == pytest.approx(0.95) for c in until.comparisons)
+    assert plan.load_plan(tmp_path).looks == (3,)
+    rep = report.build(store.load(tmp_path))
+    again = decisions.comparisons(rep)
+    assert [(c.ratio.low, c.ratio.high) for c in again] == [
+        (c.ratio.low, c.ratio.high) for c in until.comparisons]
+    from mnist_bench.render import markdown
+
+    assert "| 3 (95%) " in markdown.markdown(rep)  # the runs table names the schedule
+    assert "no later look fitted in the budget" in until.summary()[0]
+
+
+def test_fewer_looks_narrow_the_interval_and_decide_sooner():
+    """The same three paired blocks, judged at a schedule of one look (95%) and of four
+    (98.75% each): the one-look interval is narrower, and decides a 1.5x difference the
+    four-look schedule leaves open at its first look. A schedule is the first of the looks."""
+    a, b = {0: 1.5, 1: 1.7, 2: 1.4}, {0: 1.0, 1: 1.0, 2: 1.0}
+    one = stats.paired_ratio(stats.Figures(a, looks=(3,)), stats.Figures(b, looks=(3,)))
+    four = stats.paired_ratio(a, b)
+    assert one.ratio == four.ratio and four.low < one.low and one.high < four.high
+    assert (one.verdict, four.verdict) == ("higher", "undecided")
+    with pytest.raises(settings.SettingsError, match="a look schedule is the first of"):
+        plan.check(plan.RunSettings(until_decided=True, looks=(3, 8)))
 
 
 def test_no_block_starts_that_no_look_would_judge(tmp_path):
@@ -388,7 +426,8 @@ def test_a_block_whose_look_no_longer_fits_runs_the_specs_whose_look_does(tmp_pa
     assert {c.spec for c in ex.ran if c.repeat == 2} == {"mlp_512"}
     mlp = [c for c in until.comparisons if c.a[0] == "mlp_512"]
     assert mlp and all(c.ratio.decided for c in mlp)
-    assert until.stopped_by == "left out" and clock[0] <= 400
+    assert until.stopped_by == "blocks" and clock[0] <= 400  # its one planned look is made
+    assert any(line.startswith("plan: looks after block 3 (no later look fits") for line in lines)
     summary = until.summary()
     assert any("cnn_3conv" in line and "left out at block 3: the budget could not reach its "
                "first verdict" in line for line in summary if line.startswith("  open:")), summary

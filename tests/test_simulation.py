@@ -17,6 +17,13 @@ def rows():
     return {r["true ratio"]: r for r in simulation.table(TRIALS, seed=100)}
 
 
+@pytest.fixture(scope="module")
+def tight():
+    """Runs whose 20-minute budget (a block about 5 minutes on the fake clock) reaches the looks
+    after blocks 3 and 5, or only 3: their intervals are made at 97.5% or 95%."""
+    return {r["true ratio"]: r for r in simulation.table(TRIALS, seed=300, budget_min=20)}
+
+
 def test_each_simulated_run_makes_the_default_run_s_comparisons(rows):
     for r in rows.values():
         assert r["comparisons"] == TRIALS * 32, r  # 8 specs x (short, long) x pick vs 2 others
@@ -59,7 +66,23 @@ def test_every_look_s_intervals_cover_the_truth_near_their_level(rows):
     of 1."""
     floor = stats.DECISION_CONFIDENCE - 0.01
     for r in rows.values():
+        assert r["looks"] == "3, 5, 8, 12", r  # a budget that reaches every look
         for look in stats.LOOKS:
             if r[f"intervals at {look}"] >= 100:
                 assert r[f"covered at {look}"] >= floor, (look, r)
+
+
+def test_a_budget_planned_look_schedule_keeps_its_level(tight):
+    """A budget that reaches fewer looks spends the whole ALPHA on them: the intervals are
+    narrower (95% at one look, 97.5% each at two, against 98.75% at four) and still hold the
+    truth as often as that level says, within a point; wrong verdicts stay under 5% per
+    comparison."""
+    assert {r["looks"] for r in tight.values()} <= {"3", "3, 5", "3 or 3, 5"}, tight
+    assert any(r["looks"] != "3, 5" for r in tight.values()), tight  # a one-look schedule too
+    for r in tight.values():
+        assert r["level"] < stats.DECISION_CONFIDENCE, r
+        assert r["wrong per comparison"] <= 0.05, r
+        for look in (3, 5):
+            if r[f"intervals at {look}"] >= 100:
+                assert r[f"covered at {look}"] >= r["level"] - 0.01, (look, r)
 

@@ -99,6 +99,14 @@ def block_of(r: dict) -> int:
     return int(r.get("block", r.get("repeat")) or 0)
 
 
+def looks_of(r: dict) -> tuple[int, ...] | None:
+    """The look schedule of the record's run, where its run planned one to its budget (set
+    by ``record.store.load`` from the run's run.json, and by ``execute.until``); None: the
+    default, ``stats.LOOKS``."""
+    looks = r.get("_looks")
+    return tuple(looks) if looks else None
+
+
 def target_for(spec: str, targets: dict | None) -> float | None:
     if targets and spec in targets:
         return targets[spec]

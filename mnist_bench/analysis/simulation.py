@@ -108,14 +108,16 @@ def wrong(verdict: str, true: float, margin: float) -> bool:
             or (verdict == "equivalent" and not bottom <= true <= top))
 
 
-def one_run(ratio: float, seed: int, margin: float = stats.MARGIN) -> dict:
+def one_run(ratio: float, seed: int, margin: float = stats.MARGIN, budget_min: float = 1e9) -> dict:
     """One simulated ``run --until-decided`` of the default matrix: per comparison its verdict,
-    whether that is wrong, and per look whether each interval made there covered the truth."""
+    whether that is wrong, and per look whether each interval made there covered the truth.
+    ``budget_min``: the run's budget on the fake clock (a cell takes its epochs' seconds and
+    5 s more: a block about 4 minutes), so the loop plans its look schedule to it."""
     from .. import plan
     from ..execute.until import UntilDecided
 
     rng = np.random.default_rng(seed)
-    rs = plan.RunSettings(until_decided=True, budget_min=1e9, margin=margin,
+    rs = plan.RunSettings(until_decided=True, budget_min=budget_min, margin=margin,
                           order_seed=seed, run_id=f"sim-{seed}")
     speed, first, expected = truth(ratio)
     ex = FakeExecutor(rng, rs, speed, first)
@@ -126,7 +128,7 @@ def one_run(ratio: float, seed: int, margin: float = stats.MARGIN) -> dict:
 
     def judged():  # every look's intervals, checked against the truth as they are made
         comps = judge()
-        now = stats.looked(len({r["block"] for r in ex.records}))
+        now = stats.looked(len({r["block"] for r in ex.records}), until.looks)
         for c in comps:
             r = c.ratio
             if r.low is not None and r.n == now:  # made at this look (not a decided one kept)
@@ -143,7 +145,7 @@ def one_run(ratio: float, seed: int, margin: float = stats.MARGIN) -> dict:
         true = expected[q][c.a[3]] / expected[q][c.b[3]]
         out.append({"question": q, "true": true, "verdict": c.ratio.verdict,
                     "wrong": wrong(c.ratio.verdict, true, margin), "n": c.ratio.n})
-    return {"comparisons": out, "covered": covered,
+    return {"comparisons": out, "covered": covered, "looks": until.looks,
             "blocks": len({r["block"] for r in ex.records}),
             "remeasured": sum(1 for r in ex.records if r.get("attempt"))}
 
@@ -152,15 +154,17 @@ def _question(label: str) -> str:
     return "time to target" if label.endswith("time to target") else "steady epoch"
 
 
-def table(trials: int = 40, ratios=RATIOS, margin: float = stats.MARGIN, seed: int = 0) -> list[dict]:
+def table(trials: int = 40, ratios=RATIOS, margin: float = stats.MARGIN, seed: int = 0,
+          budget_min: float = 1e9) -> list[dict]:
     """One row per true ratio: comparisons, the share of wrong verdicts per comparison and per
-    run (any wrong verdict among the run's comparisons), the share decided, and per look the
-    share of intervals covering the truth."""
+    run (any wrong verdict among the run's comparisons), the share decided, the look schedules
+    the runs planned, and per look the share of intervals covering the truth."""
     rows = []
     for i, ratio in enumerate(ratios):
-        comps, covered, runs_wrong, blocks, again = [], [], 0, [], 0
+        comps, covered, runs_wrong, blocks, again, looks = [], [], 0, [], 0, set()
         for t in range(trials):
-            got = one_run(ratio, seed + 1000 * i + t, margin)
+            got = one_run(ratio, seed + 1000 * i + t, margin, budget_min)
+            looks.add(got["looks"])
             comps += got["comparisons"]
             covered += got["covered"]
             runs_wrong += any(c["wrong"] for c in got["comparisons"])
@@ -171,7 +175,9 @@ def table(trials: int = 40, ratios=RATIOS, margin: float = stats.MARGIN, seed: i
                "wrong per run": runs_wrong / trials,
                "decided": float(np.mean([c["verdict"] in ("higher", "lower", "equivalent")
                                          for c in comps])),
-               "mean blocks": float(np.mean(blocks)), "cells measured again": again}
+               "mean blocks": float(np.mean(blocks)), "cells measured again": again,
+               "looks": " or ".join(", ".join(map(str, k)) for k in sorted(looks)),
+               "level": min(stats.decision_confidence(1, k) for k in looks)}
         for look in stats.LOOKS:
             at = [ok for n, ok, _ in covered if n == look]
             row[f"covered at {look}"] = float(np.mean(at)) if at else None
@@ -191,11 +197,14 @@ if __name__ == "__main__":
 
     p = argparse.ArgumentParser(prog="python -m mnist_bench.analysis.simulation")
     p.add_argument("--trials", type=int, default=40, help="simulated runs per true ratio")
+    p.add_argument("--budget", type=float, default=1e9,
+                   help="the runs' budget in minutes of the fake clock (a block about 4 minutes)")
     args = p.parse_args()
-    print(f"the default matrix under run --until-decided, looks after blocks {stats.LOOKS}, each "
-          f"interval at {stats.DECISION_CONFIDENCE:.4f}, margin ±{100 * stats.MARGIN:g}%, "
+    print(f"the default matrix under run --until-decided --budget {args.budget:g}, looks after "
+          f"blocks {stats.LOOKS} or the first of them its budget reaches, each interval at "
+          f"1 - {stats.ALPHA:g} / looks, margin ±{100 * stats.MARGIN:g}%, "
           f"{args.trials} simulated runs per true ratio")
-    df = pd.DataFrame(table(args.trials))
+    df = pd.DataFrame(table(args.trials, budget_min=args.budget))
     cover = [c for c in df.columns if c.startswith("covered")]
     df[cover] = df[cover].map(lambda v: "-" if v is None or v != v else f"{100 * v:.1f}%")
     for c in ("wrong per comparison", "wrong per run", "decided"):

@@ -17,10 +17,12 @@ inside [1 / (1 + δ), 1 + δ] (two one-sided tests, each at the interval's level
 ``MIN_RUNS`` paired blocks no interval is made (``FEW``).
 
 Looks happen on schedule only: an interval is made from the first ``looked(n)`` blocks a pair
-has, the largest of ``LOOKS`` not above n (all n past the last look), so a run stopped between
-looks (a budget, an interrupt) is judged as at its last scheduled look, and the blocks after
-it are shown but not judged. Each interval is made at level 1 - ``ALPHA`` / len(``LOOKS``)
-(Bonferroni over the looks). A comparison against the fastest of k variants, the fastest
+has, the largest look of the run's schedule not above n (all n past the last look), so a run
+stopped between looks (a budget, an interrupt) is judged as at its last scheduled look, and the
+blocks after it are shown but not judged. The schedule is ``LOOKS``, or the first of them that a
+run planned to its budget can reach (``Figures.looks``; ``execute.until`` chooses it from the
+cells' costs before any look). Each interval is made at level 1 - ``ALPHA`` / (the schedule's
+looks) (Bonferroni over the looks): 98.75% over the four of ``LOOKS``, 95% over one. A comparison against the fastest of k variants, the fastest
 chosen from the same runs, is one of a family of k - 1 that hold together at that level
 (``family``: Bonferroni over the k - 1, as in Hsu's multiple comparisons with the best), so
 choosing the fastest by its luck does not cost the interval its level. ``analysis.simulation`` measures, with the shipped loop, how
@@ -53,11 +55,28 @@ class Figures(dict):
     a run averages, pooled over every cell of the backend in the run, with ``noise_df`` degrees
     of freedom). Three runs of a few epochs mostly miss a backend's rare slow epochs, and their
     spread alone then understates what a mean holding them varies by; the pooled epoch noise is
-    the floor ``paired_ratio`` puts under that spread."""
+    the floor ``paired_ratio`` puts under that spread. ``looks``: the look schedule of the run
+    the figures come from (``LOOKS``, or the first of them, planned to the run's budget)."""
 
-    def __init__(self, figures=(), noise: float = 0.0, noise_df: float = 0.0):
+    def __init__(self, figures=(), noise: float = 0.0, noise_df: float = 0.0,
+                 looks: tuple[int, ...] | None = None):
         super().__init__(figures)
         self.noise, self.noise_df = noise, noise_df
+        self.looks = tuple(looks or getattr(figures, "looks", None) or LOOKS)
+
+
+def schedule_of(*figures) -> tuple[int, ...]:
+    """The look schedule that judges ``figures``: their run's, the longest where two differ
+    (the lower level)."""
+    return max((getattr(f, "looks", None) or LOOKS for f in figures), key=len)
+
+
+def check_looks(looks) -> tuple[int, ...]:
+    """``looks`` if it is a schedule: the first k of ``LOOKS`` (k >= 1)."""
+    looks = tuple(looks)
+    if not looks or looks != LOOKS[:len(looks)]:
+        raise ValueError(f"a look schedule is the first of {LOOKS}, not {looks}")
+    return looks
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -87,12 +106,12 @@ def mean_interval(values: Sequence[float]) -> tuple[float | None, float | None, 
     return m, m * math.exp(-half), m * math.exp(half)
 
 
-def looked(n: int) -> int:
-    """How many of ``n`` paired blocks a verdict uses: the largest scheduled look (``LOOKS``)
-    not above n, all n past the last look, n itself below the first (no verdict then)."""
-    if n < LOOKS[0] or n > LOOKS[-1]:
+def looked(n: int, looks: tuple[int, ...] = LOOKS) -> int:
+    """How many of ``n`` paired blocks a verdict uses: the largest scheduled look (of
+    ``looks``) not above n, all n past the last look, n itself below the first (no verdict)."""
+    if n < looks[0] or n > looks[-1]:
         return n
-    return max(k for k in LOOKS if k <= n)
+    return max(k for k in looks if k <= n)
 
 
 @dataclass(frozen=True)
@@ -132,13 +151,13 @@ class Ratio:
         return self.verdict in (*DIFFERS, "equivalent")
 
 
-def decision_confidence(family: int = 1) -> float:
-    """The level of one interval of ``family`` that hold together at ``DECISION_CONFIDENCE``
-    (Bonferroni): a comparison against the fastest of k variants, the fastest chosen from the
+def decision_confidence(family: int = 1, looks: tuple[int, ...] = LOOKS) -> float:
+    """The level of one interval of ``family`` that hold together at 1 - ``ALPHA`` / (the
+    looks of the schedule ``looks``: ``DECISION_CONFIDENCE`` over ``LOOKS``) (Bonferroni): a comparison against the fastest of k variants, the fastest chosen from the
     same runs, is one of k - 1. Without it, at a true ratio near 1 the fastest is the luckiest
     of k and its intervals cover the truth less often than their level says
     (``analysis.simulation``: 96.8% at the last look against 98.75%)."""
-    return 1 - (1 - DECISION_CONFIDENCE) / max(1, family)
+    return 1 - ALPHA / len(looks) / max(1, family)
 
 
 def verdict(low: float, high: float, margin: float = MARGIN) -> str:
@@ -175,27 +194,31 @@ def paired_ratio(a: dict, b: dict, margin: float = MARGIN, schedule: bool = True
                  family: int = 1) -> Ratio:
     """mean(A)/mean(B) from two {block: figure} maps, paired on the blocks both have (in block
     order); with ``schedule``, only the first ``looked(n)`` of them (the last scheduled look);
-    one of ``family`` intervals that hold together (``decision_confidence``)."""
+    one of ``family`` intervals that hold together (``decision_confidence``), at the level of
+    the figures' look schedule (``schedule_of``)."""
+    looks = schedule_of(a, b)
     blocks = sorted(k for k in a if k in b and _positive(a[k]) and _positive(b[k]))
     n = len(blocks)
+    level, held = decision_confidence(family, looks), decision_confidence(1, looks)
     if not n:
-        return Ratio(None, None, None, 0, FEW, margin=margin, more=MIN_RUNS, family=family)
+        return Ratio(None, None, None, 0, FEW, margin=margin, more=MIN_RUNS, family=family,
+                     confidence=held)
     if schedule:
-        blocks = blocks[:looked(n)]
+        blocks = blocks[:looked(n, looks)]
         n = len(blocks)
     x, y = [a[k] for k in blocks], [b[k] for k in blocks]
     mx, my = statistics.fmean(x), statistics.fmean(y)
     m = math.log(mx / my)
     if n < MIN_RUNS:
-        return Ratio(mx / my, None, None, n, FEW, margin=margin, more=MIN_RUNS - n, family=family)
+        return Ratio(mx / my, None, None, n, FEW, margin=margin, more=MIN_RUNS - n, family=family,
+                     confidence=held)
     sd = statistics.stdev(xi / mx - yi / my for xi, yi in zip(x, y))
     sd, df = _floored(sd, n - 1, a, b)
-    level = decision_confidence(family)
     half = _t(df, level) * sd / math.sqrt(n)
     low, high = math.exp(m - half), math.exp(m + half)
     v = verdict(low, high, margin)
     more = None if v in (*DIFFERS, "equivalent") else blocks_needed(m, sd, n, margin, level)
-    return Ratio(mx / my, low, high, n, v, margin=margin, more=more, family=family)
+    return Ratio(mx / my, low, high, n, v, margin=margin, confidence=held, more=more, family=family)
 
 
 def _floored(sd: float, df: float, a, b) -> tuple[float, float]:

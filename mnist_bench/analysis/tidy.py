@@ -27,8 +27,9 @@ from ..specs import BUILTIN, labels
 from ..strategies import of_record
 from . import stats
 from .keys import (GROUP, SPEC_GROUP, attempt_of, batch_of, block_of, canary_drift, flags_of,
-                   group_key, is_throughput, machine_of, peak_of, precision_label, precision_short,
-                   recipe_batch_of, run_epoch_s, run_of, target_for, unclocked_share)
+                   group_key, is_throughput, looks_of, machine_of, peak_of, precision_label,
+                   precision_short, recipe_batch_of, run_epoch_s, run_of, target_for,
+                   unclocked_share)
 
 PARITY_FLOOR = 0.005  # accuracy differences below this are never flagged
 SLOW_EPOCH = 1.5  # a steady epoch over this many times its variant's median steady epoch is slow
@@ -116,7 +117,7 @@ def _speed(row: dict, good: list[dict]) -> None:
     the slow-epoch share, throughput, the first epoch, inference, the time outside training."""
     row["test_accuracy"], row["test_accuracy_std"] = stats.mean_std([r["test_accuracy"] for r in good])
     row["reported_accuracy"] = (good[0].get("recipe") or {}).get("reported_accuracy")
-    per_run = by_block(good, run_epoch_s)
+    per_run = stats.Figures(by_block(good, run_epoch_s), looks=looks_of(good[0]))
     row["run_epoch_s"] = per_run
     row["_noise"] = epoch_noise(good)
     gm, low, high = stats.mean_interval(list(per_run.values()))
@@ -170,8 +171,9 @@ def _target(row: dict, good: list[dict], targets: dict | None) -> None:
     row["reached_runs"] = sum(v is not None for v in reached)
     row["target_runs"] = len(reached)
     if curves:
-        hits = by_block([r for r, v in zip(curves, reached) if v is not None],
-                        lambda r: stats.time_to_target(r["curve"], target))
+        hits = stats.Figures(by_block([r for r, v in zip(curves, reached) if v is not None],
+                                      lambda r: stats.time_to_target(r["curve"], target)),
+                             looks=looks_of(good[0]))
         row["run_tta_s"] = hits
         row["time_to_target_s"] = (stats.mean_interval(list(hits.values()))[0]
                                    if row["reached_runs"] == len(reached) else None)

@@ -48,6 +48,8 @@ from .estimate import expected_s
 MAX_ATTEMPTS = 2  # a block is measured again at most this many times
 PLAN_AFTER = 3  # cells measured before the run plans itself to its budget
 SPARE = 0.1  # added to a time estimate before it is trusted to fit in the budget
+LATER = 0.5  # a block after the first look, as a share of a whole block (only the open
+# comparisons' variants run then: 45-60% of a block on the published 30-minute runs)
 
 
 def variant(cell) -> tuple:
@@ -73,13 +75,16 @@ class UntilDecided:
         self.left_out: dict = {}  # the specs no longer run, with why
         self.planned = None  # None, then "provisional" (PLAN_AFTER cells), then "final"
         self.replan = False
+        self.looks = tuple(rs.looks) or stats.LOOKS  # the look schedule (planned: choose_looks)
+        self.planned_looks = bool(rs.looks)  # a resumed run keeps the one it planned
 
     # -- what the store says -------------------------------------------------------------
     def _load_store(self) -> list[dict]:
         return store.load(self.out) if store.store_file(self.out).is_file() else []
 
     def _save_plan(self, looked: int, spent_s: float) -> None:
-        plan.save_plan(self.out, replace(self.rs, looked=looked, spent_s=spent_s))
+        plan.save_plan(self.out, replace(self.rs, looked=looked, spent_s=spent_s,
+                                         looks=self.looks if self.planned_looks else ()))
 
     def checkpoint(self) -> None:
         self.save(self.looked, self.now() - self.t0)
@@ -134,6 +139,8 @@ class UntilDecided:
                 for s in per_spec}  # what this run has already spent on each spec
         need_s = sum(first * per_spec[s] - paid[s] for s in per_spec)
         if done + need_s * (1 + SPARE) <= self.budget_s:
+            if final:
+                self.choose_looks(sum(per_spec.values()), need_s, done)
             return
         if not final:  # the specs not measured yet are guesses: none is left out on them
             self.say(f"plan (provisional): at this estimate the first verdict would not fit in "
@@ -155,10 +162,37 @@ class UntilDecided:
                  + (f"; spending it on {', '.join(keep)} (about {total / 60:.1f} more minutes "
                     f"for their {first} blocks); left out: {', '.join(left)}" if keep else
                     "; no spec's first verdict fits: stopping"))
+        if keep:
+            self.choose_looks(sum(per_spec[s] for s in keep), total, done)
         self.leave_out([s for s in left if variants[s] < 2],
                        "left out at the start: one variant, nothing of it to decide")
         self.leave_out(left, "left out at the start: the budget could not reach its first verdict")
         self.replan = True
+
+    def choose_looks(self, block_s: float, first_s: float, done: float) -> None:
+        """The look schedule, chosen once (the final plan, before any look) from the cells'
+        costs alone: the first look and each later one of ``stats.LOOKS`` that fits in the
+        budget (``SPARE`` included) after ``first_s`` more seconds to the first look, a block
+        after it counted at ``LATER`` of ``block_s``. ALPHA is split over these looks only, so a
+        budget that reaches fewer looks judges at a lower level (Bonferroni over fewer)."""
+        if self.planned_looks:
+            return
+        width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
+        first, looks = stats.LOOKS[0], [stats.LOOKS[0]]
+        for k in stats.LOOKS[1:]:
+            later = math.ceil((k - first) / width) * LATER * block_s
+            if done + (first_s + later) * (1 + SPARE) > self.budget_s:
+                break
+            looks.append(k)
+        self.looks, self.planned_looks = tuple(looks), True
+        self.checkpoint()
+        level = stats.decision_confidence(1, self.looks)
+        self.say(f"plan: looks after block{'s' if len(looks) > 1 else ''} "
+                 f"{', '.join(map(str, looks))}"
+                 + (f" (no later look fits in the {self.budget_s / 60:g}-minute budget at this "
+                    "estimate)" if self.looks != stats.LOOKS else "")
+                 + f"; each look's intervals at {100 * level:.4g}% ({100 * (1 - stats.ALPHA):g}% "
+                 f"over {len(looks)} look{'s' if len(looks) > 1 else ''}, Bonferroni)")
 
     def say_plan(self, cells: int, block_s: float, unseen: int, specs: int) -> None:
         """The plan's first line: what a block costs here and how many fit."""
@@ -186,7 +220,11 @@ class UntilDecided:
     def judge(self) -> list:
         """Every comparison of this run on the records so far (each at its last scheduled
         look: ``stats.paired_ratio``)."""
-        tables = report.judge(self.load(), margin=self.rs.margin)  # not a whole report
+        recs = self.load()
+        for r in recs:  # the run's own look schedule judges it
+            if r.get("run_id") == self.rs.run_id and self.planned_looks:
+                r["_looks"] = list(self.looks)
+        tables = report.judge(recs, margin=self.rs.margin)  # not a whole report
         return [c for c in decisions.comparisons(tables)
                 if str(c.run).split(" @ ")[0] == self.rs.run_id]
 
@@ -222,8 +260,8 @@ class UntilDecided:
                 self.stopped_by = "decided"
                 return
         block = 0
-        while block < stats.LOOKS[-1]:
-            if block in stats.LOOKS and self.looked < block:
+        while block < self.looks[-1]:
+            if block in self.looks and self.looked < block:
                 open_ = self.look(block)
                 if not open_:
                     self.stopped_by = "decided"
@@ -249,7 +287,7 @@ class UntilDecided:
         """The blocks run at once from ``block``: one, or with ``--spread-blocks`` one per node
         sharing them, never past the next scheduled look."""
         width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
-        look = min([k for k in stats.LOOKS if k > block] or [stats.LOOKS[-1]])
+        look = min([k for k in self.looks if k > block] or [self.looks[-1]])
         return range(block, min(block + width, look))
 
     def cells_of(self, block: int, open_, recs) -> list:
@@ -270,7 +308,7 @@ class UntilDecided:
         look a spec of one variant (nothing to decide) only runs beside the others. None when
         no spec's next look fits: the run stops and says so."""
         first = min(blocks)
-        look = min(k for k in stats.LOOKS if k > first)
+        look = min(k for k in self.looks if k > first)
         width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
         waves = math.ceil((look - first) / width)  # this one and those up to the look
         took = [(of_record(r), r.get("cell_wall_s")) for r in self.mine()]
@@ -362,13 +400,13 @@ class UntilDecided:
         """The verdicts the run ends with: a look the last block completed, else those of the
         last scheduled look (the blocks after it shown, not judged)."""
         blocks = len({block_of(r) for r in self.mine()})
-        if blocks in stats.LOOKS and self.looked < blocks:
+        if blocks in self.looks and self.looked < blocks:
             self.look(blocks)  # the last block run completed a scheduled look
         elif self.looked:
             self.comparisons = self.judge()  # the verdicts of the last scheduled look
             if blocks > self.looked:
                 self.say(f"blocks {self.looked + 1}-{blocks} are kept and shown; the verdicts are "
-                         f"those of the look after block {stats.looked(blocks)}")
+                         f"those of the look after block {stats.looked(blocks, self.looks)}")
         else:
             self.comparisons = self.judge()  # before the first look: no verdict yet
 
@@ -401,7 +439,9 @@ class UntilDecided:
                "out of reach": f"no open comparison's next look fits in the {left_s / 60:.1f} "
                                "minutes of budget left",
                "left out": "every comparison still open is of a spec the budget left out",
-               "blocks": f"the {stats.LOOKS[-1]} blocks of the look schedule are run",
+               "blocks": f"the {self.looks[-1]} blocks of the look schedule are run"
+                         + (" (no later look fitted in the budget)" if self.looks != stats.LOOKS
+                            else ""),
                None: "nothing left to run"}[self.stopped_by]
         lines = [f"until decided: stopped because {why} after {(self.now() - self.t0) / 60:.1f} "
                  f"minutes; {len(self.comparisons) - len(still)} of {len(self.comparisons)} "

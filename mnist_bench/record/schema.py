@@ -68,7 +68,7 @@ OPTIONAL = {
     "machine": _OPT_DICT, "versions": _OPT_DICT, "git": _OPT_DICT, "pytest_benchmark": _OPT_DICT,
 }
 FIELDS = {**IDENTITY, **MEASURED, **OPTIONAL}
-PRIVATE = ("_source",)  # set by loaders, never stored
+PRIVATE = ("_source", "_looks")  # set by loaders, never stored
 
 
 def _seconds(v) -> bool:

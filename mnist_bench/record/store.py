@@ -79,7 +79,27 @@ def load(store: str | os.PathLike, warn=lambda msg: print(msg, file=sys.stderr))
                 warn(f"mnist-bench: skipped a torn or corrupt line {path}:{n} (a killed writer)")
                 continue
             records.append(validate(record, f"{path}:{n}"))
+    _stamp_looks(records, path.parent / "run.json", warn)
     return records
+
+
+def _stamp_looks(records: list[dict], plan: Path, warn) -> None:
+    """The look schedule a run planned to its budget (``looks`` in its run.json beside the
+    store, ``execute.until``) set on that run's records as ``_looks``, never stored: what
+    judges the run's verdicts when the records are read again."""
+    if not plan.is_file():
+        return
+    try:
+        saved = json.loads(plan.read_text())
+        looks, run_id = saved.get("looks"), saved.get("run_id")
+    except (OSError, ValueError, AttributeError) as exc:
+        warn(f"mnist-bench: {plan} is not readable ({exc}); its run is judged at the default "
+             "look schedule")
+        return
+    if looks:
+        for r in records:
+            if r.get("run_id") == run_id:
+                r["_looks"] = list(looks)
 
 
 def cell_of(record: dict):

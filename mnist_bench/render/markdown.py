@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis import stats
-from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG, machine_of, run_of
+from ..analysis.keys import DRIFT_FLAG, UNCLOCKED_FLAG, looks_of, machine_of, run_of
 from ..analysis.tidy import grouped
 from ..settings import BACKENDS, BASELINE_BACKEND
 from . import cells as fmt
@@ -21,8 +21,9 @@ LEGEND = (
     "run's mean steady epoch (epochs 2..n; every run counts), with its 95% interval over runs "
     "[low-high] when there are 2 or more. vs fastest: this backend's mean figure over the "
     "fastest backend's, over the blocks both measured (paired by block), "
-    f"with the {100 * stats.DECISION_CONFIDENCE:g}% interval of the ratio (95% over up to "
-    f"{len(stats.LOOKS)} looks; its spread never below what the backends' epoch noise, pooled "
+    f"with the {100 * stats.DECISION_CONFIDENCE:g}% interval of the ratio (95% over the "
+    f"{len(stats.LOOKS)} looks after blocks {', '.join(map(str, stats.LOOKS))}; 97.5% or 95% where "
+    "the run's budget planned 2 looks or 1: the runs table's 'looks'; its spread never below what the backends' epoch noise, pooled "
     f"over their cells of the run, alone makes a run vary by); a ratio is decided when its interval lies wholly beyond the "
     "margin (shown bare), 'equivalent' when wholly inside it, else 'undecided' (an interval "
     "that holds 1 is not evidence of no difference); '(n=k)' when there are "
@@ -71,6 +72,12 @@ def run_names(t: pd.DataFrame, *more: pd.DataFrame | None) -> dict:
     return names
 
 
+def _looks(r: dict) -> str:
+    """The run's look schedule and each look's level: "3, 5, 8, 12 (98.75%)"."""
+    looks = looks_of(r) or stats.LOOKS
+    return f"{', '.join(map(str, looks))} ({100 * stats.decision_confidence(1, looks):.4g}%)"
+
+
 def runs_markdown(rep, names: dict) -> str:
     """One line per run: where it ran, the matmul peak, the versions and the canary."""
     rows = []
@@ -90,7 +97,8 @@ def runs_markdown(rep, names: dict) -> str:
                f"({cpu.get('cores')} cores)", "GPUs": gpus,
                "matmul peak GFLOP/s": fmt.num(m.get("matmul_peak_gflops"), ".0f"),
                "keras": v.get("keras", ""), "records": len(rs),
-               "from": min(r["timestamp"] for r in rs), "to": max(r["timestamp"] for r in rs)}
+               "from": min(r["timestamp"] for r in rs), "to": max(r["timestamp"] for r in rs),
+               "looks": _looks(rs[-1])}
         if drift is not None and run in drift.index:
             d = drift.loc[run]
             row["canary worst vs best"] = f"+{100 * d['worst vs best']:.0f}%"

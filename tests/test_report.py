@@ -58,6 +58,13 @@ def test_a_consistent_difference_over_blocks_is_called_with_its_interval():
     assert fmt.vs_fastest(two) == f"{two['vs_fastest'].ratio:.2f}x (n=2)"
 
 
+@pytest.mark.parametrize("value, shown", [(0.123, "12.3%"), (0.0123, "1.2%"), (0.00043, "0.043%"),
+                                          (0.000042, "0.0042%"), (5e-6, "0.00050%"), (0.0, "0.0%")])
+def test_a_share_of_peak_keeps_its_digits_when_small(value, shown):
+    """A small model on a GPU reaches a few millionths of its peak: one decimal showed "0.0%"."""
+    assert fmt.share(value) == shown
+
+
 def test_paired_interval_is_the_delta_method_s_for_a_ratio_of_means():
     """The interval from the textbook form of the delta method (variances and covariance of
     the paired figures, numpy's), at the decision level, over the first scheduled look's

@@ -450,7 +450,7 @@ class UntilDecided:
             dropped = self.left_out.get(c.a[0])
             measured = f"{c.ratio.ratio or 0:.2f}x, undecided, {_more(c.ratio)}"
             lines.append(f"  open: {_pair(c)}: " + (
-                dropped if dropped and "first verdict" in dropped else
+                dropped if dropped and c.ratio.verdict == stats.FEW else  # no interval yet
                 f"{measured}; {dropped}" if dropped else measured))
         by_why: dict = {}
         for spec, reason in self.left_out.items():

@@ -43,7 +43,7 @@ def curve_markdown(curves: pd.DataFrame, names: dict, multi: bool) -> str:
                      "vs fastest backend": "fastest" if r["speed"] == "fastest" else
                      (f"{fmt.ratio(vs)} {'slower' if vs.verdict == 'higher' else ''}".strip()
                       if isinstance(vs, stats.Ratio) else ""),
-                     "GFLOP/s": fmt.num(r["gflops"], ".3g"), "of peak": fmt.percent(r["utilisation"]),
+                     "GFLOP/s": fmt.num(r["gflops"], ".3g"), "of peak": fmt.share(r["utilisation"]),
                      "host MB": _mb(r["host_rss_bytes"]), "device MB": _mb(r["device_memory_bytes"]),
                      "lr": fmt.num(r["learning_rate"], ".3g")})
     if all(not row["device MB"] for row in rows):  # a CPU run: no device memory of its own

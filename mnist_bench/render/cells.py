@@ -136,6 +136,18 @@ def percent(v, digits: int = 1, sign: str = "") -> str:
     return "" if missing(v) else f"{sign}{100 * v:.{digits}f}%"
 
 
+def share(v) -> str:
+    """A share of the peak: one decimal from 1% up, two significant digits below ("0.00050%":
+    a small model on a GPU reaches a few millionths of its peak, which one decimal shows as
+    "0.0%")."""
+    if missing(v):
+        return ""
+    p = 100 * v
+    if p >= 1 or p <= 0:
+        return f"{p:.1f}%"
+    return f"{p:.{1 - math.floor(math.log10(p))}f}%"
+
+
 def variant_name(backend: str, impl: str, mode: str) -> str:
     """A variant in the words every table uses (``identity.variant_words``)."""
     return variant_words((None, mode, impl, backend))

@@ -51,7 +51,7 @@ def _detail_cells(row) -> dict:
             "time to target s": fmt.time_to_target(row),
             "inference samples/s": fmt.num(row.inference_samples_per_s, ",.0f"),
             "GFLOP/s": fmt.num(row.achieved_gflops, ".2f"),
-            "of peak": fmt.percent(row.utilisation),
+            "of peak": fmt.share(row.utilisation),
             "unclocked": fmt.percent(row.unclocked_share, 0),
             "canary": fmt.percent(row.drift, 0, "+"),
             "slow epochs": fmt.percent(getattr(row, "slow_epoch_share", None), 0),

@@ -357,6 +357,12 @@ def test_a_budget_stop_keeps_the_last_looks_verdicts_and_resume_goes_on_from_the
     assert again.stopped_by == "budget" and len(ex.ran) == 8
     assert all(c.ratio.n == 3 for c in again.comparisons)
     assert again.looks == (3, 5) and not any(line.startswith("plan: looks") for line in later)
+    # a run saved after a look without a planned schedule (made before schedules were planned)
+    # keeps the four looks its first look was judged under, whatever its budget now reaches
+    old = UntilDecided(replace(saved, looks=(), budget_min=140 / 60), tmp_path, ex.run,
+                       say=(older := []).append, now=lambda: clock[0])
+    old.run()
+    assert old.looks == stats.LOOKS and not any(line.startswith("plan: looks") for line in older)
 
 
 def test_a_budget_that_reaches_one_look_spends_the_whole_alpha_on_it(tmp_path):

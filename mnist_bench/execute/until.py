@@ -3,7 +3,9 @@ budget is spent (docs/method.md, "Deciding").
 
 Any executor runs the blocks (``run_block(cells)``: the local one, or the Ray driver), so
 pairing by block holds as in a fixed run. The first ``stats.LOOKS[0]`` blocks run every cell.
-Looks happen on schedule only: after each block in ``stats.LOOKS`` the records are judged
+Looks happen on schedule only: ``stats.LOOKS``, or the first of them that the budget reaches
+(``choose_looks``: fixed at the final plan, before any look, from the cells' costs alone, and
+kept in run.json). After each block of the schedule the records are judged
 (``analysis.decisions``); the blocks until the next look run only the variants of comparisons
 still open, so a decided pair is not measured again. A run that stops between looks (its
 budget spent) keeps the verdicts of its last scheduled look; the blocks after it are kept and
@@ -175,7 +177,7 @@ class UntilDecided:
         budget (``SPARE`` included) after ``first_s`` more seconds to the first look, a block
         after it counted at ``LATER`` of ``block_s``. ALPHA is split over these looks only, so a
         budget that reaches fewer looks judges at a lower level (Bonferroni over fewer)."""
-        if self.planned_looks:
+        if self.planned_looks or self.looked:  # chosen once, and never after a look
             return
         width = len(self.rs.nodes) if self.rs.spread and self.rs.nodes else 1
         first, looks = stats.LOOKS[0], [stats.LOOKS[0]]

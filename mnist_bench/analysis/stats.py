@@ -22,10 +22,11 @@ stopped between looks (a budget, an interrupt) is judged as at its last schedule
 blocks after it are shown but not judged. The schedule is ``LOOKS``, or the first of them that a
 run planned to its budget can reach (``Figures.looks``; ``execute.until`` chooses it from the
 cells' costs before any look). Each interval is made at level 1 - ``ALPHA`` / (the schedule's
-looks) (Bonferroni over the looks): 98.75% over the four of ``LOOKS``, 95% over one. A comparison against the fastest of k variants, the fastest
-chosen from the same runs, is one of a family of k - 1 that hold together at that level
-(``family``: Bonferroni over the k - 1, as in Hsu's multiple comparisons with the best), so
-choosing the fastest by its luck does not cost the interval its level. ``analysis.simulation`` measures, with the shipped loop, how
+looks) (Bonferroni over the looks): 98.75% over the four of ``LOOKS``, 95% over one. A
+comparison against the fastest of k variants, the fastest chosen from the same runs, is one
+of a family of k - 1 that hold together at that level (``family``: Bonferroni over the k - 1,
+as in Hsu's multiple comparisons with the best), so choosing the fastest by its luck does not
+cost the interval its level. ``analysis.simulation`` measures, with the shipped loop, how
 often these intervals cover the truth and how often a verdict is wrong (docs/method.md).
 Variants from different runs (``compare``) are not paired: the ratio of means with a
 Welch-style 95% interval on its log instead.
@@ -69,14 +70,6 @@ def schedule_of(*figures) -> tuple[int, ...]:
     """The look schedule that judges ``figures``: their run's, the longest where two differ
     (the lower level)."""
     return max((getattr(f, "looks", None) or LOOKS for f in figures), key=len)
-
-
-def check_looks(looks) -> tuple[int, ...]:
-    """``looks`` if it is a schedule: the first k of ``LOOKS`` (k >= 1)."""
-    looks = tuple(looks)
-    if not looks or looks != LOOKS[:len(looks)]:
-        raise ValueError(f"a look schedule is the first of {LOOKS}, not {looks}")
-    return looks
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -153,8 +146,9 @@ class Ratio:
 
 def decision_confidence(family: int = 1, looks: tuple[int, ...] = LOOKS) -> float:
     """The level of one interval of ``family`` that hold together at 1 - ``ALPHA`` / (the
-    looks of the schedule ``looks``: ``DECISION_CONFIDENCE`` over ``LOOKS``) (Bonferroni): a comparison against the fastest of k variants, the fastest chosen from the
-    same runs, is one of k - 1. Without it, at a true ratio near 1 the fastest is the luckiest
+    looks of the schedule ``looks``: ``DECISION_CONFIDENCE`` over ``LOOKS``) (Bonferroni): a
+    comparison against the fastest of k variants, the fastest chosen from the same runs, is
+    one of k - 1. Without it, at a true ratio near 1 the fastest is the luckiest
     of k and its intervals cover the truth less often than their level says
     (``analysis.simulation``: 96.8% at the last look against 98.75%)."""
     return 1 - ALPHA / len(looks) / max(1, family)

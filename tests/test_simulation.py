@@ -10,11 +10,19 @@ import pytest
 from mnist_bench.analysis import simulation, stats
 
 TRIALS = 16  # simulated runs per true ratio: about 30 s in all on 2 cores
+COVERAGE_TRIALS = 64  # for coverage within a point: a backend's rare slow epochs make 16 too few
 
 
 @pytest.fixture(scope="module")
 def rows():
     return {r["true ratio"]: r for r in simulation.table(TRIALS, seed=100)}
+
+
+@pytest.fixture(scope="module")
+def coverage():
+    """A larger sample of the same runs (seeds 100-163), for the intervals' coverage: about two
+    minutes on 2 cores."""
+    return {r["true ratio"]: r for r in simulation.table(COVERAGE_TRIALS, seed=100)}
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +55,33 @@ def test_a_run_disturbed_from_outside_is_measured_again(rows):
     assert sum(r["cells measured again"] for r in rows.values()) > 0
 
 
-def test_intervals_cover_the_truth_near_their_level_spiking_backend_included(rows):
-    """Every look's intervals hold the true ratio about as often as their level says (98.75%),
-    within a point, for the spiking backend's steady epoch as for the others: three runs of two
-    steady epochs mostly miss its rare slow epochs, and without the pooled epoch noise under
-    their spread its intervals covered 88-94% here."""
-    floor = stats.DECISION_CONFIDENCE - 0.01
-    for r in rows.values():
-        assert r["covered, spiking backend's steady epoch"] >= floor, r
-        assert r["covered, the others"] >= floor, r
+@pytest.mark.slow  # simulates 320 runs
+def test_intervals_cover_the_truth_near_their_level_spiking_backend_included(coverage):
+    """Every look's intervals hold the true ratio about as often as their level says (98.75%):
+    within a point for the comparisons of steady backends and of a variant whose runs spread
+    more than most, within a point and a half for the spiking backend's steady epoch. Three
+    runs of two steady epochs mostly miss a backend's rare slow epochs: without the pooled
+    epoch noise under their spread its intervals covered 88-94% here. The moderated spread
+    (``analysis.prior``) costs its intervals a little: at a true 1.05x in this sample they
+    cover 97.6%, against 97.9% with each comparison on its own spread (the docs' larger
+    table: docs/method.md); with the prior's degrees of freedom also where the epoch noise
+    floor stands in for the spread, 97.2%."""
+    level = stats.DECISION_CONFIDENCE
+    for r in coverage.values():
+        assert r["covered, spiking backend's steady epoch"] >= level - 0.015, r
+        assert r["covered, the others"] >= level - 0.01, r
+        assert r["covered, a widest-spread variant's"] >= level - 0.01, r
 
 
-def test_every_look_s_intervals_cover_the_truth_near_their_level(rows):
+@pytest.mark.slow  # simulates 320 runs
+def test_every_look_s_intervals_cover_the_truth_near_their_level(coverage):
     """Each look's intervals, the last look's included, hold the true ratio about as often as
-    their level says, within a point: every comparison of the default run sets a backend
-    against the fastest of three, chosen from the same runs, and without the family's
-    allowance (``stats.decision_confidence``) the last look's covered 96.8% at a true ratio
-    of 1."""
-    floor = stats.DECISION_CONFIDENCE - 0.01
-    for r in rows.values():
+    their level says, within a point and a half (the spiking backend's among them, above):
+    every comparison of the default run sets a backend against the fastest of three, chosen
+    from the same runs, and without the family's allowance (``stats.decision_confidence``) the
+    last look's covered 96.8% at a true ratio of 1."""
+    floor = stats.DECISION_CONFIDENCE - 0.015
+    for r in coverage.values():
         assert r["looks"] == "3, 5, 8, 12", r  # a budget that reaches every look
         for look in stats.LOOKS:
             if r[f"intervals at {look}"] >= 100:

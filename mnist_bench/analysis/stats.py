@@ -8,7 +8,9 @@ mean would understate a backend whose slow epochs come on one side). Two variant
 the same blocks of one run are compared by the ratio of their means over the blocks both
 have, paired: the interval is the delta method's on the log of that ratio, from the per-block
 differences ``a_i / mean(a) - b_i / mean(b)`` with Student's t, so drift shared by a block
-cancels as in a paired t-test.
+cancels as in a paired t-test; their spread moderated towards what the same two backends show
+on the run's other specs (``analysis.prior``: limma's moderated t), never below the epoch noise
+floor (``Figures``).
 
 Three verdicts, against a practical margin δ (``MARGIN``, ``--margin``): "higher" or "lower"
 when the interval lies wholly beyond 1 + δ or 1 / (1 + δ), "equivalent" when it lies wholly
@@ -50,6 +52,19 @@ DIFFERS = ("higher", "lower")
 MAX_MORE = 500  # blocks beyond which "needs about k more" is not worth estimating
 
 
+@dataclass(frozen=True)
+class Prior:
+    """The spread that paired comparisons of one kind show in one run (``analysis.prior``):
+    the per-block differences' variance ``s2`` as an empirical-Bayes prior with ``df``
+    degrees of freedom, fitted over ``group`` (the run, setup, mode, implementation and figure
+    the comparisons share) from ``pairs`` comparisons."""
+
+    group: tuple
+    s2: float
+    df: float
+    pairs: int
+
+
 class Figures(dict):
     """{block: a run's figure}, with what epoch noise alone adds to the variance of one run's
     figure relative to its mean (``noise``: an epoch's relative variance over the steady epochs
@@ -57,13 +72,17 @@ class Figures(dict):
     of freedom). Three runs of a few epochs mostly miss a backend's rare slow epochs, and their
     spread alone then understates what a mean holding them varies by; the pooled epoch noise is
     the floor ``paired_ratio`` puts under that spread. ``looks``: the look schedule of the run
-    the figures come from (``LOOKS``, or the first of them, planned to the run's budget)."""
+    the figures come from (``LOOKS``, or the first of them, planned to the run's budget).
+    ``priors``: {key: ``Prior``}, the spread the comparisons of their kind show in their run,
+    which ``paired_ratio`` moderates a comparison's own spread with where both sides hold one
+    prior under one key."""
 
     def __init__(self, figures=(), noise: float = 0.0, noise_df: float = 0.0,
                  looks: tuple[int, ...] | None = None):
         super().__init__(figures)
         self.noise, self.noise_df = noise, noise_df
         self.looks = tuple(looks or getattr(figures, "looks", None) or LOOKS)
+        self.priors = dict(getattr(figures, "priors", None) or {})
 
 
 def schedule_of(*figures) -> tuple[int, ...]:
@@ -167,10 +186,11 @@ def verdict(low: float, high: float, margin: float = MARGIN) -> str:
 
 
 def blocks_needed(mean: float, sd: float, n: int, margin: float = MARGIN,
-                  confidence: float = DECISION_CONFIDENCE) -> int | None:
+                  confidence: float = DECISION_CONFIDENCE, extra_df: float = 0.0) -> int | None:
     """About how many more paired blocks a comparison with log-ratio ``mean`` and ``sd`` over
     ``n`` blocks needs before its interval clears (or fits inside) the margin, if the mean and
-    spread stay as seen; None when the mean sits on the margin (hundreds of blocks)."""
+    spread stay as seen (``extra_df``: the prior's degrees of freedom a moderated spread
+    adds); None when the mean sits on the margin (hundreds of blocks)."""
     room = abs(abs(mean) - math.log1p(margin))  # what the interval's half-width must fit in
     if sd == 0:
         return 0
@@ -180,7 +200,7 @@ def blocks_needed(mean: float, sd: float, n: int, margin: float = MARGIN,
     from scipy.stats import t
 
     totals = np.arange(max(n, MIN_RUNS), n + MAX_MORE)
-    fits = t.ppf(0.5 + confidence / 2, totals - 1) * sd / np.sqrt(totals) < room
+    fits = t.ppf(0.5 + confidence / 2, totals - 1 + extra_df) * sd / np.sqrt(totals) < room
     return int(totals[fits.argmax()]) - n if fits.any() else None
 
 
@@ -191,15 +211,12 @@ def paired_ratio(a: dict, b: dict, margin: float = MARGIN, schedule: bool = True
     one of ``family`` intervals that hold together (``decision_confidence``), at the level of
     the figures' look schedule (``schedule_of``)."""
     looks = schedule_of(a, b)
-    blocks = sorted(k for k in a if k in b and _positive(a[k]) and _positive(b[k]))
-    n = len(blocks)
     level, held = decision_confidence(family, looks), decision_confidence(1, looks)
+    blocks = paired_blocks(a, b, schedule)
+    n = len(blocks)
     if not n:
         return Ratio(None, None, None, 0, FEW, margin=margin, more=MIN_RUNS, family=family,
                      confidence=held)
-    if schedule:
-        blocks = blocks[:looked(n, looks)]
-        n = len(blocks)
     x, y = [a[k] for k in blocks], [b[k] for k in blocks]
     mx, my = statistics.fmean(x), statistics.fmean(y)
     m = math.log(mx / my)
@@ -207,19 +224,51 @@ def paired_ratio(a: dict, b: dict, margin: float = MARGIN, schedule: bool = True
         return Ratio(mx / my, None, None, n, FEW, margin=margin, more=MIN_RUNS - n, family=family,
                      confidence=held)
     sd = statistics.stdev(xi / mx - yi / my for xi, yi in zip(x, y))
-    sd, df = _floored(sd, n - 1, a, b)
+    sd, df = _spread(sd, n - 1, a, b)
     half = _t(df, level) * sd / math.sqrt(n)
     low, high = math.exp(m - half), math.exp(m + half)
     v = verdict(low, high, margin)
-    more = None if v in (*DIFFERS, "equivalent") else blocks_needed(m, sd, n, margin, level)
+    more = (None if v in (*DIFFERS, "equivalent")
+            else blocks_needed(m, sd, n, margin, level, extra_df=df - (n - 1)))
     return Ratio(mx / my, low, high, n, v, margin=margin, confidence=held, more=more, family=family)
 
 
-def _floored(sd: float, df: float, a, b) -> tuple[float, float]:
-    """(sd, df) of the per-block differences: as seen, or the two sides' pooled epoch noise
-    (``Figures.noise``) where that is larger; the degrees of freedom stay the blocks'."""
-    floor = sum(getattr(f, "noise", 0.0) for f in (a, b))
-    return max(sd, math.sqrt(floor)), df
+def paired_blocks(a: dict, b: dict, schedule: bool = True) -> list:
+    """The blocks two {block: figure} maps are paired on, in order: both have a figure there;
+    with ``schedule``, only the first ``looked(n)`` of them (the last scheduled look)."""
+    blocks = sorted(k for k in a if k in b and _positive(a[k]) and _positive(b[k]))
+    return blocks[:looked(len(blocks), schedule_of(a, b))] if schedule else blocks
+
+
+def paired_variance(a: dict, b: dict) -> tuple[float, int] | None:
+    """(the variance of the per-block relative differences, its degrees of freedom) of two
+    {block: figure} maps at their last scheduled look, as ``paired_ratio`` sees it; None with
+    fewer than ``MIN_RUNS`` paired blocks."""
+    blocks = paired_blocks(a, b)
+    if len(blocks) < MIN_RUNS:
+        return None
+    x, y = [a[k] for k in blocks], [b[k] for k in blocks]
+    mx, my = statistics.fmean(x), statistics.fmean(y)
+    return statistics.variance(xi / mx - yi / my for xi, yi in zip(x, y)), len(blocks) - 1
+
+
+def _spread(sd: float, df: float, a, b) -> tuple[float, float]:
+    """(sd, df) of the per-block differences. Where both sides hold one ``Prior`` (the same
+    pair's comparisons on the run's other specs), the variance seen is moderated towards it as
+    in limma's moderated t: (d0 s0^2 + df sd^2) / (d0 + df), on df + d0 degrees of freedom.
+    Under it, the two sides' pooled epoch noise (``Figures.noise``) is the floor; where the
+    floor is the larger, it stands in for the spread on the blocks' own degrees of freedom (the
+    prior's say nothing of it: a backend's rare slow epochs, which the floor is there for, make
+    its runs' spread an uncertain guide, and on the prior's degrees of freedom its intervals
+    covered the truth about a point less in the simulation)."""
+    floor = math.sqrt(sum(getattr(f, "noise", 0.0) for f in (a, b)))
+    theirs = getattr(b, "priors", {})
+    prior = next((p for k, p in getattr(a, "priors", {}).items() if theirs.get(k) == p), None)
+    if prior is not None and prior.df > 0:
+        moderated = math.sqrt((prior.df * prior.s2 + df * sd * sd) / (prior.df + df))
+        if moderated >= floor:
+            return moderated, df + prior.df
+    return max(sd, floor), df
 
 
 def unpaired_ratio(a: Sequence[float], b: Sequence[float], margin: float = 0.0,

@@ -25,7 +25,7 @@ from ..record.store import cell_of
 from ..settings import BACKENDS, BASELINE_BACKEND
 from ..specs import BUILTIN, labels
 from ..strategies import of_record
-from . import stats
+from . import prior, stats
 from .keys import (GROUP, SPEC_GROUP, attempt_of, batch_of, block_of, canary_drift, flags_of,
                    group_key, is_throughput, looks_of, machine_of, peak_of, precision_label,
                    precision_short, recipe_batch_of, run_epoch_s, run_of, target_for,
@@ -294,6 +294,7 @@ def tidy(recs: list[dict], targets: dict | None = None, margin: float = stats.MA
     final = final_attempts(kept)
     rows = [_row(k, v, targets, drift, final) for k, v in groups.items()]
     pool_noise(rows)
+    prior.pool(rows, BASELINE_BACKEND)
     _compare_backends(rows, margin)
     names = labels(sorted({r["spec"] for r in rows}))
     for row in rows:

@@ -90,3 +90,17 @@ def test_figures_of_different_kinds_are_never_moderated_with_each_other_s_prior(
     assert (stats.paired_ratio(fa, fc).low, stats.paired_ratio(fa, fc).high) == (plain.low, plain.high)
     shared = stats.paired_ratio(fa, fb)
     assert plain.low < shared.low and shared.high < plain.high
+
+
+def test_a_comparison_no_longer_measured_meets_the_same_prior_at_every_later_look():
+    """After the look at block 3, only the open comparisons' variants run: here mlp_512, for
+    two more blocks of very different spread. linear_sgd's comparison, decided at block 3 and
+    not measured since, keeps its interval: its prior is fitted over the first 3 blocks of
+    every pair, as at that look, not from the open pairs' 5."""
+    specs = {s: (1.3 if s == "linear_sgd" else 1.0) for s in SPECS}
+    three = _run(specs, seed=5)
+    later = [r for r in _run(specs, blocks=5, noise=0.4, seed=9)
+             if r["spec"] == "mlp_512" and r["block"] >= 3]
+    before, after = _long(three, "linear_sgd"), _long(three + later, "linear_sgd")
+    assert before.verdict == "higher" and (after.low, after.high) == (before.low, before.high)
+    assert _long(three + later, "mlp_512").n == 5

@@ -10,7 +10,7 @@ d + d0 degrees of freedom where both sides hold one ``stats.Prior`` under one ke
 A prior's key is one figure (the steady epoch, or the time to target) of one run, device,
 setup, method, mode and implementation, and one pair of backends (``BY_PAIR``); its
 comparisons are that pair on every spec (dataset and batch size) of the run, paired by block
-at the last scheduled look, whether the tables set the pair against each other or not (a
+over the blocks the comparison is judged on (``pool``), whether the tables set the pair against each other or not (a
 pair's own spread does not depend on which of the two is the fastest). One prior per pair, not
 one per figure: a backend with rare slow epochs makes its pairs vary more than the others, and
 a prior pooled over every pair then narrowed its intervals below their level in the
@@ -83,32 +83,36 @@ def fit(variances: list[tuple[float, float]], max_df: float | None = None) -> tu
 
 
 def pool(rows: list[dict], baseline: str) -> None:
-    """Give each row's run figures (``FIGURES``, already ``stats.Figures``) the ``stats.Prior``
-    of their kind, fitted from every pair of the kind's backends on each spec."""
+    """Give each pair of run figures (``FIGURES``, already ``stats.Figures``) of one spec the
+    ``stats.Prior`` of its kind and pair of backends at the blocks it is judged on (n, its
+    last scheduled look): fitted from every pair of that kind and those backends with at least
+    n paired blocks, each over its first n. So a comparison is judged with what the run's
+    other specs showed over the same blocks: a comparison decided at one look and measured no
+    more meets the same prior at every later look, its verdict unchanged, however the open
+    ones go on."""
     by_spec: dict = defaultdict(list)
     for row in rows:
         if row.get("backend") != baseline:
             by_spec[(tuple(row.get(k) for k in KIND), tuple(row.get(k) for k in SPEC))].append(row)
     for column in FIGURES:
-        kinds: dict = defaultdict(list)
+        pairs = []  # (prior key but n, the two figures, their paired blocks at the last look)
         for (kind, _), group in by_spec.items():
             rows_ = [r for r in group if isinstance(r.get(column), stats.Figures)]
             for a, b in combinations(rows_, 2):
-                v = stats.paired_variance(a[column], b[column])
-                if v is not None:
-                    kinds[(*kind, column, *_pair(a, b))].append(v)
-        priors = {}
-        for key, variances in kinds.items():
-            fitted = fit(variances)
-            if fitted is not None:
-                priors[key] = stats.Prior(key, fitted[0], fitted[1], len(variances))
-        for (kind, _), group in by_spec.items():
-            rows_ = [r for r in group if isinstance(r.get(column), stats.Figures)]
-            for a, b in combinations(rows_, 2):
-                key = (*kind, column, *_pair(a, b))
-                if key in priors:
-                    for r in (a, b):
-                        r[column].priors[key] = priors[key]
+                blocks = stats.paired_blocks(a[column], b[column])
+                if len(blocks) >= stats.MIN_RUNS:
+                    pairs.append(((*kind, column, *_pair(a, b)), a[column], b[column], blocks))
+        priors: dict = {}
+        for key, fa, fb, blocks in pairs:
+            n = len(blocks)
+            if (*key, n) not in priors:
+                fitted = fit([stats.paired_variance(x, y, bl[:n])
+                              for k, x, y, bl in pairs if k == key and len(bl) >= n])
+                priors[(*key, n)] = fitted and stats.Prior((*key, n), *fitted,
+                                                           sum(1 for p in pairs if p[0] == key
+                                                               and len(p[3]) >= n))
+            if priors[(*key, n)]:
+                fa.priors[(*key, n)] = fb.priors[(*key, n)] = priors[(*key, n)]
 
 
 def _pair(a: dict, b: dict) -> tuple:

@@ -240,13 +240,9 @@ def paired_blocks(a: dict, b: dict, schedule: bool = True) -> list:
     return blocks[:looked(len(blocks), schedule_of(a, b))] if schedule else blocks
 
 
-def paired_variance(a: dict, b: dict) -> tuple[float, int] | None:
+def paired_variance(a: dict, b: dict, blocks: list) -> tuple[float, int]:
     """(the variance of the per-block relative differences, its degrees of freedom) of two
-    {block: figure} maps at their last scheduled look, as ``paired_ratio`` sees it; None with
-    fewer than ``MIN_RUNS`` paired blocks."""
-    blocks = paired_blocks(a, b)
-    if len(blocks) < MIN_RUNS:
-        return None
+    {block: figure} maps over ``blocks`` (``paired_blocks``), as ``paired_ratio`` sees it."""
     x, y = [a[k] for k in blocks], [b[k] for k in blocks]
     mx, my = statistics.fmean(x), statistics.fmean(y)
     return statistics.variance(xi / mx - yi / my for xi, yi in zip(x, y)), len(blocks) - 1

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mb() { "${MNIST_BENCH:-mnist-bench}" "$@"; }
 NOGPU="tensorflow:gpu=not run: TensorFlow's GPU wheel is too large to bring to the GPU machine"
 # each run's own folder, as `mnist-bench run` wrote it
-for run in cpu-keras-cost cpu-keras-cost-rest cpu-batch-sizes cpu-batch-sizes-cnn cpu-decide-a cpu-decide-b cpu-decide-c cpu-decide-d cpu-decide-e cpu-decide-f cpu-decide-g cpu-decide-h cpu-decide-i cpu-decide-j cpu-decide-tuned cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 ray-netns seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
+for run in cpu-keras-cost cpu-keras-cost-rest cpu-batch-sizes cpu-batch-sizes-cnn cpu-decide-a cpu-decide-b cpu-decide-c cpu-decide-d cpu-decide-e cpu-decide-f cpu-decide-g cpu-decide-h cpu-decide-i cpu-decide-j cpu-decide-k cpu-decide-l cpu-decide-tuned cpu-quick-blocks cpu-native cpu-native-rest cpu-bf16 ray-netns seed/cpu seed/cpu-cnn-tf seed/gpu-h100-cnn; do
   mb report "results/$run" --out "results/$run" --html > /dev/null
 done
 for run in gpu-h100/quick-mlp512 gpu-h100/smoke gpu-h200/default-matrix gpu-h200/batch-mlp512; do
@@ -23,6 +23,7 @@ mb compare results/cpu-decide-a results/cpu-decide-b > results/cpu-decide-replic
 mb compare results/cpu-decide-c results/cpu-decide-d > results/cpu-decide-replication-30.md 2> /dev/null || true
 mb compare results/cpu-decide-g results/cpu-decide-h > results/cpu-decide-replication-xeon.md 2> /dev/null || true
 mb compare results/cpu-decide-i results/cpu-decide-j > results/cpu-decide-replication-xeon-planned.md 2> /dev/null || true
+mb compare results/cpu-decide-k results/cpu-decide-l > results/cpu-decide-replication-xeon-moderated.md 2> /dev/null || true
 # the HTML report's first screen as a reader sees it (980 x 800), where a headless Chromium is here
 if command -v chromium > /dev/null; then
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=980,800 \

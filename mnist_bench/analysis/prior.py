@@ -12,9 +12,9 @@ setup, method, mode and implementation, and one pair of backends (``BY_PAIR``); 
 comparisons are that pair on every spec (dataset and batch size) of the run, paired by block
 over the blocks the comparison is judged on (``pool``), whether the tables set the pair against each other or not (a
 pair's own spread does not depend on which of the two is the fastest). One prior per pair, not
-one per figure: a backend with rare slow epochs makes its pairs vary more than the others, and
-a prior pooled over every pair then narrowed its intervals below their level in the
-simulation (docs/method.md). s0^2 and d0 are fitted to the pairs' variances as limma's
+one per figure: a backend with rare slow epochs makes its pairs vary more than the others',
+and a prior per pair keeps them apart (the simulation finds the two alike at the shipped
+settings, one per figure deciding a true 2x about half a block sooner: docs/method.md). s0^2 and d0 are fitted to the pairs' variances as limma's
 ``fitFDist`` does (the moments of log s^2): where the comparisons' true spreads differ from one
 spec to another, their variances scatter more than d degrees of freedom alone make them, d0
 comes out small and each comparison keeps mostly its own spread; where they agree, d0 is

@@ -255,8 +255,7 @@ def _spread(sd: float, df: float, a, b) -> tuple[float, float]:
     Under it, the two sides' pooled epoch noise (``Figures.noise``) is the floor; where the
     floor is the larger, it stands in for the spread on the blocks' own degrees of freedom (the
     prior's say nothing of it: a backend's rare slow epochs, which the floor is there for, make
-    its runs' spread an uncertain guide, and on the prior's degrees of freedom its intervals
-    covered the truth about a point less in the simulation)."""
+    its runs' spread an uncertain guide)."""
     floor = math.sqrt(sum(getattr(f, "noise", 0.0) for f in (a, b)))
     theirs = getattr(b, "priors", {})
     prior = next((p for k, p in getattr(a, "priors", {}).items() if theirs.get(k) == p), None)

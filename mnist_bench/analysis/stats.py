@@ -56,8 +56,9 @@ MAX_MORE = 500  # blocks beyond which "needs about k more" is not worth estimati
 class Prior:
     """The spread that paired comparisons of one kind show in one run (``analysis.prior``):
     the per-block differences' variance ``s2`` as an empirical-Bayes prior with ``df``
-    degrees of freedom, fitted over ``group`` (the run, setup, mode, implementation and figure
-    the comparisons share) from ``pairs`` comparisons."""
+    degrees of freedom, fitted over ``group`` (the run, device, setup, method, mode,
+    implementation, figure, pair of backends and number of blocks judged that the comparisons
+    share) from ``pairs`` comparisons."""
 
     group: tuple
     s2: float

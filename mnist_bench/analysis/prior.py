@@ -10,11 +10,12 @@ d + d0 degrees of freedom where both sides hold one ``stats.Prior`` under one ke
 A prior's key is one figure (the steady epoch, or the time to target) of one run, device,
 setup, method, mode and implementation, and one pair of backends (``BY_PAIR``); its
 comparisons are that pair on every spec (dataset and batch size) of the run, paired by block
-over the blocks the comparison is judged on (``pool``), whether the tables set the pair against each other or not (a
-pair's own spread does not depend on which of the two is the fastest). One prior per pair, not
-one per figure: a backend with rare slow epochs makes its pairs vary more than the others',
-and a prior per pair keeps them apart (the simulation finds the two alike at the shipped
-settings, one per figure deciding a true 2x about half a block sooner: docs/method.md). s0^2 and d0 are fitted to the pairs' variances as limma's
+over the blocks the comparison is judged on (``pool``), whether the tables set the pair
+against each other or not (a pair's own spread does not depend on which of the two is the
+fastest). One prior per pair, not one per figure: a backend with rare slow epochs makes its
+pairs vary more than the others', and a prior per pair keeps them apart (the simulation finds
+the two alike at the shipped settings, one per figure deciding a true 2x about half a block
+sooner: docs/method.md). s0^2 and d0 are fitted to the pairs' variances as limma's
 ``fitFDist`` does (the moments of log s^2): where the comparisons' true spreads differ from one
 spec to another, their variances scatter more than d degrees of freedom alone make them, d0
 comes out small and each comparison keeps mostly its own spread; where they agree, d0 is
@@ -60,7 +61,8 @@ def _trigamma_inverse(x: float) -> float:
     return y
 
 
-def fit(variances: list[tuple[float, float]], max_df: float | None = None) -> tuple[float, float] | None:
+def fit(variances: list[tuple[float, float]],
+        max_df: float | None = None) -> tuple[float, float] | None:
     """(s0^2, d0) of sample variances [(s^2, d), ...] as limma's ``fitFDist`` fits them (d0
     capped at ``max_df``, ``MAX_DF`` unless given); None with fewer than ``MIN_PAIRS`` positive
     ones, or a cap of 0 (no prior)."""
@@ -104,15 +106,15 @@ def pool(rows: list[dict], baseline: str) -> None:
                     pairs.append(((*kind, column, *_pair(a, b)), a[column], b[column], blocks))
         priors: dict = {}
         for key, fa, fb, blocks in pairs:
-            n = len(blocks)
-            if (*key, n) not in priors:
-                fitted = fit([stats.paired_variance(x, y, bl[:n])
-                              for k, x, y, bl in pairs if k == key and len(bl) >= n])
-                priors[(*key, n)] = fitted and stats.Prior((*key, n), *fitted,
-                                                           sum(1 for p in pairs if p[0] == key
-                                                               and len(p[3]) >= n))
-            if priors[(*key, n)]:
-                fa.priors[(*key, n)] = fb.priors[(*key, n)] = priors[(*key, n)]
+            full = (*key, len(blocks))
+            if full not in priors:
+                n = len(blocks)
+                variances = [stats.paired_variance(x, y, bl[:n])
+                             for k, x, y, bl in pairs if k == key and len(bl) >= n]
+                fitted = fit(variances)
+                priors[full] = fitted and stats.Prior(full, *fitted, len(variances))
+            if priors[full]:
+                fa.priors[full] = fb.priors[full] = priors[full]
 
 
 def _pair(a: dict, b: dict) -> tuple:

@@ -97,7 +97,6 @@ class FakeExecutor:
                 curve=[{"epoch": 1, "train_s": epochs[0], "test_accuracy": 0.999}],
                 recipe={}, flags=flags, cell_wall_s=sum(epochs) + 5))
 
-
     def _lognormal(self, sd: float) -> float:
         """A factor of mean 1 (so a variant's spread does not move its expected figure)."""
         return math.exp(self.rng.normal(-sd * sd / 2, sd))
